@@ -1,0 +1,217 @@
+//! # trailscope-ingest
+//!
+//! Turns a CloudTrail dump on disk into a [`Store`] and an [`IngestReport`].
+//!
+//! The steps, per file and in parallel (rayon, one reusable worker per thread):
+//! 1. [`discover`] walks the inputs (sorted by path, so every run sees the same order);
+//! 2. the file is read (memory-mapped when large) and its SHA-256 taken from those same bytes;
+//! 3. gzip is decoded by libdeflate into a reused buffer ([`decode`]), flate2 as fallback;
+//! 4. the wrapper is recognised by content (S3 `Records`, lookup-events `Events`, bare array,
+//!    JSON Lines, single record, digest) and each record is split on simd-json's tape into
+//!    columns and a compact payload, inside a per-file [`ChunkBuilder`].
+//!
+//! The chunks are then merged in file order, duplicates (same `eventID` and
+//! `recipientAccountId`) are dropped, and the store is sorted by time. Nothing is dropped
+//! silently: every file gets a [`FileOutcome`], every skipped record is counted by reason.
+//!
+//! ```no_run
+//! use trailscope_ingest::{ingest, IngestOptions};
+//! let (store, report) = ingest(&["AWSLogs".into()], &IngestOptions::default(), None).unwrap();
+//! println!("{} events from {} files", store.len(), report.files.len());
+//! ```
+#![deny(missing_docs)]
+
+pub mod decode;
+pub mod discover;
+mod error;
+mod parse;
+pub mod read;
+mod report;
+mod time;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use trailscope_store::{ChunkBuilder, SourceFile, Store, StoreBuilder};
+
+pub use discover::{archive_key, discover, ArchiveKey, InputFile};
+pub use error::{FileError, FileErrorKind, IngestError};
+pub use report::{FileKind, FileOutcome, IngestReport, Reject, RejectReason, Wrapper};
+pub use time::parse_event_time;
+
+/// How to ingest.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Follow symbolic links while walking directories.
+    pub follow_links: bool,
+    /// Fail on the first file error or rejected record instead of reporting and going on.
+    pub strict: bool,
+}
+
+/// Called after each file with its outcome (for progress display). Called from worker threads.
+pub type Progress<'a> = &'a (dyn Fn(&FileOutcome) + Sync);
+
+/// Ingest the given files and directories.
+///
+/// # Errors
+/// [`IngestError`] when an input path is missing or a walk fails, or in strict mode on the first
+/// problem. Per-file problems otherwise go into the report.
+pub fn ingest(inputs: &[PathBuf], opts: &IngestOptions, progress: Option<Progress<'_>>) -> Result<(Store, IngestReport), IngestError> {
+    let started = Instant::now();
+    let files = discover(inputs, opts.follow_links)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| IngestError::Threads(e.to_string()))?;
+    let threads = pool.current_num_threads();
+    let results: Vec<(FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>)> = pool.install(|| {
+        files
+            .par_iter()
+            .map_init(Worker::new, |w, f| {
+                let r = w.process(f);
+                if let Some(p) = progress {
+                    p(&r.0);
+                }
+                r
+            })
+            .collect()
+    });
+
+    let mut builder = StoreBuilder::new();
+    let mut report = IngestReport { threads, ..Default::default() };
+    for (mut outcome, chunk, rejects) in results {
+        if !chunk.is_empty() {
+            let id = builder.add_source(SourceFile { path: outcome.path.clone(), size: outcome.size, sha256: outcome.sha256.clone() });
+            let merged = builder.add_chunk(id, chunk);
+            outcome.stored = merged.stored;
+            outcome.duplicates = merged.duplicates;
+        }
+        for (index, reason, detail) in rejects {
+            *report.rejects_by_reason.entry(reason).or_default() += 1;
+            if report.reject_examples.len() < IngestReport::MAX_EXAMPLES {
+                report.reject_examples.push(Reject { path: outcome.path.clone(), index, reason, detail });
+            }
+        }
+        if opts.strict {
+            if let Some(e) = &outcome.error {
+                return Err(IngestError::Strict(format!("{}: {e}", outcome.path)));
+            }
+            if let Some(r) = report.reject_examples.first() {
+                return Err(IngestError::Strict(r.to_string()));
+            }
+        }
+        report.files.push(outcome);
+    }
+    let store = builder.finish();
+    report.elapsed = started.elapsed();
+    Ok((store, report))
+}
+
+/// One thread's reusable state.
+struct Worker {
+    gunzip: decode::Decompressor,
+    buf: Vec<u8>,
+    parser: parse::Parser,
+}
+
+impl Worker {
+    fn new() -> Self {
+        Worker { gunzip: decode::Decompressor::new(), buf: Vec::new(), parser: parse::Parser::new() }
+    }
+
+    fn process(&mut self, file: &InputFile) -> (FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>) {
+        let path = file.path.display().to_string();
+        let mut outcome = FileOutcome {
+            path,
+            size: 0,
+            sha256: String::new(),
+            kind: FileKind::Error,
+            wrapper: None,
+            gzip: false,
+            uncompressed: 0,
+            records: 0,
+            stored: 0,
+            duplicates: 0,
+            rejected: 0,
+            error: None,
+            archive: archive_key(&file.path),
+        };
+        let mut chunk = ChunkBuilder::new();
+        let bytes = match read::read_file(&file.path) {
+            Ok(b) => b,
+            Err(e) => {
+                outcome.error = Some(FileErrorKind::Io(e.to_string()));
+                return (outcome, chunk, Vec::new());
+            }
+        };
+        outcome.size = bytes.len() as u64;
+        outcome.sha256 = hex(&Sha256::digest(&bytes[..]));
+        let json_name = file.explicit || discover::has_json_name(&file.path);
+
+        let pad = simd_json::INPUT_PADDING;
+        if bytes.starts_with(&decode::GZIP_MAGIC) {
+            outcome.gzip = true;
+            if let Err(e) = self.gunzip.gunzip(&bytes, &mut self.buf, pad) {
+                outcome.error = Some(FileErrorKind::Gzip(e));
+                return (outcome, chunk, Vec::new());
+            }
+        } else {
+            self.buf.clear();
+            self.buf.extend_from_slice(&bytes);
+        }
+        drop(bytes);
+        let len = self.buf.len();
+        outcome.uncompressed = len as u64;
+        let first = self.buf.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        if !matches!(first, Some(b'{' | b'[')) {
+            if json_name || outcome.gzip && file.path.to_string_lossy().contains("CloudTrail") {
+                let why = if len == 0 { "file is empty".to_owned() } else { "content does not start with '{' or '['".to_owned() };
+                outcome.error = Some(FileErrorKind::Json(why));
+            } else {
+                outcome.kind = FileKind::Other;
+            }
+            return (outcome, chunk, Vec::new());
+        }
+        if len > u32::MAX as usize - pad {
+            outcome.error = Some(FileErrorKind::TooLarge(len as u64));
+            return (outcome, chunk, Vec::new());
+        }
+        self.buf.resize(len + pad, 0);
+        match self.parser.parse(&mut self.buf, len, &mut chunk) {
+            Err(parse::DocError::Json(m)) => {
+                outcome.error = Some(FileErrorKind::Json(m));
+                (outcome, ChunkBuilder::new(), Vec::new())
+            }
+            Err(parse::DocError::NotCloudTrail(m)) => {
+                outcome.error = Some(FileErrorKind::NotCloudTrail(m));
+                (outcome, ChunkBuilder::new(), Vec::new())
+            }
+            Ok(parsed) => {
+                outcome.wrapper = parsed.wrapper;
+                outcome.records = parsed.records;
+                outcome.rejected = parsed.rejects.len() as u64;
+                let insight_path = outcome.archive.as_ref().is_some_and(|a| a.area == "CloudTrail-Insight");
+                outcome.kind = match parsed.wrapper {
+                    Some(Wrapper::Digest) => FileKind::Digest,
+                    _ if insight_path || (parsed.records > 0 && parsed.insight_records == parsed.records) => FileKind::Insight,
+                    _ => FileKind::Log,
+                };
+                (outcome, chunk, parsed.rejects)
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

@@ -1,0 +1,535 @@
+//! From a decompressed buffer to rows: wrapper detection and record extraction on simd-json's
+//! tape (a flat array of nodes; no DOM is built).
+
+use simd_json::{Buffers, Node, StaticNode, Tape, INPUT_PADDING};
+use trailscope_store::{ChunkBuilder, Field, Flag, RowValues};
+
+use crate::report::{RejectReason, Wrapper};
+use crate::time::parse_event_time;
+
+/// Nodes a value takes on the tape, itself included.
+#[inline]
+fn span(nodes: &[Node<'_>], i: usize) -> usize {
+    match nodes[i] {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+/// `(key, value index)` pairs of the object at `i`.
+fn entries<'t, 'i>(nodes: &'t [Node<'i>], i: usize) -> impl Iterator<Item = (&'i str, usize)> + 't {
+    let len = match nodes[i] {
+        Node::Object { len, .. } => len,
+        _ => 0,
+    };
+    let mut idx = i + 1;
+    (0..len).map(move |_| {
+        let key = match nodes[idx] {
+            Node::String(k) => k,
+            _ => "",
+        };
+        let v = idx + 1;
+        idx = v + span(nodes, v);
+        (key, v)
+    })
+}
+
+/// Indexes of the elements of the array at `i`.
+fn elements<'t>(nodes: &'t [Node<'_>], i: usize) -> impl Iterator<Item = usize> + 't {
+    let len = match nodes[i] {
+        Node::Array { len, .. } => len,
+        _ => 0,
+    };
+    let mut idx = i + 1;
+    (0..len).map(move |_| {
+        let v = idx;
+        idx += span(nodes, v);
+        v
+    })
+}
+
+fn get<'i>(nodes: &[Node<'i>], obj: usize, key: &str) -> Option<usize> {
+    entries(nodes, obj).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+fn as_str<'i>(nodes: &[Node<'i>], i: usize) -> Option<&'i str> {
+    match nodes[i] {
+        Node::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn as_bool(nodes: &[Node<'_>], i: usize) -> Option<bool> {
+    match nodes[i] {
+        Node::Static(StaticNode::Bool(b)) => Some(b),
+        Node::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Node::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+fn is_null(nodes: &[Node<'_>], i: usize) -> bool {
+    matches!(nodes[i], Node::Static(StaticNode::Null))
+}
+
+/// Append `s` as a JSON string literal.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[from..i]);
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+                from = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[from..i]);
+        out.extend_from_slice(esc);
+        from = i + 1;
+    }
+    out.extend_from_slice(&bytes[from..]);
+    out.push(b'"');
+}
+
+/// Append the value at `i` as minified JSON.
+fn write_value(out: &mut Vec<u8>, nodes: &[Node<'_>], i: usize) {
+    match nodes[i] {
+        Node::String(s) => write_str(out, s),
+        Node::Static(StaticNode::Null) => out.extend_from_slice(b"null"),
+        Node::Static(StaticNode::Bool(b)) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Node::Static(StaticNode::I64(n)) => out.extend_from_slice(n.to_string().as_bytes()),
+        Node::Static(StaticNode::U64(n)) => out.extend_from_slice(n.to_string().as_bytes()),
+        Node::Static(StaticNode::F64(f)) => {
+            let s = if f.is_finite() { format!("{f:?}") } else { "null".to_owned() };
+            out.extend_from_slice(s.as_bytes())
+        }
+        Node::Object { .. } => {
+            out.push(b'{');
+            for (n, (k, v)) in entries(nodes, i).enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                write_value(out, nodes, v);
+            }
+            out.push(b'}');
+        }
+        Node::Array { .. } => {
+            out.push(b'[');
+            for (n, v) in elements(nodes, i).enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_value(out, nodes, v);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+/// Writes `"key":value` members of one object, placing commas.
+struct ObjectWriter {
+    empty: bool,
+}
+
+impl ObjectWriter {
+    fn open(out: &mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { empty: true }
+    }
+    fn key(&mut self, out: &mut Vec<u8>, k: &str) {
+        if !self.empty {
+            out.push(b',');
+        }
+        self.empty = false;
+        write_str(out, k);
+        out.push(b':');
+    }
+    fn member(&mut self, out: &mut Vec<u8>, k: &str, nodes: &[Node<'_>], v: usize) {
+        self.key(out, k);
+        write_value(out, nodes, v);
+    }
+    fn close(self, out: &mut Vec<u8>) {
+        out.push(b'}');
+    }
+}
+
+/// Turn the record object at `i` into column values, writing everything else into `payload`.
+fn extract<'i>(nodes: &[Node<'i>], i: usize, payload: &mut Vec<u8>, row: &mut RowValues<'i>) -> Result<(), (RejectReason, String)> {
+    if !matches!(nodes[i], Node::Object { .. }) {
+        return Err((RejectReason::NotAnObject, String::new()));
+    }
+    row.clear();
+    payload.clear();
+    let mut w = ObjectWriter::open(payload);
+    let mut time: Option<&str> = None;
+    let mut console_mfa: Option<bool> = None;
+    for (key, v) in entries(nodes, i) {
+        match key {
+            "eventTime" => {
+                time = as_str(nodes, v);
+                if time.is_none() {
+                    w.member(payload, key, nodes, v);
+                }
+            }
+            "userIdentity" if matches!(nodes[v], Node::Object { .. }) => {
+                let mut ui: Option<ObjectWriter> = None;
+                for (k, uv) in entries(nodes, v) {
+                    if let (Some(field), Some(s)) = (Field::from_identity_key(k), as_str(nodes, uv)) {
+                        row.strings[field.index()] = Some(s);
+                        continue;
+                    }
+                    if k == "sessionContext" {
+                        if let Some(issuer) = get(nodes, uv, "sessionIssuer") {
+                            if let Some(arn) = get(nodes, issuer, "arn").and_then(|a| as_str(nodes, a)) {
+                                row.strings[Field::SessionIssuerArn.index()] = Some(arn);
+                            }
+                        }
+                        if let Some(attrs) = get(nodes, uv, "attributes") {
+                            row.flags[Flag::Mfa.index()] = get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
+                        }
+                    }
+                    let obj = ui.get_or_insert_with(|| {
+                        w.key(payload, "userIdentity");
+                        ObjectWriter::open(payload)
+                    });
+                    obj.member(payload, k, nodes, uv);
+                }
+                match ui {
+                    Some(obj) => obj.close(payload),
+                    // An identity with no keys at all stays visible as `{}`.
+                    None if entries(nodes, v).next().is_none() => w.member(payload, key, nodes, v),
+                    None => {}
+                }
+            }
+            "readOnly" | "managementEvent" => {
+                let flag = if key == "readOnly" { Flag::ReadOnly } else { Flag::ManagementEvent };
+                match as_bool(nodes, v) {
+                    Some(b) => row.flags[flag.index()] = Some(b),
+                    None => w.member(payload, key, nodes, v),
+                }
+            }
+            "additionalEventData" => {
+                if matches!(nodes[v], Node::Object { .. }) {
+                    console_mfa = get(nodes, v, "MFAUsed").and_then(|m| as_str(nodes, m)).and_then(|m| match m {
+                        "Yes" => Some(true),
+                        "No" => Some(false),
+                        _ => None,
+                    });
+                }
+                w.member(payload, key, nodes, v);
+            }
+            _ => match Field::from_top_key(key) {
+                Some(field) => match as_str(nodes, v) {
+                    Some(s) => row.strings[field.index()] = Some(s),
+                    None if is_null(nodes, v) => {}
+                    None => w.member(payload, key, nodes, v),
+                },
+                None => w.member(payload, key, nodes, v),
+            },
+        }
+    }
+    w.close(payload);
+    if row.flags[Flag::Mfa.index()].is_none() {
+        row.flags[Flag::Mfa.index()] = console_mfa;
+    }
+    let time = time.ok_or((RejectReason::MissingField("eventTime"), String::new()))?;
+    row.time_ms = parse_event_time(time).ok_or_else(|| (RejectReason::BadEventTime, truncate(time)))?;
+    for (field, name) in [(Field::EventName, "eventName"), (Field::EventSource, "eventSource")] {
+        if row.strings[field.index()].is_none() {
+            return Err((RejectReason::MissingField(name), String::new()));
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    let mut end = s.len().min(80);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Per-file counts produced by the parser.
+#[derive(Debug, Default)]
+pub(crate) struct ParseOutcome {
+    pub wrapper: Option<Wrapper>,
+    pub records: u64,
+    pub insight_records: u64,
+    pub rejects: Vec<(u32, RejectReason, String)>,
+}
+
+/// Why a whole document could not be used.
+pub(crate) enum DocError {
+    Json(String),
+    NotCloudTrail(String),
+}
+
+/// Per-thread parser state, reused from file to file.
+pub(crate) struct Parser {
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+    inner_buffers: Buffers,
+    inner_tape: Option<Tape<'static>>,
+    scratch: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+impl Parser {
+    pub fn new() -> Self {
+        Parser {
+            buffers: Buffers::new(1 << 20),
+            tape: Some(Tape::null()),
+            inner_buffers: Buffers::new(1 << 12),
+            inner_tape: Some(Tape::null()),
+            scratch: Vec::new(),
+            payload: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Parse `buf[..len]` (which must be followed by [`INPUT_PADDING`] spare bytes) into `chunk`.
+    pub fn parse(&mut self, buf: &mut [u8], len: usize, chunk: &mut ChunkBuilder) -> Result<ParseOutcome, DocError> {
+        debug_assert!(buf.len() >= len + INPUT_PADDING);
+        let mut out = ParseOutcome::default();
+        if looks_like_json_lines(&buf[..len]) {
+            out.wrapper = Some(Wrapper::JsonLines);
+            self.parse_lines(buf, len, chunk, &mut out);
+            return Ok(out);
+        }
+        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let r = simd_json::fill_tape_padded(buf, len, &mut self.buffers, &mut tape);
+        let result = match r {
+            Err(e) => Err(DocError::Json(e.to_string())),
+            Ok(()) => self.document(&tape.0, chunk, &mut out),
+        };
+        self.tape = Some(tape.reset());
+        result.map(|()| out)
+    }
+
+    fn document(&mut self, nodes: &[Node<'_>], chunk: &mut ChunkBuilder, out: &mut ParseOutcome) -> Result<(), DocError> {
+        match nodes[0] {
+            Node::Object { .. } => {
+                if let Some(records) = get(nodes, 0, "Records") {
+                    if !matches!(nodes[records], Node::Array { .. }) {
+                        return Err(DocError::NotCloudTrail("\"Records\" is not an array".into()));
+                    }
+                    out.wrapper = Some(Wrapper::S3Records);
+                    self.records(nodes, elements(nodes, records), chunk, out);
+                } else if let Some(events) = get(nodes, 0, "Events").filter(|&e| matches!(nodes[e], Node::Array { .. })) {
+                    out.wrapper = Some(Wrapper::LookupEvents);
+                    self.records(nodes, elements(nodes, events), chunk, out);
+                } else if get(nodes, 0, "logFiles").is_some() && get(nodes, 0, "digestStartTime").is_some() {
+                    out.wrapper = Some(Wrapper::Digest);
+                } else if get(nodes, 0, "eventTime").is_some() || get(nodes, 0, "eventName").is_some() {
+                    out.wrapper = Some(Wrapper::SingleRecord);
+                    self.records(nodes, std::iter::once(0), chunk, out);
+                } else {
+                    let keys: Vec<&str> = entries(nodes, 0).map(|(k, _)| k).take(8).collect();
+                    return Err(DocError::NotCloudTrail(format!(
+                        "JSON object without Records, Events or record fields (keys: {})",
+                        if keys.is_empty() { "none".to_owned() } else { keys.join(", ") }
+                    )));
+                }
+            }
+            Node::Array { .. } => {
+                out.wrapper = Some(Wrapper::BareArray);
+                let before = chunk.len();
+                self.records(nodes, elements(nodes, 0), chunk, out);
+                let none_object = out.records > 0 && chunk.len() == before && elements(nodes, 0).all(|e| !matches!(nodes[e], Node::Object { .. }));
+                if none_object {
+                    return Err(DocError::NotCloudTrail("JSON array holds no objects".into()));
+                }
+            }
+            _ => return Err(DocError::NotCloudTrail("top-level JSON value is not an object or array".into())),
+        }
+        Ok(())
+    }
+
+    /// Extract and push each record; lookup-events entries are unwrapped first.
+    fn records(&mut self, nodes: &[Node<'_>], items: impl Iterator<Item = usize>, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+        for (index, i) in items.enumerate() {
+            let index = index as u32;
+            out.records += 1;
+            let wrapped = matches!(nodes[i], Node::Object { .. }) && get(nodes, i, "eventTime").is_none();
+            let inner = if wrapped { get(nodes, i, "CloudTrailEvent") } else { None };
+            match inner {
+                Some(s) => match as_str(nodes, s) {
+                    Some(text) => self.inner_record(text, index, chunk, out),
+                    None => out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new())),
+                },
+                None if out.wrapper == Some(Wrapper::LookupEvents) => {
+                    out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new()))
+                }
+                None => {
+                    let mut row = RowValues::default();
+                    match extract(nodes, i, &mut self.payload, &mut row) {
+                        Ok(()) => {
+                            row.index = index;
+                            push(chunk, row, &self.payload, out);
+                        }
+                        Err((reason, detail)) => out.rejects.push((index, reason, detail)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A record held as a JSON string (lookup-events `CloudTrailEvent`).
+    fn inner_record(&mut self, text: &str, index: u32, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(text.as_bytes());
+        self.scratch.resize(text.len() + INPUT_PADDING, 0);
+        let mut tape = self.inner_tape.take().unwrap_or_else(Tape::null).reset();
+        match simd_json::fill_tape_padded(&mut self.scratch, text.len(), &mut self.inner_buffers, &mut tape) {
+            Err(e) => out.rejects.push((index, RejectReason::InvalidJson, e.to_string())),
+            Ok(()) => {
+                let mut row = RowValues::default();
+                match extract(&tape.0, 0, &mut self.payload, &mut row) {
+                    Ok(()) => {
+                        row.index = index;
+                        push(chunk, row, &self.payload, out);
+                    }
+                    Err((reason, detail)) => out.rejects.push((index, reason, detail)),
+                }
+            }
+        }
+        self.inner_tape = Some(tape.reset());
+    }
+
+    fn parse_lines(&mut self, buf: &mut [u8], len: usize, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+        let mut start = 0;
+        let mut line_no = 0u32;
+        while start < len {
+            let end = buf[start..len].iter().position(|&b| b == b'\n').map_or(len, |p| start + p);
+            let line = &buf[start..end];
+            let blank = line.iter().all(|b| b.is_ascii_whitespace());
+            if !blank {
+                out.records += 1;
+                let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+                // The bytes after the line (the rest of the file, then the buffer's padding)
+                // serve as the parser's padding.
+                match simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut self.buffers, &mut tape) {
+                    Err(e) => out.rejects.push((line_no, RejectReason::InvalidJson, e.to_string())),
+                    Ok(()) => {
+                        let mut row = RowValues::default();
+                        match extract(&tape.0, 0, &mut self.payload, &mut row) {
+                            Ok(()) => {
+                                row.index = line_no;
+                                push(chunk, row, &self.payload, out);
+                            }
+                            Err((reason, detail)) => out.rejects.push((line_no, reason, detail)),
+                        }
+                    }
+                }
+                self.tape = Some(tape.reset());
+            }
+            line_no += 1;
+            start = end + 1;
+        }
+    }
+}
+
+fn push<'a>(chunk: &mut ChunkBuilder, mut row: RowValues<'a>, payload: &'a [u8], out: &mut ParseOutcome) {
+    row.payload = payload;
+    if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
+        out.insight_records += 1;
+    }
+    chunk.push(&row);
+}
+
+/// One JSON object per line, with at least two lines (one line is parsed as a document).
+fn looks_like_json_lines(data: &[u8]) -> bool {
+    let mut lines = data.split(|&b| b == b'\n').map(|l| l.trim_ascii()).filter(|l| !l.is_empty());
+    let first = lines.next();
+    let second = lines.next();
+    match (first, second) {
+        (Some(a), Some(b)) => a.len() >= 2 && a[0] == b'{' && a[a.len() - 1] == b'}' && b[0] == b'{',
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Result<ParseOutcome, String>, ChunkBuilder) {
+        let mut buf = text.as_bytes().to_vec();
+        let len = buf.len();
+        buf.resize(len + INPUT_PADDING, 0);
+        let mut chunk = ChunkBuilder::new();
+        let r = Parser::new().parse(&mut buf, len, &mut chunk).map_err(|e| match e {
+            DocError::Json(m) => format!("json: {m}"),
+            DocError::NotCloudTrail(m) => format!("not cloudtrail: {m}"),
+        });
+        (r, chunk)
+    }
+
+    const REC: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accessKeyId":"AKIAEXAMPLE","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}},"eventTime":"2024-03-01T12:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","requestParameters":{"bucketName":"b","key":"a\"b\\c\n"},"readOnly":true,"eventID":"e1"}"#;
+
+    #[test]
+    fn s3_wrapper_record_is_split_into_columns_and_payload() {
+        let (r, chunk) = run(&format!("{{\"Records\":[{REC},{{\"eventTime\":\"bad\",\"eventName\":\"X\",\"eventSource\":\"y\"}},42]}}"));
+        let out = r.unwrap();
+        assert_eq!(out.wrapper, Some(Wrapper::S3Records));
+        assert_eq!(out.records, 3);
+        assert_eq!(chunk.len(), 1);
+        assert_eq!(out.rejects.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), vec![(1, RejectReason::BadEventTime), (2, RejectReason::NotAnObject)]);
+    }
+
+    #[test]
+    fn payload_is_valid_minified_json_without_columns() {
+        let mut buf = REC.as_bytes().to_vec();
+        let len = buf.len();
+        buf.resize(len + INPUT_PADDING, 0);
+        let mut bufs = Buffers::new(len);
+        let mut tape = Tape::null();
+        simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
+        let mut payload = Vec::new();
+        let mut row = RowValues::default();
+        extract(&tape.0, 0, &mut payload, &mut row).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(v["requestParameters"]["key"], "a\"b\\c\n");
+        assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
+        assert!(v.get("eventName").is_none() && v["userIdentity"].get("arn").is_none());
+        assert_eq!(row.strings[Field::AccessKeyId.index()], Some("AKIAEXAMPLE"));
+        assert_eq!(row.flags[Flag::Mfa.index()], Some(false));
+        assert_eq!(row.flags[Flag::ReadOnly.index()], Some(true));
+        assert_eq!(row.time_ms, 1_709_294_400_000);
+    }
+
+    #[test]
+    fn other_wrappers() {
+        let inner = serde_json::to_string(REC).unwrap();
+        let (r, c) = run(&format!("{{\"Events\":[{{\"EventId\":\"e1\",\"CloudTrailEvent\":{inner}}},{{\"EventId\":\"e2\"}}],\"NextToken\":null}}"));
+        let out = r.unwrap();
+        assert_eq!((out.wrapper, c.len(), out.rejects.len()), (Some(Wrapper::LookupEvents), 1, 1));
+        let (r, c) = run(&format!("[{REC},{REC}]"));
+        assert_eq!((r.unwrap().wrapper, c.len()), (Some(Wrapper::BareArray), 2));
+        let (r, c) = run(&format!("{REC}\n\n{REC}\n{{broken\n"));
+        let out = r.unwrap();
+        assert_eq!((out.wrapper, c.len(), out.records), (Some(Wrapper::JsonLines), 2, 3));
+        assert_eq!(out.rejects[0].0, 3);
+        let (r, c) = run(REC);
+        assert_eq!((r.unwrap().wrapper, c.len()), (Some(Wrapper::SingleRecord), 1));
+        let (r, c) = run(r#"{"Records":[]}"#);
+        assert_eq!((r.unwrap().records, c.len()), (0, 0));
+    }
+
+    #[test]
+    fn non_cloudtrail_and_invalid_json_are_file_errors() {
+        assert!(run(r#"{"name":"package","version":"1.0"}"#).0.unwrap_err().contains("keys: name, version"));
+        assert!(run("[1,2,3]").0.unwrap_err().starts_with("not cloudtrail"));
+        assert!(run(r#"{"Records":[{"eventTime":"#).0.unwrap_err().starts_with("json"));
+    }
+}

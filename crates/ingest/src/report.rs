@@ -1,0 +1,214 @@
+//! What an ingest read, kept, skipped and why: the [`IngestReport`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::discover::ArchiveKey;
+use crate::error::{FileError, FileErrorKind};
+
+/// What a file turned out to be.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileKind {
+    /// A CloudTrail log file (events were read from it).
+    Log,
+    /// A CloudTrail Insights file (events stored, with eventType `AwsCloudTrailInsight`).
+    Insight,
+    /// A CloudTrail digest file (integrity data, not events).
+    Digest,
+    /// Not JSON and not named like CloudTrail: ignored.
+    Other,
+    /// A file that could not be read as CloudTrail (see its error).
+    Error,
+}
+
+impl FileKind {
+    /// Lower-case name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Log => "log",
+            FileKind::Insight => "insight",
+            FileKind::Digest => "digest",
+            FileKind::Other => "other",
+            FileKind::Error => "error",
+        }
+    }
+}
+
+/// How records were wrapped in a file.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Wrapper {
+    /// S3 delivery: `{"Records":[...]}`.
+    S3Records,
+    /// `aws cloudtrail lookup-events` output: `{"Events":[{"CloudTrailEvent":"..."}]}`.
+    LookupEvents,
+    /// A bare JSON array of records.
+    BareArray,
+    /// One record per line.
+    JsonLines,
+    /// One record object alone.
+    SingleRecord,
+    /// A digest file's object.
+    Digest,
+}
+
+impl Wrapper {
+    /// Name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wrapper::S3Records => "s3-records",
+            Wrapper::LookupEvents => "lookup-events",
+            Wrapper::BareArray => "json-array",
+            Wrapper::JsonLines => "json-lines",
+            Wrapper::SingleRecord => "single-record",
+            Wrapper::Digest => "digest",
+        }
+    }
+}
+
+/// Why a record was not stored.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// The record is not a JSON object.
+    NotAnObject,
+    /// A field every CloudTrail record has is missing or not a string.
+    MissingField(&'static str),
+    /// `eventTime` is not an ISO 8601 time.
+    BadEventTime,
+    /// A JSON Lines line, or a lookup-events `CloudTrailEvent` string, is not valid JSON.
+    InvalidJson,
+    /// A lookup-events entry has no `CloudTrailEvent` string.
+    NoCloudTrailEvent,
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::NotAnObject => f.write_str("record is not a JSON object"),
+            RejectReason::MissingField(name) => write!(f, "missing or non-string {name}"),
+            RejectReason::BadEventTime => f.write_str("eventTime is not an ISO 8601 time"),
+            RejectReason::InvalidJson => f.write_str("invalid JSON"),
+            RejectReason::NoCloudTrailEvent => f.write_str("lookup-events entry without CloudTrailEvent"),
+        }
+    }
+}
+
+/// One rejected record, named by file and position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    /// The file.
+    pub path: String,
+    /// 0-based record index (line number - 1 for JSON Lines).
+    pub index: u32,
+    /// Why.
+    pub reason: RejectReason,
+    /// Detail (the offending value or parser message), possibly empty.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: record {}: {}", self.path, self.index, self.reason)?;
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome for one input file: the evidence manifest row plus counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// Path as found.
+    pub path: String,
+    /// Size on disk.
+    pub size: u64,
+    /// Hex SHA-256 of the bytes on disk (empty only when the file could not be read).
+    pub sha256: String,
+    /// What the file is.
+    pub kind: FileKind,
+    /// How its records were wrapped, when it held any.
+    pub wrapper: Option<Wrapper>,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// Bytes after decompression.
+    pub uncompressed: u64,
+    /// Records found in the file.
+    pub records: u64,
+    /// Records stored.
+    pub stored: u64,
+    /// Records already delivered by an earlier file (same eventID and recipientAccountId).
+    pub duplicates: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Why the file could not be read, if so.
+    pub error: Option<FileErrorKind>,
+    /// Account/region/date from the S3 key layout, when the path follows it.
+    pub archive: Option<ArchiveKey>,
+}
+
+/// Totals and details of one ingest.
+#[derive(Clone, Debug, Default)]
+pub struct IngestReport {
+    /// Every file seen, in path order.
+    pub files: Vec<FileOutcome>,
+    /// Rejected records by reason.
+    pub rejects_by_reason: BTreeMap<RejectReason, u64>,
+    /// The first rejected records (at most [`IngestReport::MAX_EXAMPLES`]).
+    pub reject_examples: Vec<Reject>,
+    /// Wall time of the ingest.
+    pub elapsed: Duration,
+    /// Worker threads used.
+    pub threads: usize,
+}
+
+impl IngestReport {
+    /// How many rejected records are kept as examples.
+    pub const MAX_EXAMPLES: usize = 100;
+
+    /// Files of one kind.
+    pub fn count(&self, kind: FileKind) -> usize {
+        self.files.iter().filter(|f| f.kind == kind).count()
+    }
+
+    /// Per-file errors.
+    pub fn file_errors(&self) -> impl Iterator<Item = FileError> + '_ {
+        self.files
+            .iter()
+            .filter_map(|f| f.error.clone().map(|kind| FileError { path: f.path.clone(), kind }))
+    }
+
+    /// Bytes read from disk.
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Bytes after decompression (of files that were parsed).
+    pub fn bytes_uncompressed(&self) -> u64 {
+        self.files.iter().map(|f| f.uncompressed).sum()
+    }
+
+    /// Records found.
+    pub fn records(&self) -> u64 {
+        self.files.iter().map(|f| f.records).sum()
+    }
+
+    /// Records stored.
+    pub fn stored(&self) -> u64 {
+        self.files.iter().map(|f| f.stored).sum()
+    }
+
+    /// Duplicate records dropped.
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
+    }
+
+    /// Records rejected.
+    pub fn rejected(&self) -> u64 {
+        self.files.iter().map(|f| f.rejected).sum()
+    }
+
+    /// True when a file failed or a record was rejected: the exit status must say so.
+    pub fn has_problems(&self) -> bool {
+        self.rejected() > 0 || self.files.iter().any(|f| f.error.is_some())
+    }
+}

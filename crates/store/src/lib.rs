@@ -1,0 +1,388 @@
+//! # trailscope-store
+//!
+//! The columnar, in-memory store of CloudTrail events that every later stage reads. It owns the
+//! layout and nothing about where events came from or what they mean.
+//!
+//! * [`Dict`] interns strings; a [`Sym`] is a `u32` id, with [`Sym::NULL`] for absent fields.
+//! * Each [`Field`] (eventName, principal ARN, access key id, source IP, ...) is a column of
+//!   `Sym`s with its own dictionary, so filters compare integers.
+//! * Each [`Flag`] (readOnly, managementEvent, MFA) is a tri-state byte column.
+//! * `eventTime` is an `i64` column of epoch milliseconds (UTC).
+//! * Every other field (requestParameters, responseElements, resources, ...) is kept as a
+//!   minified JSON *payload* per event and read by dotted path on demand with
+//!   [`Store::get_path`].
+//! * Rows are sorted by `(eventTime, source file, record index)`: the order is total and does not
+//!   depend on how many threads built the store.
+//!
+//! Build with [`ChunkBuilder`] (one per input file) and [`StoreBuilder`]; read with [`Store`]
+//! and its borrowed row view [`Event`].
+//!
+//! ```
+//! use trailscope_store::{ChunkBuilder, Field, RowValues, SourceFile, StoreBuilder};
+//!
+//! let mut chunk = ChunkBuilder::new();
+//! let mut row = RowValues::default();
+//! row.time_ms = 1_700_000_000_000;
+//! row.strings[Field::EventName.index()] = Some("GetCallerIdentity");
+//! row.strings[Field::EventId.index()] = Some("e-1");
+//! row.payload = br#"{"requestParameters":null}"#;
+//! chunk.push(&row);
+//!
+//! let mut builder = StoreBuilder::new();
+//! let src = builder.add_source(SourceFile { path: "a.json".into(), size: 1, sha256: String::new() });
+//! builder.add_chunk(src, chunk);
+//! let store = builder.finish();
+//! assert_eq!(store.event(0).str(Field::EventName), Some("GetCallerIdentity"));
+//! ```
+#![deny(missing_docs)]
+
+mod builder;
+mod dict;
+mod provenance;
+mod schema;
+mod select;
+
+pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder};
+pub use dict::{Dict, Sym};
+pub use provenance::{RecordRef, SourceFile, SourceId};
+pub use schema::{flag_code, flag_value, Field, Flag};
+pub use select::Selection;
+
+use serde_json::{Map, Value};
+
+/// Location of one event's payload: a byte range in one of the store's payload buffers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PayloadRef {
+    chunk: u32,
+    start: u32,
+    end: u32,
+}
+
+/// The immutable event store. See the crate docs for the layout.
+#[derive(Debug)]
+pub struct Store {
+    times: Vec<i64>,
+    syms: Vec<Vec<Sym>>,
+    flags: Vec<Vec<u8>>,
+    refs: Vec<RecordRef>,
+    payload_refs: Vec<PayloadRef>,
+    dicts: Vec<Dict>,
+    payloads: Vec<Box<[u8]>>,
+    sources: Vec<SourceFile>,
+}
+
+/// Resident memory of a store, by part.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryUse {
+    /// Fixed-width columns: times, symbol ids, flags, provenance, payload locations.
+    pub columns: usize,
+    /// Dictionaries (strings, offsets, hash index).
+    pub dictionaries: usize,
+    /// Minified JSON payloads.
+    pub payloads: usize,
+}
+
+impl MemoryUse {
+    /// Sum of the parts.
+    pub fn total(&self) -> usize {
+        self.columns + self.dictionaries + self.payloads
+    }
+}
+
+impl Store {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when the store holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// The `eventTime` column (epoch ms, ascending).
+    pub fn times(&self) -> &[i64] {
+        &self.times
+    }
+
+    /// A string column.
+    pub fn column(&self, field: Field) -> &[Sym] {
+        &self.syms[field.index()]
+    }
+
+    /// A string column's dictionary.
+    pub fn dict(&self, field: Field) -> &Dict {
+        &self.dicts[field.index()]
+    }
+
+    /// A flag column (codes as in [`flag_code`]).
+    pub fn flags(&self, flag: Flag) -> &[u8] {
+        &self.flags[flag.index()]
+    }
+
+    /// The evidence files, indexed by [`SourceId`].
+    pub fn sources(&self) -> &[SourceFile] {
+        &self.sources
+    }
+
+    /// Origin of a row.
+    pub fn record_ref(&self, row: usize) -> RecordRef {
+        self.refs[row]
+    }
+
+    /// A row view.
+    pub fn event(&self, row: usize) -> Event<'_> {
+        Event { store: self, row }
+    }
+
+    /// All rows in time order.
+    pub fn events(&self) -> impl Iterator<Item = Event<'_>> + '_ {
+        (0..self.len()).map(|row| self.event(row))
+    }
+
+    /// The minified JSON payload (fields not held in columns) of a row.
+    pub fn payload(&self, row: usize) -> &[u8] {
+        let p = self.payload_refs[row];
+        &self.payloads[p.chunk as usize][p.start as usize..p.end as usize]
+    }
+
+    /// The value at a dotted path (`requestParameters.bucketName`, `userIdentity.arn`,
+    /// `resources.0.ARN`), whether a column or the payload holds it.
+    pub fn get_path(&self, row: usize, path: &str) -> Option<Value> {
+        if let Some(field) = Field::from_path(path) {
+            if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()][row]) {
+                return Some(Value::String(s.to_owned()));
+            }
+        }
+        if let Some(flag) = Flag::ALL.into_iter().find(|f| f.path() == path && *f != Flag::Mfa) {
+            return flag_value(self.flags[flag.index()][row]).map(Value::Bool);
+        }
+        let payload: Value = serde_json::from_slice(self.payload(row)).ok()?;
+        lookup_path(&payload, path).cloned()
+    }
+
+    /// Resident memory by part.
+    pub fn memory_use(&self) -> MemoryUse {
+        let n = self.len();
+        let columns = n
+            * (8 + self.syms.len() * 4
+                + self.flags.len()
+                + std::mem::size_of::<RecordRef>()
+                + std::mem::size_of::<PayloadRef>());
+        MemoryUse {
+            columns,
+            dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(),
+            payloads: self.payloads.iter().map(|p| p.len()).sum(),
+        }
+    }
+}
+
+/// Walk a dotted path through objects (by key) and arrays (by decimal index).
+pub fn lookup_path<'v>(mut v: &'v Value, path: &str) -> Option<&'v Value> {
+    for part in path.split('.') {
+        v = match v {
+            Value::Object(m) => m.get(part)?,
+            Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A borrowed view of one stored event.
+#[derive(Copy, Clone)]
+pub struct Event<'a> {
+    store: &'a Store,
+    row: usize,
+}
+
+impl std::fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("row", &self.row)
+            .field("time_ms", &self.time_ms())
+            .field("eventName", &self.str(Field::EventName))
+            .finish()
+    }
+}
+
+impl<'a> Event<'a> {
+    /// Row number in the store.
+    pub fn row(&self) -> usize {
+        self.row
+    }
+
+    /// `eventTime` as epoch milliseconds (UTC).
+    pub fn time_ms(&self) -> i64 {
+        self.store.times[self.row]
+    }
+
+    /// The id of a string field.
+    pub fn sym(&self, field: Field) -> Sym {
+        self.store.syms[field.index()][self.row]
+    }
+
+    /// The string of a field, `None` when absent or null.
+    pub fn str(&self, field: Field) -> Option<&'a str> {
+        self.store.dicts[field.index()].resolve(self.sym(field))
+    }
+
+    /// A flag, `None` when absent.
+    pub fn flag(&self, flag: Flag) -> Option<bool> {
+        flag_value(self.store.flags[flag.index()][self.row])
+    }
+
+    /// Where the event came from.
+    pub fn source(&self) -> (&'a SourceFile, u32) {
+        let r = self.store.refs[self.row];
+        (&self.store.sources[r.source.0 as usize], r.index)
+    }
+
+    /// The value at a dotted path; see [`Store::get_path`].
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.store.get_path(self.row, path)
+    }
+
+    /// The value at a dotted path as a string (`None` for absent, null, objects and arrays).
+    pub fn get_str(&self, path: &str) -> Option<String> {
+        match self.get(path)? {
+            Value::String(s) => Some(s),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The whole record as JSON, rebuilt from columns and payload. Key order may differ from the
+    /// file; values do not.
+    pub fn to_json(&self) -> Value {
+        let mut record = match serde_json::from_slice::<Value>(self.store.payload(self.row)) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let time = chrono_free_iso(self.time_ms());
+        record.insert("eventTime".into(), Value::String(time));
+        for field in Field::ALL {
+            let Some(s) = self.str(field) else { continue };
+            match field.path().split_once('.') {
+                None => {
+                    record.insert(field.path().into(), Value::String(s.into()));
+                }
+                Some(("userIdentity", key)) if !key.contains('.') => {
+                    let ui = record.entry("userIdentity").or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(m) = ui {
+                        m.insert(key.into(), Value::String(s.into()));
+                    }
+                }
+                // Nested deeper (session issuer): the payload keeps the original object.
+                Some(_) => {}
+            }
+        }
+        for flag in [Flag::ReadOnly, Flag::ManagementEvent] {
+            if let Some(b) = self.flag(flag) {
+                record.insert(flag.path().into(), Value::Bool(b));
+            }
+        }
+        Value::Object(record)
+    }
+}
+
+/// Format epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (with `.mmm` when not whole seconds).
+///
+/// Kept here, without a date library, so that the store stays dependency-light.
+pub fn chrono_free_iso(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (sod / 3600, sod % 3600 / 60, sod % 60);
+    if milli == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{milli:03}Z")
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row<'a>(t: i64, name: &'a str, id: &'a str, acct: &'a str, payload: &'a [u8], index: u32) -> RowValues<'a> {
+        let mut r = RowValues { time_ms: t, payload, index, ..Default::default() };
+        r.strings[Field::EventName.index()] = Some(name);
+        r.strings[Field::EventId.index()] = Some(id);
+        r.strings[Field::RecipientAccount.index()] = Some(acct);
+        r
+    }
+
+    fn store_of(chunks: Vec<Vec<RowValues<'_>>>) -> (Store, Vec<MergeStats>) {
+        let mut b = StoreBuilder::new();
+        let mut stats = vec![];
+        for (i, rows) in chunks.into_iter().enumerate() {
+            let mut c = ChunkBuilder::new();
+            rows.iter().for_each(|r| c.push(r));
+            let id = b.add_source(SourceFile { path: format!("f{i}"), size: 0, sha256: String::new() });
+            stats.push(b.add_chunk(id, c));
+        }
+        (b.finish(), stats)
+    }
+
+    #[test]
+    fn sorted_by_time_then_source_then_index_and_duplicates_dropped() {
+        let p = br#"{"requestParameters":{"bucketName":"b1","list":[{"k":"v"}]}}"#;
+        let (store, stats) = store_of(vec![
+            vec![row(2000, "B", "e2", "111", p, 0), row(1000, "A", "e1", "111", b"{}", 1)],
+            vec![row(2000, "C", "e3", "111", b"{}", 0), row(1000, "A", "e1", "111", b"{}", 1), row(1000, "A", "e1", "222", b"{}", 2)],
+        ]);
+        assert_eq!(stats[0], MergeStats { stored: 2, duplicates: 0 });
+        assert_eq!(stats[1], MergeStats { stored: 2, duplicates: 1 });
+        let names: Vec<_> = store.events().map(|e| e.str(Field::EventName).unwrap()).collect();
+        assert_eq!(names, ["A", "A", "B", "C"]);
+        let b = store.event(2);
+        assert_eq!(b.get_str("requestParameters.bucketName").as_deref(), Some("b1"));
+        assert_eq!(b.get_str("requestParameters.list.0.k").as_deref(), Some("v"));
+        assert_eq!(b.get_str("eventName").as_deref(), Some("B"));
+        assert_eq!(b.get("requestParameters.missing"), None);
+        assert_eq!(b.source().0.path, "f0");
+        let json = b.to_json();
+        assert_eq!(json["eventTime"], "1970-01-01T00:00:02Z");
+        assert_eq!(json["requestParameters"]["bucketName"], "b1");
+        assert!(store.memory_use().total() > 0);
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-800_000, -1, 0, 1, 11_016, 19_782, 20_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(chrono_free_iso(1_709_296_496_000), "2024-03-01T12:34:56Z");
+        assert_eq!(chrono_free_iso(1_709_296_496_123), "2024-03-01T12:34:56.123Z");
+    }
+}
