@@ -1,1 +1,302 @@
-//! stub
+//! # trailscope-gen
+//!
+//! A deterministic (seeded) generator of CloudTrail S3-sync trees for tests, the bundled sample
+//! and benchmarks: several accounts, regions and days; hundreds of eventNames in a skewed mix;
+//! IAM users, role sessions, root, AWS services and federated users; console sign-ins; errors;
+//! S3 data events; nested payloads of realistic size; and, optionally, an embedded attack whose
+//! every malicious `eventID` is written to a ground-truth file.
+//!
+//! The same [`GenConfig`] always yields byte-identical files.
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod payload;
+pub mod scenario;
+pub mod world;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::{json, Value};
+use trailscope_store::{civil_from_days, days_from_civil};
+
+use catalog::Catalog;
+use world::{is_global, role_session, user, Actor, CallSpec, Kind, Recorder, RngExt2, DATA, DEV, PROD, REGIONS};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    /// RNG seed: same seed, same bytes.
+    pub seed: u64,
+    /// Background events (the attack adds its own).
+    pub events: usize,
+    /// Days covered, starting at `start_day`.
+    pub days: u32,
+    /// First day, as days since 1970-01-01 (default 2024-03-04).
+    pub start_day: i64,
+    /// Embed the attack scenario.
+    pub attack: bool,
+    /// Most records per file (a 5-minute delivery window is split beyond this).
+    pub max_records_per_file: usize,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig { seed: 7, events: 3000, days: 3, start_day: days_from_civil(2024, 3, 4), attack: true, max_records_per_file: 1500 }
+    }
+}
+
+/// What the attack did, for checking an analysis against.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct GroundTruth {
+    /// `eventID`s of every malicious record (both copies of cross-account calls).
+    pub malicious_event_ids: Vec<String>,
+    /// The leaked long-term access key.
+    pub leaked_access_key: String,
+    /// The IAM user it belongs to.
+    pub compromised_principal: String,
+    /// IPs the attacker called from.
+    pub attacker_ips: Vec<String>,
+    /// Temporary keys the attacker obtained.
+    pub attacker_session_keys: Vec<String>,
+    /// IAM user created for persistence.
+    pub created_user: String,
+    /// Access key created for it.
+    pub created_access_key: String,
+    /// Role created with a trust to a foreign account.
+    pub backdoor_role: String,
+    /// The foreign account trusted.
+    pub foreign_account: String,
+    /// Trails stopped or deleted.
+    pub tampered_trails: Vec<String>,
+    /// Buckets read from.
+    pub buckets_accessed: Vec<String>,
+    /// Secrets read.
+    pub secrets_read: Vec<String>,
+    /// Role assumed in the second account.
+    pub assumed_role: String,
+    /// Accounts the attacker acted in.
+    pub accounts: Vec<String>,
+}
+
+/// What was written.
+#[derive(Clone, Debug, Default)]
+pub struct GenSummary {
+    /// Log files written.
+    pub files: usize,
+    /// Records written.
+    pub records: usize,
+    /// Compressed bytes written.
+    pub bytes: u64,
+    /// The attack's ground truth (empty when `attack` is off).
+    pub truth: GroundTruth,
+}
+
+/// One generated record with the keys needed to place it in a file.
+pub struct Generated {
+    /// Epoch ms.
+    pub time_ms: i64,
+    /// Account whose trail logged it.
+    pub account: String,
+    /// Region of the trail file.
+    pub region: String,
+    /// The record.
+    pub record: Value,
+}
+
+/// The organisation's everyday principals.
+pub fn background_actors(rng: &mut ChaCha8Rng) -> Vec<Actor> {
+    let cli = "aws-cli/2.15.30 Python/3.11.8 Darwin/23.3.0 exe/x86_64 prompt/off command/";
+    let boto = "Boto3/1.34.54 md/Botocore#1.34.54 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.54";
+    let console = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
+    let tf = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.io) terraform-provider-aws/5.39.1 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.21.7 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.149.1";
+    let ci_ua = "aws-cli/2.15.30 Python/3.11.8 Linux/5.10.210-201.852.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/";
+    let mut alice = user(rng, PROD, "alice", &["198.51.100.23", "198.51.100.24"], &format!("{cli}s3.ls"), 3.0, &[]);
+    alice.mfa = true;
+    let app_session = format!("i-0{}", rng.hexid(16));
+    let mut v = vec![
+        alice,
+        user(rng, PROD, "bob", &["198.51.100.77"], console, 2.0, &["ec2.amazonaws.com", "logs.amazonaws.com", "monitoring.amazonaws.com"]),
+        user(rng, PROD, scenario::LEAKED_USER, &["52.23.180.11", "52.23.180.12"], &format!("{ci_ua}ecs.update-service"), 2.5, &["ecs.amazonaws.com", "ecr.amazonaws.com", "s3.amazonaws.com", "lambda.amazonaws.com", "cloudformation.amazonaws.com"]),
+        user(rng, PROD, "svc-backup", &["52.23.180.40"], boto, 1.0, &["s3.amazonaws.com", "backup.amazonaws.com", "rds.amazonaws.com"]),
+        role_session(rng, PROD, "app-server", &app_session, &["54.210.33.14", "54.210.33.15"], boto, 6.0, &["s3.amazonaws.com", "ssm.amazonaws.com", "kms.amazonaws.com", "dynamodb.amazonaws.com", "logs.amazonaws.com", "sqs.amazonaws.com"]),
+        role_session(rng, PROD, "terraform-deploy", "terraform-run", &["52.23.180.11"], tf, 2.0, &[]),
+        role_session(rng, DATA, "etl-job", "glue-etl", &["44.198.10.5"], boto, 3.0, &["s3.amazonaws.com", "glue.amazonaws.com", "athena.amazonaws.com", "kms.amazonaws.com"]),
+        user(rng, DATA, "dave", &["198.51.100.90"], &format!("{cli}athena.start-query-execution"), 1.0, &[]),
+        user(rng, DEV, "erin", &["203.0.113.15"], console, 1.5, &[]),
+        user(rng, DEV, "frank", &["203.0.113.16"], &format!("{cli}lambda.list-functions"), 1.5, &["lambda.amazonaws.com", "logs.amazonaws.com", "iam.amazonaws.com"]),
+        role_session(rng, DEV, "dev-sandbox", "frank", &["203.0.113.16"], tf, 1.0, &[]),
+    ];
+    for (account, svc, w) in [(PROD, "config.amazonaws.com", 1.5), (PROD, "autoscaling.amazonaws.com", 0.5), (DATA, "glue.amazonaws.com", 0.5), (DEV, "lambda.amazonaws.com", 0.5)] {
+        v.push(Actor {
+            kind: Kind::Service(svc.into()),
+            account: account.into(),
+            arn: String::new(),
+            principal_id: String::new(),
+            access_key: String::new(),
+            user_name: None,
+            ips: vec![svc.into()],
+            user_agent: svc.into(),
+            mfa: false,
+            weight: w,
+            focus: vec!["sts.amazonaws.com", "kms.amazonaws.com", "ec2.amazonaws.com"],
+        });
+    }
+    let mut fed = user(rng, DEV, "erin", &["203.0.113.15"], &format!("{cli}sts.get-federation-token"), 0.3, &["s3.amazonaws.com"]);
+    fed.kind = Kind::Federated { user_arn: fed.arn.clone() };
+    fed.arn = format!("arn:aws:sts::{DEV}:federated-user/erin-tooling");
+    fed.principal_id = format!("{DEV}:erin-tooling");
+    fed.access_key = world::asia(rng);
+    v.push(fed);
+    v
+}
+
+fn pick_weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T], weight: impl Fn(&T) -> f64) -> &'a T {
+    let total: f64 = items.iter().map(&weight).sum();
+    let mut x = rng.random::<f64>() * total;
+    for it in items {
+        x -= weight(it);
+        if x <= 0.0 {
+            return it;
+        }
+    }
+    &items[items.len() - 1]
+}
+
+/// A time on one of the configured days, mostly in working hours.
+fn background_time(rng: &mut ChaCha8Rng, cfg: &GenConfig) -> i64 {
+    let day = cfg.start_day + rng.random_range(0..cfg.days.max(1)) as i64;
+    let secs = if rng.random_bool(0.75) { rng.random_range(8 * 3600..19 * 3600) } else { rng.random_range(0..86_400) };
+    (day * 86_400 + secs) * 1000
+}
+
+/// Produce the background records.
+pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Vec<Generated> {
+    let catalog = Catalog::new();
+    let mut out = Vec::with_capacity(cfg.events);
+    let buckets = ["acme-prod-assets", "acme-app-uploads", "acme-analytics-raw", "acme-backups"];
+    // People and programs work in bursts: one principal, one region, calls seconds apart.
+    let (mut actor, mut t, mut region, mut left) = (&actors[0], 0i64, REGIONS[0].0, 0u32);
+    while out.len() < cfg.events {
+        if left == 0 {
+            actor = pick_weighted(rng, actors, |a| a.weight);
+            t = background_time(rng, cfg);
+            region = pick_weighted(rng, REGIONS, |r| r.1).0;
+            left = 1 + (-(1.0 - rng.random::<f64>()).ln() * 9.0) as u32;
+        }
+        left -= 1;
+        t += rng.random_range(300..20_000);
+        let roll = rng.random::<f64>();
+        let mut rec = Recorder { rng };
+        let record = if roll < 0.15 && !matches!(actor.kind, Kind::Service(_)) {
+            // S3 data event.
+            let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"][rec.rng.random_range(0..6)];
+            let bucket = buckets[rec.rng.random_range(0..buckets.len())];
+            let key = format!("{}/{}/{}.parquet", ["events", "images", "exports"][rec.rng.random_range(0..3)], 2024, rec.rng.hexid(10));
+            let mut call = CallSpec::new("s3.amazonaws.com", name, region).req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
+            call.read_only = name != "PutObject";
+            call.data_resources = Some(json!([{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]));
+            call.additional = Some(json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}));
+            rec.record(actor, t, call)
+        } else if roll < 0.17 && matches!(actor.kind, Kind::IamUser) && actor.user_agent.starts_with("Mozilla") {
+            console_login(&mut rec, actor, t, region)
+        } else {
+            let call = if actor.focus.is_empty() || rec.rng.random_bool(0.25) {
+                catalog.pick(rec.rng.random::<f64>())
+            } else {
+                let src = actor.focus[rec.rng.random_range(0..actor.focus.len())];
+                let candidates: Vec<_> = catalog.calls.iter().filter(|c| c.source == src).collect();
+                *candidates[((rec.rng.random::<f64>().powi(2)) * candidates.len() as f64) as usize]
+            };
+            let region = if is_global(call.source) { "us-east-1" } else { region };
+            let (req, resp) = payload::for_call(rec.rng, call.source, call.name, region, &actor.account);
+            let mut spec = CallSpec::new(call.source, call.name, region).req(req).resp(resp);
+            spec.read_only = call.read_only;
+            let e = rec.rng.random::<f64>();
+            if e < 0.012 && !matches!(actor.kind, Kind::Service(_)) {
+                let who = if actor.arn.is_empty() { "a service".to_owned() } else { actor.arn.clone() };
+                let action = format!("{}:{}", call.source.split('.').next().unwrap_or(""), call.name);
+                spec = spec.fail("AccessDenied", format!("User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action"));
+            } else if e < 0.02 {
+                spec = spec.fail("ThrottlingException", "Rate exceeded".into());
+            }
+            rec.record(actor, t, spec)
+        };
+        let region_of = record["awsRegion"].as_str().unwrap_or("us-east-1").to_owned();
+        out.push(Generated { time_ms: t, account: actor.account.clone(), region: region_of, record });
+    }
+    out
+}
+
+/// A console sign-in (success with the actor's MFA setting, sometimes a failed attempt first).
+pub fn console_login(rec: &mut Recorder<'_>, actor: &Actor, t: i64, region: &str) -> Value {
+    let failed = rec.rng.random_bool(0.05);
+    let mut call = CallSpec::new("signin.amazonaws.com", "ConsoleLogin", region)
+        .resp(json!({"ConsoleLogin": if failed { "Failure" } else { "Success" }}));
+    call.read_only = false;
+    call.event_type = Some("AwsConsoleSignIn");
+    call.additional = Some(json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAIdentifier": if actor.mfa { json!(format!("arn:aws:iam::{}:mfa/{}", actor.account, actor.user_name.clone().unwrap_or_default())) } else { Value::Null }, "MFAUsed": if actor.mfa { "Yes" } else { "No" }}));
+    if failed {
+        call.error = Some(("Failed authentication".into(), "Failed authentication".into()));
+    }
+    let mut r = rec.record(actor, t, call);
+    if let Some(ui) = r["userIdentity"].as_object_mut() {
+        ui.remove("accessKeyId");
+        ui.remove("sessionContext");
+    }
+    r
+}
+
+/// Generate a dump under `out` (an `AWSLogs/...` tree is created inside it).
+///
+/// # Errors
+/// Any I/O error while writing.
+pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let actors = background_actors(&mut rng);
+    let mut records = background(&mut rng, cfg, &actors);
+    let mut truth = GroundTruth::default();
+    if cfg.attack {
+        let day = cfg.start_day + (cfg.days.max(2) as i64 - 1).min(1);
+        truth = scenario::attack(&mut rng, &actors, day, &mut records);
+    }
+    let (files, bytes) = write_tree(&mut rng, cfg, out, records.iter())?;
+    Ok(GenSummary { files, records: records.len(), bytes, truth })
+}
+
+/// Group records into 5-minute delivery files per account and region and write them gzipped.
+fn write_tree<'a>(rng: &mut ChaCha8Rng, cfg: &GenConfig, out: &Path, records: impl Iterator<Item = &'a Generated>) -> std::io::Result<(usize, u64)> {
+    let mut groups: BTreeMap<(String, String, i64), Vec<&Generated>> = BTreeMap::new();
+    for g in records {
+        let area = if g.record["eventType"] == "AwsCloudTrailInsight" { "I" } else { "C" };
+        groups.entry((format!("{}{area}", g.account), g.region.clone(), g.time_ms / 300_000)).or_default().push(g);
+    }
+    let (mut files, mut bytes) = (0, 0u64);
+    for ((account_area, region, window), mut group) in groups {
+        let (account, area) = account_area.split_at(12);
+        let area = if area == "I" { "CloudTrail-Insight" } else { "CloudTrail" };
+        group.sort_by_key(|g| g.time_ms);
+        let end_ms = (window + 1) * 300_000;
+        let days = end_ms.div_euclid(86_400_000);
+        let (y, m, d) = civil_from_days((window * 300_000).div_euclid(86_400_000));
+        let (ey, em, ed) = civil_from_days(days);
+        let sod = end_ms.rem_euclid(86_400_000) / 1000;
+        let dir: PathBuf = out.join(format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}"));
+        std::fs::create_dir_all(&dir)?;
+        for part in group.chunks(cfg.max_records_per_file.max(1)) {
+            let name = format!("{account}_{area}_{region}_{ey:04}{em:02}{ed:02}T{:02}{:02}Z_{}.json.gz", sod / 3600, sod % 3600 / 60, rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+            let body = json!({"Records": part.iter().map(|g| &g.record).collect::<Vec<_>>()});
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            serde_json::to_writer(&mut enc, &body)?;
+            let gz = enc.finish()?;
+            bytes += gz.len() as u64;
+            std::fs::File::create(dir.join(name))?.write_all(&gz)?;
+            files += 1;
+        }
+    }
+    Ok((files, bytes))
+}

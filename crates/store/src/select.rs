@@ -84,6 +84,13 @@ impl Selection {
         }
     }
 
+    /// Drop rows selected in `other`.
+    pub fn and_not(&mut self, other: &Selection) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
     /// Invert.
     pub fn not(&mut self) {
         for w in &mut self.words {
