@@ -1,1 +1,43 @@
-fn main(){}
+//! `trailscope`: the command-line front end. Parses arguments, runs one subcommand, and maps the
+//! outcome to an exit status:
+//!
+//! * 0 — clean: every file read, nothing rejected, no finding (for `analyze`);
+//! * 1 — findings, or files/records that could not be read (the output says which);
+//! * 2 — usage error or a fatal error (missing input, strict-mode stop).
+
+mod args;
+mod cmd;
+mod evidence;
+mod filter;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// What a subcommand found, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report.
+    Clean,
+    /// Findings, or evidence that could not be fully read.
+    Attention,
+}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match cmd::run(cli) {
+        Ok(Outcome::Clean) => ExitCode::from(0),
+        Ok(Outcome::Attention) => ExitCode::from(1),
+        Err(e) => {
+            // A closed pipe (`| head`) is how the reader says "enough", not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::from(0);
+            }
+            let _ = writeln!(std::io::stderr(), "trailscope: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

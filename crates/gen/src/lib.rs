@@ -46,7 +46,14 @@ pub struct GenConfig {
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { seed: 7, events: 3000, days: 3, start_day: days_from_civil(2024, 3, 4), attack: true, max_records_per_file: 1500 }
+        GenConfig {
+            seed: 7,
+            events: 3000,
+            days: 3,
+            start_day: days_from_civil(2024, 3, 4),
+            attack: true,
+            max_records_per_file: 1500,
+        }
     }
 }
 
@@ -114,24 +121,93 @@ pub fn background_actors(rng: &mut ChaCha8Rng) -> Vec<Actor> {
     let boto = "Boto3/1.34.54 md/Botocore#1.34.54 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.54";
     let console = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
     let tf = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.io) terraform-provider-aws/5.39.1 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.21.7 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.149.1";
-    let ci_ua = "aws-cli/2.15.30 Python/3.11.8 Linux/5.10.210-201.852.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/";
+    let ci_ua =
+        "aws-cli/2.15.30 Python/3.11.8 Linux/5.10.210-201.852.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/";
     let mut alice = user(rng, PROD, "alice", &["198.51.100.23", "198.51.100.24"], &format!("{cli}s3.ls"), 3.0, &[]);
     alice.mfa = true;
     let app_session = format!("i-0{}", rng.hexid(16));
     let mut v = vec![
         alice,
-        user(rng, PROD, "bob", &["198.51.100.77"], console, 2.0, &["ec2.amazonaws.com", "logs.amazonaws.com", "monitoring.amazonaws.com"]),
-        user(rng, PROD, scenario::LEAKED_USER, &["52.23.180.11", "52.23.180.12"], &format!("{ci_ua}ecs.update-service"), 2.5, &["ecs.amazonaws.com", "ecr.amazonaws.com", "s3.amazonaws.com", "lambda.amazonaws.com", "cloudformation.amazonaws.com"]),
-        user(rng, PROD, "svc-backup", &["52.23.180.40"], boto, 1.0, &["s3.amazonaws.com", "backup.amazonaws.com", "rds.amazonaws.com"]),
-        role_session(rng, PROD, "app-server", &app_session, &["54.210.33.14", "54.210.33.15"], boto, 6.0, &["s3.amazonaws.com", "ssm.amazonaws.com", "kms.amazonaws.com", "dynamodb.amazonaws.com", "logs.amazonaws.com", "sqs.amazonaws.com"]),
+        user(
+            rng,
+            PROD,
+            "bob",
+            &["198.51.100.77"],
+            console,
+            2.0,
+            &["ec2.amazonaws.com", "logs.amazonaws.com", "monitoring.amazonaws.com"],
+        ),
+        user(
+            rng,
+            PROD,
+            scenario::LEAKED_USER,
+            &["52.23.180.11", "52.23.180.12"],
+            &format!("{ci_ua}ecs.update-service"),
+            2.5,
+            &[
+                "ecs.amazonaws.com",
+                "ecr.amazonaws.com",
+                "s3.amazonaws.com",
+                "lambda.amazonaws.com",
+                "cloudformation.amazonaws.com",
+            ],
+        ),
+        user(
+            rng,
+            PROD,
+            "svc-backup",
+            &["52.23.180.40"],
+            boto,
+            1.0,
+            &["s3.amazonaws.com", "backup.amazonaws.com", "rds.amazonaws.com"],
+        ),
+        role_session(
+            rng,
+            PROD,
+            "app-server",
+            &app_session,
+            &["54.210.33.14", "54.210.33.15"],
+            boto,
+            6.0,
+            &[
+                "s3.amazonaws.com",
+                "ssm.amazonaws.com",
+                "kms.amazonaws.com",
+                "dynamodb.amazonaws.com",
+                "logs.amazonaws.com",
+                "sqs.amazonaws.com",
+            ],
+        ),
         role_session(rng, PROD, "terraform-deploy", "terraform-run", &["52.23.180.11"], tf, 2.0, &[]),
-        role_session(rng, DATA, "etl-job", "glue-etl", &["44.198.10.5"], boto, 3.0, &["s3.amazonaws.com", "glue.amazonaws.com", "athena.amazonaws.com", "kms.amazonaws.com"]),
+        role_session(
+            rng,
+            DATA,
+            "etl-job",
+            "glue-etl",
+            &["44.198.10.5"],
+            boto,
+            3.0,
+            &["s3.amazonaws.com", "glue.amazonaws.com", "athena.amazonaws.com", "kms.amazonaws.com"],
+        ),
         user(rng, DATA, "dave", &["198.51.100.90"], &format!("{cli}athena.start-query-execution"), 1.0, &[]),
         user(rng, DEV, "erin", &["203.0.113.15"], console, 1.5, &[]),
-        user(rng, DEV, "frank", &["203.0.113.16"], &format!("{cli}lambda.list-functions"), 1.5, &["lambda.amazonaws.com", "logs.amazonaws.com", "iam.amazonaws.com"]),
+        user(
+            rng,
+            DEV,
+            "frank",
+            &["203.0.113.16"],
+            &format!("{cli}lambda.list-functions"),
+            1.5,
+            &["lambda.amazonaws.com", "logs.amazonaws.com", "iam.amazonaws.com"],
+        ),
         role_session(rng, DEV, "dev-sandbox", "frank", &["203.0.113.16"], tf, 1.0, &[]),
     ];
-    for (account, svc, w) in [(PROD, "config.amazonaws.com", 1.5), (PROD, "autoscaling.amazonaws.com", 0.5), (DATA, "glue.amazonaws.com", 0.5), (DEV, "lambda.amazonaws.com", 0.5)] {
+    for (account, svc, w) in [
+        (PROD, "config.amazonaws.com", 1.5),
+        (PROD, "autoscaling.amazonaws.com", 0.5),
+        (DATA, "glue.amazonaws.com", 0.5),
+        (DEV, "lambda.amazonaws.com", 0.5),
+    ] {
         v.push(Actor {
             kind: Kind::Service(svc.into()),
             account: account.into(),
@@ -146,7 +222,15 @@ pub fn background_actors(rng: &mut ChaCha8Rng) -> Vec<Actor> {
             focus: vec!["sts.amazonaws.com", "kms.amazonaws.com", "ec2.amazonaws.com"],
         });
     }
-    let mut fed = user(rng, DEV, "erin", &["203.0.113.15"], &format!("{cli}sts.get-federation-token"), 0.3, &["s3.amazonaws.com"]);
+    let mut fed = user(
+        rng,
+        DEV,
+        "erin",
+        &["203.0.113.15"],
+        &format!("{cli}sts.get-federation-token"),
+        0.3,
+        &["s3.amazonaws.com"],
+    );
     fed.kind = Kind::Federated { user_arn: fed.arn.clone() };
     fed.arn = format!("arn:aws:sts::{DEV}:federated-user/erin-tooling");
     fed.principal_id = format!("{DEV}:erin-tooling");
@@ -194,13 +278,24 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
         let mut rec = Recorder { rng };
         let record = if roll < 0.15 && !matches!(actor.kind, Kind::Service(_)) {
             // S3 data event.
-            let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"][rec.rng.random_range(0..6)];
+            let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"]
+                [rec.rng.random_range(0..6)];
             let bucket = buckets[rec.rng.random_range(0..buckets.len())];
-            let key = format!("{}/{}/{}.parquet", ["events", "images", "exports"][rec.rng.random_range(0..3)], 2024, rec.rng.hexid(10));
-            let mut call = CallSpec::new("s3.amazonaws.com", name, region).req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
+            let key = format!(
+                "{}/{}/{}.parquet",
+                ["events", "images", "exports"][rec.rng.random_range(0..3)],
+                2024,
+                rec.rng.hexid(10)
+            );
+            let mut call = CallSpec::new("s3.amazonaws.com", name, region)
+                .req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
             call.read_only = name != "PutObject";
-            call.data_resources = Some(json!([{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]));
-            call.additional = Some(json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}));
+            call.data_resources = Some(
+                json!([{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
+            );
+            call.additional = Some(
+                json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}),
+            );
             rec.record(actor, t, call)
         } else if roll < 0.17 && matches!(actor.kind, Kind::IamUser) && actor.user_agent.starts_with("Mozilla") {
             console_login(&mut rec, actor, t, region)
@@ -239,7 +334,9 @@ pub fn console_login(rec: &mut Recorder<'_>, actor: &Actor, t: i64, region: &str
         .resp(json!({"ConsoleLogin": if failed { "Failure" } else { "Success" }}));
     call.read_only = false;
     call.event_type = Some("AwsConsoleSignIn");
-    call.additional = Some(json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAIdentifier": if actor.mfa { json!(format!("arn:aws:iam::{}:mfa/{}", actor.account, actor.user_name.clone().unwrap_or_default())) } else { Value::Null }, "MFAUsed": if actor.mfa { "Yes" } else { "No" }}));
+    call.additional = Some(
+        json!({"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAIdentifier": if actor.mfa { json!(format!("arn:aws:iam::{}:mfa/{}", actor.account, actor.user_name.clone().unwrap_or_default())) } else { Value::Null }, "MFAUsed": if actor.mfa { "Yes" } else { "No" }}),
+    );
     if failed {
         call.error = Some(("Failed authentication".into(), "Failed authentication".into()));
     }
@@ -269,7 +366,12 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
 }
 
 /// Group records into 5-minute delivery files per account and region and write them gzipped.
-fn write_tree<'a>(rng: &mut ChaCha8Rng, cfg: &GenConfig, out: &Path, records: impl Iterator<Item = &'a Generated>) -> std::io::Result<(usize, u64)> {
+fn write_tree<'a>(
+    rng: &mut ChaCha8Rng,
+    cfg: &GenConfig,
+    out: &Path,
+    records: impl Iterator<Item = &'a Generated>,
+) -> std::io::Result<(usize, u64)> {
     let mut groups: BTreeMap<(String, String, i64), Vec<&Generated>> = BTreeMap::new();
     for g in records {
         let area = if g.record["eventType"] == "AwsCloudTrailInsight" { "I" } else { "C" };
@@ -288,7 +390,12 @@ fn write_tree<'a>(rng: &mut ChaCha8Rng, cfg: &GenConfig, out: &Path, records: im
         let dir: PathBuf = out.join(format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}"));
         std::fs::create_dir_all(&dir)?;
         for part in group.chunks(cfg.max_records_per_file.max(1)) {
-            let name = format!("{account}_{area}_{region}_{ey:04}{em:02}{ed:02}T{:02}{:02}Z_{}.json.gz", sod / 3600, sod % 3600 / 60, rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+            let name = format!(
+                "{account}_{area}_{region}_{ey:04}{em:02}{ed:02}T{:02}{:02}Z_{}.json.gz",
+                sod / 3600,
+                sod % 3600 / 60,
+                rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+            );
             let body = json!({"Records": part.iter().map(|g| &g.record).collect::<Vec<_>>()});
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
             serde_json::to_writer(&mut enc, &body)?;

@@ -45,8 +45,15 @@ fn main() -> anyhow::Result<()> {
     };
     let summary = generate(&cfg, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(path) = args.truth {
-        std::fs::write(&path, serde_json::to_string_pretty(&summary.truth)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&summary.truth)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    eprintln!("wrote {} records in {} files ({} bytes gzipped) under {}", summary.records, summary.files, summary.bytes, args.out.display());
+    eprintln!(
+        "wrote {} records in {} files ({} bytes gzipped) under {}",
+        summary.records,
+        summary.files,
+        summary.bytes,
+        args.out.display()
+    );
     Ok(())
 }

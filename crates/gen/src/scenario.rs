@@ -49,10 +49,16 @@ impl Attack<'_> {
         self.step(actor, CallSpec::new(source, name, region).fail("AccessDenied", msg));
     }
     fn s3_read(&mut self, actor: &Actor, name: &'static str, bucket: &str, key: &str, region: &'static str) {
-        let mut call = CallSpec::new("s3.amazonaws.com", name, region).req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
-        let arn = if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
-        call.data_resources = Some(json!([{"type": "AWS::S3::Object", "ARN": arn}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]));
-        call.additional = Some(json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "bytesTransferredOut": self.rec.rng.random_range(20_000..4_000_000)}));
+        let mut call = CallSpec::new("s3.amazonaws.com", name, region)
+            .req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
+        let arn =
+            if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
+        call.data_resources = Some(
+            json!([{"type": "AWS::S3::Object", "ARN": arn}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
+        );
+        call.additional = Some(
+            json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "bytesTransferredOut": self.rec.rng.random_range(20_000..4_000_000)}),
+        );
         call.read_only = true;
         self.step(actor, call);
     }
@@ -60,7 +66,11 @@ impl Attack<'_> {
 
 /// Add the attack's records to `out`, starting at 02:13 on `day`, and return what it did.
 pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Generated>) -> GroundTruth {
-    let ci = actors.iter().find(|a| a.user_name.as_deref() == Some(LEAKED_USER) && a.account == PROD).expect("leaked user").clone();
+    let ci = actors
+        .iter()
+        .find(|a| a.user_name.as_deref() == Some(LEAKED_USER) && a.account == PROD)
+        .expect("leaked user")
+        .clone();
     let mut leaked = ci.clone();
     leaked.ips = vec![ATTACKER_IP.into()];
     leaked.user_agent = format!("{KALI_CLI}sts.get-caller-identity");
@@ -69,7 +79,11 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     // Recon, much of it denied.
     a.step(&leaked, CallSpec::new("sts.amazonaws.com", "GetCallerIdentity", "us-east-1"));
     a.step(&leaked, CallSpec::new("iam.amazonaws.com", "GetUser", "us-east-1").req(json!({"userName": LEAKED_USER})));
-    a.step(&leaked, CallSpec::new("iam.amazonaws.com", "ListAttachedUserPolicies", "us-east-1").req(json!({"userName": LEAKED_USER})));
+    a.step(
+        &leaked,
+        CallSpec::new("iam.amazonaws.com", "ListAttachedUserPolicies", "us-east-1")
+            .req(json!({"userName": LEAKED_USER})),
+    );
     for (src, name) in [
         ("iam.amazonaws.com", "ListUsers"),
         ("iam.amazonaws.com", "ListRoles"),
@@ -86,15 +100,29 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     ] {
         a.denied(&leaked, src, name, "us-east-1");
     }
-    a.step(&leaked, CallSpec::new("s3.amazonaws.com", "ListBuckets", "us-east-1").req(json!({"Host": "s3.amazonaws.com"})));
-    a.step(&leaked, CallSpec::new("ec2.amazonaws.com", "DescribeRegions", "us-east-1").req(json!({"regionSet": {}, "allRegions": true})));
+    a.step(
+        &leaked,
+        CallSpec::new("s3.amazonaws.com", "ListBuckets", "us-east-1").req(json!({"Host": "s3.amazonaws.com"})),
+    );
+    a.step(
+        &leaked,
+        CallSpec::new("ec2.amazonaws.com", "DescribeRegions", "us-east-1")
+            .req(json!({"regionSet": {}, "allRegions": true})),
+    );
     for region in ["us-east-1", "us-west-2", "eu-west-1"] {
-        a.step(&leaked, CallSpec::new("ec2.amazonaws.com", "DescribeInstances", region).req(json!({"maxResults": 1000})));
+        a.step(
+            &leaked,
+            CallSpec::new("ec2.amazonaws.com", "DescribeInstances", region).req(json!({"maxResults": 1000})),
+        );
     }
     a.step(&leaked, CallSpec::new("lambda.amazonaws.com", "ListFunctions20150331", "us-east-1"));
 
     // Privilege escalation through a misconfigured iam:AttachUserPolicy grant.
-    a.step(&leaked, CallSpec::new("iam.amazonaws.com", "AttachUserPolicy", "us-east-1").req(json!({"userName": LEAKED_USER, "policyArn": ADMIN_POLICY})));
+    a.step(
+        &leaked,
+        CallSpec::new("iam.amazonaws.com", "AttachUserPolicy", "us-east-1")
+            .req(json!({"userName": LEAKED_USER, "policyArn": ADMIN_POLICY})),
+    );
     for (src, name) in [
         ("iam.amazonaws.com", "ListUsers"),
         ("iam.amazonaws.com", "ListRoles"),
@@ -107,11 +135,20 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     }
     let main_trail = format!("arn:aws:cloudtrail:us-east-1:{PROD}:trail/management-events");
     let backup_trail = format!("arn:aws:cloudtrail:us-east-1:{PROD}:trail/backup-audit-trail");
-    a.step(&leaked, CallSpec::new("cloudtrail.amazonaws.com", "GetTrailStatus", "us-east-1").req(json!({"name": main_trail})));
+    a.step(
+        &leaked,
+        CallSpec::new("cloudtrail.amazonaws.com", "GetTrailStatus", "us-east-1").req(json!({"name": main_trail})),
+    );
 
     // Defense evasion.
-    a.step(&leaked, CallSpec::new("cloudtrail.amazonaws.com", "StopLogging", "us-east-1").req(json!({"name": backup_trail})));
-    a.step(&leaked, CallSpec::new("cloudtrail.amazonaws.com", "DeleteTrail", "us-east-1").req(json!({"name": backup_trail})));
+    a.step(
+        &leaked,
+        CallSpec::new("cloudtrail.amazonaws.com", "StopLogging", "us-east-1").req(json!({"name": backup_trail})),
+    );
+    a.step(
+        &leaked,
+        CallSpec::new("cloudtrail.amazonaws.com", "DeleteTrail", "us-east-1").req(json!({"name": backup_trail})),
+    );
     a.step(
         &leaked,
         CallSpec::new("cloudtrail.amazonaws.com", "PutEventSelectors", "us-east-1")
@@ -136,7 +173,11 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
             .req(json!({"userName": backdoor}))
             .resp(json!({"accessKey": {"userName": backdoor, "accessKeyId": backdoor_key, "status": "Active", "createDate": "Mar 5, 2024, 2:31:41 AM"}})),
     );
-    a.step(&leaked, CallSpec::new("iam.amazonaws.com", "AttachUserPolicy", "us-east-1").req(json!({"userName": backdoor, "policyArn": ADMIN_POLICY})));
+    a.step(
+        &leaked,
+        CallSpec::new("iam.amazonaws.com", "AttachUserPolicy", "us-east-1")
+            .req(json!({"userName": backdoor, "policyArn": ADMIN_POLICY})),
+    );
     let role = "OrganizationSyncRole";
     let trust = format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{FOREIGN_ACCOUNT}:root\"}},\"Action\":\"sts:AssumeRole\"}}]}}");
     let role_id = format!("AROA{}", a.rec.rng.upper(17));
@@ -146,15 +187,26 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
             .req(json!({"roleName": role, "assumeRolePolicyDocument": trust, "description": "Support synchronisation"}))
             .resp(json!({"role": {"path": "/", "roleName": role, "roleId": role_id, "arn": format!("arn:aws:iam::{PROD}:role/{role}"), "assumeRolePolicyDocument": trust}})),
     );
-    a.step(&leaked, CallSpec::new("iam.amazonaws.com", "AttachRolePolicy", "us-east-1").req(json!({"roleName": role, "policyArn": ADMIN_POLICY})));
+    a.step(
+        &leaked,
+        CallSpec::new("iam.amazonaws.com", "AttachRolePolicy", "us-east-1")
+            .req(json!({"roleName": role, "policyArn": ADMIN_POLICY})),
+    );
 
     // Collection.
     let secrets = ["prod/orders-db", "prod/stripe-api", "prod/admin-sso"];
     for s in secrets {
-        a.step(&leaked, CallSpec::new("secretsmanager.amazonaws.com", "GetSecretValue", "us-east-1").req(json!({"secretId": s})));
+        a.step(
+            &leaked,
+            CallSpec::new("secretsmanager.amazonaws.com", "GetSecretValue", "us-east-1").req(json!({"secretId": s})),
+        );
     }
     for p in ["/app/prod/db-password", "/app/prod/jwt-signing-key"] {
-        a.step(&leaked, CallSpec::new("ssm.amazonaws.com", "GetParameter", "us-east-1").req(json!({"name": p, "withDecryption": true})));
+        a.step(
+            &leaked,
+            CallSpec::new("ssm.amazonaws.com", "GetParameter", "us-east-1")
+                .req(json!({"name": p, "withDecryption": true})),
+        );
     }
     let bucket = "acme-prod-customer-data";
     a.s3_read(&leaked, "ListObjects", bucket, "", "us-east-1");
@@ -182,7 +234,12 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     a.push(in_prod, DATA.into(), "us-east-1".into());
 
     let mut session = Actor {
-        kind: Kind::AssumedRole { role_arn: role_b_arn.clone(), role_name: role_b.into(), role_id: role_b_id.clone(), session: "ci-sync".into() },
+        kind: Kind::AssumedRole {
+            role_arn: role_b_arn.clone(),
+            role_name: role_b.into(),
+            role_id: role_b_id.clone(),
+            session: "ci-sync".into(),
+        },
         account: DATA.into(),
         arn: format!("arn:aws:sts::{DATA}:assumed-role/{role_b}/ci-sync"),
         principal_id: format!("{role_b_id}:ci-sync"),

@@ -13,11 +13,15 @@ pub const DATA: &str = "210987654321";
 pub const DEV: &str = "345678901234";
 
 /// Regions with their share of regional traffic.
-pub const REGIONS: &[(&str, f64)] = &[("us-east-1", 0.55), ("us-west-2", 0.2), ("eu-west-1", 0.18), ("ap-southeast-2", 0.07)];
+pub const REGIONS: &[(&str, f64)] =
+    &[("us-east-1", 0.55), ("us-west-2", 0.2), ("eu-west-1", 0.18), ("ap-southeast-2", 0.07)];
 
 /// Services whose calls are logged in us-east-1 whatever the caller's region.
 pub fn is_global(source: &str) -> bool {
-    matches!(source, "iam.amazonaws.com" | "organizations.amazonaws.com" | "route53.amazonaws.com" | "health.amazonaws.com")
+    matches!(
+        source,
+        "iam.amazonaws.com" | "organizations.amazonaws.com" | "route53.amazonaws.com" | "health.amazonaws.com"
+    )
 }
 
 /// How a principal shows up in `userIdentity`.
@@ -92,7 +96,15 @@ impl RngExt2 for ChaCha8Rng {
     }
     fn uuid(&mut self) -> String {
         let h = self.hexid(32);
-        format!("{}-{}-4{}-{}{}-{}", &h[0..8], &h[8..12], &h[13..16], ["8", "9", "a", "b"][self.random_range(0..4)], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-{}{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            ["8", "9", "a", "b"][self.random_range(0..4)],
+            &h[17..20],
+            &h[20..32]
+        )
     }
     fn upper(&mut self, n: usize) -> String {
         self.chars(n, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
@@ -113,7 +125,15 @@ pub fn asia(rng: &mut ChaCha8Rng) -> String {
 }
 
 /// An IAM user.
-pub fn user(rng: &mut ChaCha8Rng, account: &str, name: &str, ips: &[&str], ua: &str, weight: f64, focus: &[&'static str]) -> Actor {
+pub fn user(
+    rng: &mut ChaCha8Rng,
+    account: &str,
+    name: &str,
+    ips: &[&str],
+    ua: &str,
+    weight: f64,
+    focus: &[&'static str],
+) -> Actor {
     Actor {
         kind: Kind::IamUser,
         account: account.into(),
@@ -131,7 +151,16 @@ pub fn user(rng: &mut ChaCha8Rng, account: &str, name: &str, ips: &[&str], ua: &
 
 /// A role session.
 #[allow(clippy::too_many_arguments)]
-pub fn role_session(rng: &mut ChaCha8Rng, account: &str, role: &str, session: &str, ips: &[&str], ua: &str, weight: f64, focus: &[&'static str]) -> Actor {
+pub fn role_session(
+    rng: &mut ChaCha8Rng,
+    account: &str,
+    role: &str,
+    session: &str,
+    ips: &[&str],
+    ua: &str,
+    weight: f64,
+    focus: &[&'static str],
+) -> Actor {
     let role_id = format!("AROA{}", rng.upper(17));
     Actor {
         kind: Kind::AssumedRole {
@@ -284,7 +313,10 @@ impl Recorder<'_> {
         if let Some(add) = call.additional {
             r.insert("additionalEventData".into(), add);
         }
-        r.insert("requestID".into(), json!(if call.source == "s3.amazonaws.com" { self.rng.upper(16) } else { self.rng.uuid() }));
+        r.insert(
+            "requestID".into(),
+            json!(if call.source == "s3.amazonaws.com" { self.rng.upper(16) } else { self.rng.uuid() }),
+        );
         r.insert("eventID".into(), json!(self.rng.uuid()));
         r.insert("readOnly".into(), json!(call.read_only));
         let data = call.data_resources.is_some();
@@ -300,7 +332,11 @@ impl Recorder<'_> {
         }
         r.insert("eventCategory".into(), json!(if data { "Data" } else { "Management" }));
         if !matches!(a.kind, Kind::Service(_)) {
-            let host = if is_global(call.source) { call.source.to_string() } else { call.source.replace(".amazonaws.com", &format!(".{}.amazonaws.com", call.region)) };
+            let host = if is_global(call.source) {
+                call.source.to_string()
+            } else {
+                call.source.replace(".amazonaws.com", &format!(".{}.amazonaws.com", call.region))
+            };
             r.insert(
                 "tlsDetails".into(),
                 json!({"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": host}),

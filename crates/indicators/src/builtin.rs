@@ -9,19 +9,48 @@ use crate::rule::{Rule, RuleKind, RuleMeta, Severity};
 
 /// User-agent fragments of offensive and audit tooling (lower case, matched as substrings).
 pub const OFFENSIVE_AGENTS: &[&str] = &[
-    "kali", "parrot", "pentoo", "blackarch", "pacu", "scoutsuite", "scout suite", "prowler", "cloudsploit",
-    "cloudfox", "stratus", "cloudmapper", "weirdaal", "endgame", "trufflehog", "cloudgoat", "aws_pwn",
+    "kali",
+    "parrot",
+    "pentoo",
+    "blackarch",
+    "pacu",
+    "scoutsuite",
+    "scout suite",
+    "prowler",
+    "cloudsploit",
+    "cloudfox",
+    "stratus",
+    "cloudmapper",
+    "weirdaal",
+    "endgame",
+    "trufflehog",
+    "cloudgoat",
+    "aws_pwn",
 ];
 
 /// Error codes that mean "not allowed".
-pub const DENIED_CODES: &[&str] = &["AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation", "UnauthorizedOperation", "UnauthorizedAccess", "Forbidden"];
+pub const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "Client.UnauthorizedOperation",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "Forbidden",
+];
 
 /// Policies that grant (near) full control.
-pub const ADMIN_POLICIES: &[&str] = &["/AdministratorAccess", "/IAMFullAccess", "/PowerUserAccess", "/AWSOrganizationsFullAccess"];
+pub const ADMIN_POLICIES: &[&str] =
+    &["/AdministratorAccess", "/IAMFullAccess", "/PowerUserAccess", "/AWSOrganizationsFullAccess"];
 
 fn rule(id: &str, title: &str, severity: Severity, tactic: &str, technique: &str, kind: RuleKind) -> Rule {
     Rule {
-        meta: Arc::new(RuleMeta { id: id.into(), title: title.into(), severity, tactic: tactic.into(), technique: technique.into() }),
+        meta: Arc::new(RuleMeta {
+            id: id.into(),
+            title: title.into(),
+            severity,
+            tactic: tactic.into(),
+            technique: technique.into(),
+        }),
         kind,
     }
 }
@@ -45,7 +74,12 @@ pub fn rules() -> Vec<Rule> {
             High,
             "privilege-escalation",
             "T1078.004",
-            Event(and(vec![eq("userIdentity.type", &["Root"]), null("userIdentity.invokedBy"), not(eq("eventType", &["AwsServiceEvent"])), not(eq("eventName", &["ConsoleLogin"]))])),
+            Event(and(vec![
+                eq("userIdentity.type", &["Root"]),
+                null("userIdentity.invokedBy"),
+                not(eq("eventType", &["AwsServiceEvent"])),
+                not(eq("eventName", &["ConsoleLogin"])),
+            ])),
         ),
         rule(
             "ts-root-console-login",
@@ -53,7 +87,11 @@ pub fn rules() -> Vec<Rule> {
             Critical,
             "initial-access",
             "T1078.004",
-            Event(and(vec![eq("userIdentity.type", &["Root"]), eq("eventName", &["ConsoleLogin"]), eq("responseElements.ConsoleLogin", &["Success"])])),
+            Event(and(vec![
+                eq("userIdentity.type", &["Root"]),
+                eq("eventName", &["ConsoleLogin"]),
+                eq("responseElements.ConsoleLogin", &["Success"]),
+            ])),
         ),
         rule(
             "ts-console-login-without-mfa",
@@ -74,7 +112,20 @@ pub fn rules() -> Vec<Rule> {
             High,
             "defense-evasion",
             "T1562.008",
-            Event(and(vec![ev("cloudtrail.amazonaws.com", &["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "DeleteEventDataStore", "StopEventDataStoreIngestion"]), succeeded()])),
+            Event(and(vec![
+                ev(
+                    "cloudtrail.amazonaws.com",
+                    &[
+                        "StopLogging",
+                        "DeleteTrail",
+                        "UpdateTrail",
+                        "PutEventSelectors",
+                        "DeleteEventDataStore",
+                        "StopEventDataStoreIngestion",
+                    ],
+                ),
+                succeeded(),
+            ])),
         ),
         rule(
             "ts-iam-user-created",
@@ -119,8 +170,14 @@ pub fn rules() -> Vec<Rule> {
             "privilege-escalation",
             "T1098.003",
             Event(and(vec![
-                ev("iam.amazonaws.com", &["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicyVersion", "CreatePolicy"]),
-                contains("requestParameters.policyDocument", &["\"Action\":\"*\"", "\"Action\": \"*\"", "\"Action\":[\"*\"]", "\"Action\": [\"*\"]"]),
+                ev(
+                    "iam.amazonaws.com",
+                    &["PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicyVersion", "CreatePolicy"],
+                ),
+                contains(
+                    "requestParameters.policyDocument",
+                    &["\"Action\":\"*\"", "\"Action\": \"*\"", "\"Action\":[\"*\"]", "\"Action\": [\"*\"]"],
+                ),
                 succeeded(),
             ])),
         ),
@@ -130,7 +187,11 @@ pub fn rules() -> Vec<Rule> {
             Medium,
             "privilege-escalation",
             "T1098.003",
-            Event(and(vec![ev("iam.amazonaws.com", &["CreatePolicyVersion"]), eq("requestParameters.setAsDefault", &["true"]), succeeded()])),
+            Event(and(vec![
+                ev("iam.amazonaws.com", &["CreatePolicyVersion"]),
+                eq("requestParameters.setAsDefault", &["true"]),
+                succeeded(),
+            ])),
         ),
         rule(
             "ts-iam-role-trust-changed",
@@ -140,7 +201,13 @@ pub fn rules() -> Vec<Rule> {
             "T1098.003",
             Event(and(vec![
                 or(vec![
-                    and(vec![ev("iam.amazonaws.com", &["CreateRole"]), contains("requestParameters.assumeRolePolicyDocument", &["arn:aws:iam::", "\"AWS\":\"*\"", "\"AWS\": \"*\""])]),
+                    and(vec![
+                        ev("iam.amazonaws.com", &["CreateRole"]),
+                        contains(
+                            "requestParameters.assumeRolePolicyDocument",
+                            &["arn:aws:iam::", "\"AWS\":\"*\"", "\"AWS\": \"*\""],
+                        ),
+                    ]),
                     ev("iam.amazonaws.com", &["UpdateAssumeRolePolicy"]),
                 ]),
                 succeeded(),
@@ -160,7 +227,12 @@ pub fn rules() -> Vec<Rule> {
             Medium,
             "discovery",
             "T1580",
-            Threshold { expr: eq("errorCode", DENIED_CODES), group_by: vec![Field::PrincipalArn], window_ms: 10 * 60_000, min_count: 10 },
+            Threshold {
+                expr: eq("errorCode", DENIED_CODES),
+                group_by: vec![Field::PrincipalArn],
+                window_ms: 10 * 60_000,
+                min_count: 10,
+            },
         ),
         rule(
             "ts-secret-read",
@@ -171,7 +243,10 @@ pub fn rules() -> Vec<Rule> {
             Event(and(vec![
                 or(vec![
                     ev("secretsmanager.amazonaws.com", &["GetSecretValue", "BatchGetSecretValue"]),
-                    and(vec![ev("ssm.amazonaws.com", &["GetParameter", "GetParameters", "GetParametersByPath"]), eq("requestParameters.withDecryption", &["true"])]),
+                    and(vec![
+                        ev("ssm.amazonaws.com", &["GetParameter", "GetParameters", "GetParametersByPath"]),
+                        eq("requestParameters.withDecryption", &["true"]),
+                    ]),
                 ]),
                 succeeded(),
             ])),

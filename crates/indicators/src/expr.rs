@@ -18,8 +18,12 @@ impl StrMatch {
     pub fn matches(&self, value: &str) -> bool {
         match self {
             StrMatch::Eq(p) => value.eq_ignore_ascii_case(p),
-            StrMatch::StartsWith(p) => value.len() >= p.len() && value.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()),
-            StrMatch::EndsWith(p) => value.len() >= p.len() && value.as_bytes()[value.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes()),
+            StrMatch::StartsWith(p) => {
+                value.len() >= p.len() && value.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            }
+            StrMatch::EndsWith(p) => {
+                value.len() >= p.len() && value.as_bytes()[value.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+            }
             StrMatch::Contains(p) => contains_ignore_case(value, p),
         }
     }
@@ -109,7 +113,9 @@ mod tests {
         assert!(StrMatch::Eq("consolelogin".into()).matches("ConsoleLogin"));
         assert!(StrMatch::Contains("KALI".into()).matches("Linux/6.5.0-kali3-amd64"));
         assert!(!StrMatch::Contains("kali".into()).matches("Linux/6.5.0-amd64"));
-        assert!(StrMatch::EndsWith("/administratoraccess".into()).matches("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(
+            StrMatch::EndsWith("/administratoraccess".into()).matches("arn:aws:iam::aws:policy/AdministratorAccess")
+        );
         assert!(StrMatch::StartsWith("Describe".into()).matches("DescribeInstances"));
         assert!(!StrMatch::StartsWith("DescribeInstancesX".into()).matches("Describe"));
     }

@@ -46,7 +46,8 @@ impl RuleSet {
     /// output does not depend on thread scheduling.
     pub fn run(&self, store: &Store) -> Vec<Finding> {
         let all = Selection::all(store.len());
-        let mut findings: Vec<Finding> = self.rules.par_iter().flat_map_iter(|rule| run_rule(rule, store, &all)).collect();
+        let mut findings: Vec<Finding> =
+            self.rules.par_iter().flat_map_iter(|rule| run_rule(rule, store, &all)).collect();
         findings.sort_by(|a, b| (a.rows[0], &a.rule.id).cmp(&(b.rows[0], &b.rule.id)));
         findings
     }
@@ -70,7 +71,8 @@ fn run_rule(rule: &Rule, store: &Store, all: &Selection) -> Vec<Finding> {
             let mut out = Vec::new();
             for (key, rows) in groups {
                 for burst in bursts(store.times(), &rows, *window_ms, *min_count) {
-                    let group = key.iter().zip(group_by).map(|(s, f)| store.dict(*f).get(*s)).collect::<Vec<_>>().join("|");
+                    let group =
+                        key.iter().zip(group_by).map(|(s, f)| store.dict(*f).get(*s)).collect::<Vec<_>>().join("|");
                     out.push(Finding { rule: rule.meta.clone(), rows: burst, group: Some(group) });
                 }
             }
@@ -100,7 +102,10 @@ fn bursts(times: &[i64], rows: &[u32], window_ms: i64, min_count: usize) -> Vec<
             continue;
         }
         match (prev, out.last_mut()) {
-            (Some(p), Some(last)) if p + 1 == i => last.push(rows[i]),
+            // Adjacent marked rows belong to one burst unless a window-sized gap splits them.
+            (Some(p), Some(last)) if p + 1 == i && times[rows[i] as usize] - times[rows[p] as usize] <= window_ms => {
+                last.push(rows[i])
+            }
             _ => out.push(vec![rows[i]]),
         }
         prev = Some(i);
@@ -109,7 +114,7 @@ fn bursts(times: &[i64], rows: &[u32], window_ms: i64, min_count: usize) -> Vec<
 }
 
 /// Convenience: the distinct non-null values of a column over some rows.
-pub fn distinct<'s>(store: &'s Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<&'s str> {
+pub fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<&str> {
     let mut seen = std::collections::BTreeSet::new();
     for r in rows {
         if let Some(s) = store.dict(field).resolve(store.column(field)[r]) {

@@ -84,7 +84,8 @@ impl Predicate {
             Expr::Match { path, any } => match Field::from_path(path) {
                 Some(field) => {
                     let dict = store.dict(field);
-                    let set = SymSet::from_fn(dict.len(), |s| !s.is_null() && any.iter().any(|m| m.matches(dict.get(s))));
+                    let set =
+                        SymSet::from_fn(dict.len(), |s| !s.is_null() && any.iter().any(|m| m.matches(dict.get(s))));
                     if set.is_empty() {
                         Predicate::Never
                     } else {
@@ -94,11 +95,16 @@ impl Predicate {
                 None => Predicate::Path { path: path.clone(), any: any.clone() },
             },
             Expr::IsNull(path) => match Field::from_path(path) {
-                Some(field) => Predicate::Sym { field, set: SymSet::from_fn(store.dict(field).len(), Sym::is_null), source: "null".into() },
+                Some(field) => Predicate::Sym {
+                    field,
+                    set: SymSet::from_fn(store.dict(field).len(), Sym::is_null),
+                    source: "null".into(),
+                },
                 None => Predicate::PathNull(path.clone()),
             },
             Expr::And(v) => {
-                let mut parts: Vec<Predicate> = v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Always).collect();
+                let mut parts: Vec<Predicate> =
+                    v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Always).collect();
                 if parts.contains(&Predicate::Never) {
                     return Predicate::Never;
                 }
@@ -111,7 +117,8 @@ impl Predicate {
                 }
             }
             Expr::Or(v) => {
-                let mut parts: Vec<Predicate> = v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Never).collect();
+                let mut parts: Vec<Predicate> =
+                    v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Never).collect();
                 if parts.contains(&Predicate::Always) {
                     return Predicate::Always;
                 }
@@ -155,7 +162,9 @@ impl Predicate {
                 }
                 out
             }
-            Predicate::Path { path, any } => eval_path(store, candidates, path, |v| v.is_some_and(|v| value_matches(v, any))),
+            Predicate::Path { path, any } => {
+                eval_path(store, candidates, path, |v| v.is_some_and(|v| value_matches(v, any)))
+            }
             Predicate::PathNull(path) => eval_path(store, candidates, path, |v| v.is_none_or(Value::is_null)),
             Predicate::All(parts) => {
                 let mut c = candidates.clone();
@@ -190,7 +199,9 @@ impl Predicate {
         match self {
             Predicate::Always => "always".into(),
             Predicate::Never => "never (a literal is absent from the evidence)".into(),
-            Predicate::Sym { field, set, source } => format!("{} in {{{} of {} ids}} ({source})", field.path(), set.len(), store.dict(*field).len()),
+            Predicate::Sym { field, set, source } => {
+                format!("{} in {{{} of {} ids}} ({source})", field.path(), set.len(), store.dict(*field).len())
+            }
             Predicate::Path { path, any } => format!("payload {path} ~ {}", describe(any)),
             Predicate::PathNull(p) => format!("payload {p} is null"),
             Predicate::All(v) => format!("all({})", v.iter().map(|p| p.explain(store)).collect::<Vec<_>>().join(", ")),

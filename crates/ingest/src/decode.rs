@@ -100,7 +100,7 @@ impl Decompressor {
                 });
             }
             let isize = u32::from_le_bytes(rest[rest.len() - 4..].try_into().unwrap()) as usize;
-            let mut want = isize.max(rest.len() * 4).min(FIRST_GUESS_CAP).max(4096);
+            let mut want = isize.max(rest.len() * 4).clamp(4096, FIRST_GUESS_CAP);
             loop {
                 let start = out.len();
                 if start + want + padding > MAX_OUTPUT {

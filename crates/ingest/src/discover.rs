@@ -77,7 +77,7 @@ pub fn archive_key(path: &Path) -> Option<ArchiveKey> {
         _ => None,
     };
     let [account, area, region, tail @ ..] = rest else { return None };
-    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) || !area.starts_with("CloudTrail") {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) || !area.starts_with("CloudTrail") {
         return None;
     }
     let date = match tail {
@@ -104,9 +104,15 @@ mod tests {
             "/case/AWSLogs/123456789012/CloudTrail/us-east-1/2024/03/01/123456789012_CloudTrail_us-east-1_20240301T1235Z_abc.json.gz",
         ))
         .unwrap();
-        assert_eq!((k.account.as_str(), k.region.as_str(), k.date.as_deref()), ("123456789012", "us-east-1", Some("2024-03-01")));
+        assert_eq!(
+            (k.account.as_str(), k.region.as_str(), k.date.as_deref()),
+            ("123456789012", "us-east-1", Some("2024-03-01"))
+        );
         assert_eq!(k.org, None);
-        let k = archive_key(Path::new("AWSLogs/o-abc123def4/210987654321/CloudTrail-Digest/eu-west-1/2024/03/01/x.json.gz")).unwrap();
+        let k = archive_key(Path::new(
+            "AWSLogs/o-abc123def4/210987654321/CloudTrail-Digest/eu-west-1/2024/03/01/x.json.gz",
+        ))
+        .unwrap();
         assert_eq!(k.org.as_deref(), Some("o-abc123def4"));
         assert_eq!(k.area, "CloudTrail-Digest");
         assert!(archive_key(Path::new("flat/evidence.json")).is_none());

@@ -60,7 +60,11 @@ pub type Progress<'a> = &'a (dyn Fn(&FileOutcome) + Sync);
 /// # Errors
 /// [`IngestError`] when an input path is missing or a walk fails, or in strict mode on the first
 /// problem. Per-file problems otherwise go into the report.
-pub fn ingest(inputs: &[PathBuf], opts: &IngestOptions, progress: Option<Progress<'_>>) -> Result<(Store, IngestReport), IngestError> {
+pub fn ingest(
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<(Store, IngestReport), IngestError> {
     let started = Instant::now();
     let files = discover(inputs, opts.follow_links)?;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -68,7 +72,7 @@ pub fn ingest(inputs: &[PathBuf], opts: &IngestOptions, progress: Option<Progres
         .build()
         .map_err(|e| IngestError::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
-    let results: Vec<(FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>)> = pool.install(|| {
+    let results: Vec<FileResult> = pool.install(|| {
         files
             .par_iter()
             .map_init(Worker::new, |w, f| {
@@ -85,7 +89,11 @@ pub fn ingest(inputs: &[PathBuf], opts: &IngestOptions, progress: Option<Progres
     let mut report = IngestReport { threads, ..Default::default() };
     for (mut outcome, chunk, rejects) in results {
         if !chunk.is_empty() {
-            let id = builder.add_source(SourceFile { path: outcome.path.clone(), size: outcome.size, sha256: outcome.sha256.clone() });
+            let id = builder.add_source(SourceFile {
+                path: outcome.path.clone(),
+                size: outcome.size,
+                sha256: outcome.sha256.clone(),
+            });
             let merged = builder.add_chunk(id, chunk);
             outcome.stored = merged.stored;
             outcome.duplicates = merged.duplicates;
@@ -111,6 +119,9 @@ pub fn ingest(inputs: &[PathBuf], opts: &IngestOptions, progress: Option<Progres
     Ok((store, report))
 }
 
+/// A file's outcome, its rows, and its rejected records `(index, reason, detail)`.
+type FileResult = (FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>);
+
 /// One thread's reusable state.
 struct Worker {
     gunzip: decode::Decompressor,
@@ -123,7 +134,7 @@ impl Worker {
         Worker { gunzip: decode::Decompressor::new(), buf: Vec::new(), parser: parse::Parser::new() }
     }
 
-    fn process(&mut self, file: &InputFile) -> (FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>) {
+    fn process(&mut self, file: &InputFile) -> FileResult {
         let path = file.path.display().to_string();
         let mut outcome = FileOutcome {
             path,
@@ -169,7 +180,11 @@ impl Worker {
         let first = self.buf.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{' | b'[')) {
             if json_name || outcome.gzip && file.path.to_string_lossy().contains("CloudTrail") {
-                let why = if len == 0 { "file is empty".to_owned() } else { "content does not start with '{' or '['".to_owned() };
+                let why = if len == 0 {
+                    "file is empty".to_owned()
+                } else {
+                    "content does not start with '{' or '['".to_owned()
+                };
                 outcome.error = Some(FileErrorKind::Json(why));
             } else {
                 outcome.kind = FileKind::Other;
@@ -197,7 +212,9 @@ impl Worker {
                 let insight_path = outcome.archive.as_ref().is_some_and(|a| a.area == "CloudTrail-Insight");
                 outcome.kind = match parsed.wrapper {
                     Some(Wrapper::Digest) => FileKind::Digest,
-                    _ if insight_path || (parsed.records > 0 && parsed.insight_records == parsed.records) => FileKind::Insight,
+                    _ if insight_path || (parsed.records > 0 && parsed.insight_records == parsed.records) => {
+                        FileKind::Insight
+                    }
                     _ => FileKind::Log,
                 };
                 (outcome, chunk, parsed.rejects)

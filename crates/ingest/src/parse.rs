@@ -165,7 +165,12 @@ impl ObjectWriter {
 }
 
 /// Turn the record object at `i` into column values, writing everything else into `payload`.
-fn extract<'i>(nodes: &[Node<'i>], i: usize, payload: &mut Vec<u8>, row: &mut RowValues<'i>) -> Result<(), (RejectReason, String)> {
+fn extract<'i>(
+    nodes: &[Node<'i>],
+    i: usize,
+    payload: &mut Vec<u8>,
+    row: &mut RowValues<'i>,
+) -> Result<(), (RejectReason, String)> {
     if !matches!(nodes[i], Node::Object { .. }) {
         return Err((RejectReason::NotAnObject, String::new()));
     }
@@ -196,7 +201,8 @@ fn extract<'i>(nodes: &[Node<'i>], i: usize, payload: &mut Vec<u8>, row: &mut Ro
                             }
                         }
                         if let Some(attrs) = get(nodes, uv, "attributes") {
-                            row.flags[Flag::Mfa.index()] = get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
+                            row.flags[Flag::Mfa.index()] =
+                                get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
                         }
                     }
                     let obj = ui.get_or_insert_with(|| {
@@ -317,7 +323,12 @@ impl Parser {
         result.map(|()| out)
     }
 
-    fn document(&mut self, nodes: &[Node<'_>], chunk: &mut ChunkBuilder, out: &mut ParseOutcome) -> Result<(), DocError> {
+    fn document(
+        &mut self,
+        nodes: &[Node<'_>],
+        chunk: &mut ChunkBuilder,
+        out: &mut ParseOutcome,
+    ) -> Result<(), DocError> {
         match nodes[0] {
             Node::Object { .. } => {
                 if let Some(records) = get(nodes, 0, "Records") {
@@ -326,7 +337,8 @@ impl Parser {
                     }
                     out.wrapper = Some(Wrapper::S3Records);
                     self.records(nodes, elements(nodes, records), chunk, out);
-                } else if let Some(events) = get(nodes, 0, "Events").filter(|&e| matches!(nodes[e], Node::Array { .. })) {
+                } else if let Some(events) = get(nodes, 0, "Events").filter(|&e| matches!(nodes[e], Node::Array { .. }))
+                {
                     out.wrapper = Some(Wrapper::LookupEvents);
                     self.records(nodes, elements(nodes, events), chunk, out);
                 } else if get(nodes, 0, "logFiles").is_some() && get(nodes, 0, "digestStartTime").is_some() {
@@ -346,7 +358,9 @@ impl Parser {
                 out.wrapper = Some(Wrapper::BareArray);
                 let before = chunk.len();
                 self.records(nodes, elements(nodes, 0), chunk, out);
-                let none_object = out.records > 0 && chunk.len() == before && elements(nodes, 0).all(|e| !matches!(nodes[e], Node::Object { .. }));
+                let none_object = out.records > 0
+                    && chunk.len() == before
+                    && elements(nodes, 0).all(|e| !matches!(nodes[e], Node::Object { .. }));
                 if none_object {
                     return Err(DocError::NotCloudTrail("JSON array holds no objects".into()));
                 }
@@ -357,7 +371,13 @@ impl Parser {
     }
 
     /// Extract and push each record; lookup-events entries are unwrapped first.
-    fn records(&mut self, nodes: &[Node<'_>], items: impl Iterator<Item = usize>, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+    fn records(
+        &mut self,
+        nodes: &[Node<'_>],
+        items: impl Iterator<Item = usize>,
+        chunk: &mut ChunkBuilder,
+        out: &mut ParseOutcome,
+    ) {
         for (index, i) in items.enumerate() {
             let index = index as u32;
             out.records += 1;
@@ -479,12 +499,17 @@ mod tests {
 
     #[test]
     fn s3_wrapper_record_is_split_into_columns_and_payload() {
-        let (r, chunk) = run(&format!("{{\"Records\":[{REC},{{\"eventTime\":\"bad\",\"eventName\":\"X\",\"eventSource\":\"y\"}},42]}}"));
+        let (r, chunk) = run(&format!(
+            "{{\"Records\":[{REC},{{\"eventTime\":\"bad\",\"eventName\":\"X\",\"eventSource\":\"y\"}},42]}}"
+        ));
         let out = r.unwrap();
         assert_eq!(out.wrapper, Some(Wrapper::S3Records));
         assert_eq!(out.records, 3);
         assert_eq!(chunk.len(), 1);
-        assert_eq!(out.rejects.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), vec![(1, RejectReason::BadEventTime), (2, RejectReason::NotAnObject)]);
+        assert_eq!(
+            out.rejects.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            vec![(1, RejectReason::BadEventTime), (2, RejectReason::NotAnObject)]
+        );
     }
 
     #[test]

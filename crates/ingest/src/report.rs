@@ -172,9 +172,7 @@ impl IngestReport {
 
     /// Per-file errors.
     pub fn file_errors(&self) -> impl Iterator<Item = FileError> + '_ {
-        self.files
-            .iter()
-            .filter_map(|f| f.error.clone().map(|kind| FileError { path: f.path.clone(), kind }))
+        self.files.iter().filter_map(|f| f.error.clone().map(|kind| FileError { path: f.path.clone(), kind }))
     }
 
     /// Bytes read from disk.

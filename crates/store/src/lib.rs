@@ -358,7 +358,11 @@ mod tests {
         let p = br#"{"requestParameters":{"bucketName":"b1","list":[{"k":"v"}]}}"#;
         let (store, stats) = store_of(vec![
             vec![row(2000, "B", "e2", "111", p, 0), row(1000, "A", "e1", "111", b"{}", 1)],
-            vec![row(2000, "C", "e3", "111", b"{}", 0), row(1000, "A", "e1", "111", b"{}", 1), row(1000, "A", "e1", "222", b"{}", 2)],
+            vec![
+                row(2000, "C", "e3", "111", b"{}", 0),
+                row(1000, "A", "e1", "111", b"{}", 1),
+                row(1000, "A", "e1", "222", b"{}", 2),
+            ],
         ]);
         assert_eq!(stats[0], MergeStats { stored: 2, duplicates: 0 });
         assert_eq!(stats[1], MergeStats { stored: 2, duplicates: 1 });

@@ -1,0 +1,130 @@
+//! Command-line arguments (clap derive), as argument groups shared by subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Offline AWS CloudTrail forensics.
+#[derive(Parser, Debug)]
+#[command(name = "trailscope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Ingest, detect and print the forensic summary (the main job).
+    Analyze {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
+        #[arg(long, default_value_t = 1)]
+        case_seq: u32,
+    },
+    /// Ingest only and summarise what was read, skipped and why.
+    Ingest {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// List events, filtered.
+    Events {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Which events.
+        #[command(flatten)]
+        filter: Box<FilterArgs>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EventFormat::Table)]
+        format: EventFormat,
+        /// Print at most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+/// Where the evidence is and how to read it.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Files and directories (an S3 sync of AWSLogs/, exports, JSON Lines; gzipped or not).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Worker threads (0: one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// Follow symbolic links while walking directories.
+    #[arg(long)]
+    pub follow_links: bool,
+    /// Stop at the first unreadable file or rejected record.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar and no ingest notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// List ignored files and every file error on stderr.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+/// Event filters (all given filters must hold).
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Events at or after this time (ISO 8601, or a date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Events at or before this time (ISO 8601, or a date meaning the whole day).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Account id (recipient or caller), repeatable.
+    #[arg(long)]
+    pub account: Vec<String>,
+    /// Region, repeatable.
+    #[arg(long)]
+    pub region: Vec<String>,
+    /// Principal: ARN, user/role name or any part of the ARN (case-insensitive), repeatable.
+    #[arg(long)]
+    pub principal: Vec<String>,
+    /// Access key id, repeatable.
+    #[arg(long)]
+    pub access_key: Vec<String>,
+    /// Source IP address (or service name), repeatable.
+    #[arg(long)]
+    pub ip: Vec<String>,
+    /// eventName, repeatable (Lambda version suffixes ignored).
+    #[arg(long)]
+    pub event_name: Vec<String>,
+    /// eventSource, e.g. iam.amazonaws.com or iam, repeatable.
+    #[arg(long)]
+    pub event_source: Vec<String>,
+    /// Failed calls only; with a value, only that errorCode.
+    #[arg(long, num_args = 0..=1, default_missing_value = "*")]
+    pub error: Option<String>,
+}
+
+/// Report formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// The forensic summary.
+    Text,
+    /// The full report model as JSON.
+    Json,
+}
+
+/// Event list formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventFormat {
+    /// Aligned columns.
+    Table,
+    /// One full CloudTrail record per line.
+    Jsonl,
+    /// CSV with a header.
+    Csv,
+}

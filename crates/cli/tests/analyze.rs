@@ -1,0 +1,121 @@
+//! `trailscope analyze` on the bundled sample, checked against the generator's ground truth.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use serde_json::Value;
+
+fn truth() -> trailscope_gen::GroundTruth {
+    serde_json::from_slice(&std::fs::read(testdata().join("sample-truth.json")).unwrap()).unwrap()
+}
+
+fn report_json(extra: &[&str]) -> Value {
+    let mut args = vec!["analyze", "--quiet", "--format", "json"];
+    args.extend_from_slice(extra);
+    let o = run_on(&args, &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "findings give exit 1; stderr: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn strings(v: &Value, key: &str) -> BTreeSet<String> {
+    v.as_array().unwrap().iter().map(|x| x[key].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn names_the_leaked_key_attacker_ips_persistence_and_data() {
+    let t = truth();
+    let r = report_json(&[]);
+
+    let keys = strings(&r["compromised_credentials"], "access_key");
+    assert!(keys.contains(&t.leaked_access_key), "leaked key missing from {keys:?}");
+    assert!(keys.contains(&t.created_access_key), "backdoor key missing from {keys:?}");
+    for k in &t.attacker_session_keys {
+        assert!(keys.contains(k), "session key {k} missing");
+    }
+
+    let ips = strings(&r["source_ips"], "ip");
+    assert_eq!(ips, t.attacker_ips.iter().cloned().collect::<BTreeSet<_>>(), "attacker IPs");
+
+    let persistence: Vec<String> = r["persistence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {} {}", c["action"], c["target"], c["detail"]))
+        .collect();
+    let all = persistence.join("\n");
+    assert!(all.contains(&format!("\"iam:CreateUser\" \"{}\"", t.created_user)), "{all}");
+    assert!(all.contains("iam:CreateLoginProfile"), "{all}");
+    assert!(all.contains(&t.created_access_key), "{all}");
+    assert!(
+        all.contains(&t.backdoor_role) && all.contains(&format!("FOREIGN: arn:aws:iam::{}:root", t.foreign_account)),
+        "{all}"
+    );
+
+    let data: BTreeSet<String> = strings(&r["data_accessed"], "resource");
+    for b in t.buckets_accessed.iter().chain(&t.secrets_read) {
+        assert!(data.contains(b), "{b} missing from data accessed {data:?}");
+    }
+    let evasion = r["defense_evasion"].to_string();
+    for trail in &t.tampered_trails {
+        assert!(evasion.contains(trail), "{trail} missing from {evasion}");
+    }
+    let affected: BTreeSet<&str> =
+        r["affected_accounts"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(affected, t.accounts.iter().map(String::as_str).collect());
+}
+
+#[test]
+fn attributed_events_match_ground_truth() {
+    let t = truth();
+    let r = report_json(&[]);
+    let got: BTreeSet<String> = strings(&r["timeline"]["entries"], "event_id");
+    let want: BTreeSet<String> = t.malicious_event_ids.iter().cloned().collect();
+    let hit = got.intersection(&want).count();
+    let recall = hit as f64 / want.len() as f64;
+    let precision = hit as f64 / got.len() as f64;
+    eprintln!(
+        "attribution: {} attributed, {} malicious, recall {recall:.3}, precision {precision:.3}",
+        got.len(),
+        want.len()
+    );
+    assert!(recall >= 0.99, "recall {recall:.3}; missed: {:?}", want.difference(&got).collect::<Vec<_>>());
+    assert!(precision >= 0.95, "precision {precision:.3}; extra: {:?}", got.difference(&want).collect::<Vec<_>>());
+}
+
+#[test]
+fn text_summary_matches_golden() {
+    let o = run_on(&["analyze", "--quiet"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    for heading in [
+        "Forensic Report: AWS-IR-",
+        "Account(s):",
+        "Timeframe:",
+        "Compromised Credentials",
+        "Suspicious Events:",
+        "Source IPs",
+        "Actions Taken",
+        "Data Accessed",
+        "Persistence Mechanisms",
+    ] {
+        assert!(text.contains(heading), "missing {heading}");
+    }
+    assert_golden("analyze-sample.txt", &text);
+}
+
+#[test]
+fn output_is_identical_for_one_thread_and_the_default() {
+    let one = run_on(&["analyze", "--quiet", "--format", "json", "--threads", "1"], &[&sample()]);
+    let many = run_on(&["analyze", "--quiet", "--format", "json"], &[&sample()]);
+    assert!(!one.stdout.is_empty());
+    assert_eq!(one.stdout, many.stdout);
+    let one = run_on(&["events", "--quiet", "--format", "jsonl", "-j", "1"], &[&sample()]);
+    let many = run_on(&["events", "--quiet", "--format", "jsonl", "-j", "3"], &[&sample()]);
+    assert_eq!(one.stdout, many.stdout);
+    assert_eq!(
+        stdout(&one).lines().count(),
+        trailscope_gen::GenConfig::default().events + truth().malicious_event_ids.len()
+    );
+}

@@ -1,0 +1,4 @@
+//! Output writers. Each takes a finished model and a `W: io::Write`; none computes anything.
+
+pub mod json;
+pub mod text;

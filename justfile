@@ -1,0 +1,28 @@
+# Developer conveniences; the README's two commands need only cargo.
+
+# Run the main job on the bundled sample.
+analyze:
+    cargo run --release -- analyze testdata/sample
+
+# Everything CI runs.
+ci:
+    bash .ci/run
+
+test:
+    cargo test --workspace
+
+# Rewrite golden files after an intended output change (review the diff!).
+golden:
+    UPDATE_GOLDEN=1 cargo test --workspace
+
+# Regenerate the bundled sample dump and its ground truth (deterministic).
+sample:
+    rm -rf testdata/sample
+    cargo run --release -p trailscope-gen -- --out testdata/sample --truth testdata/sample-truth.json
+
+# Generate a large dump for benchmarks (1M events) under bench-data/.
+bench-data events="1000000":
+    cargo run --release -p trailscope-gen -- --out bench-data/dump-{{events}} --events {{events}} --days 7 --truth bench-data/truth-{{events}}.json
+
+bench:
+    cargo bench -p trailscope-benches
