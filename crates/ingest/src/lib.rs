@@ -29,7 +29,9 @@ pub mod read;
 mod report;
 mod time;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -72,55 +74,91 @@ pub fn ingest(
         .build()
         .map_err(|e| IngestError::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
-    let results: Vec<FileResult> = pool.install(|| {
-        files
-            .par_iter()
-            .map_init(Worker::new, |w, f| {
-                let r = w.process(f);
-                if let Some(p) = progress {
-                    p(&r.0);
-                }
-                r
-            })
-            .collect()
-    });
 
+    // Workers parse files in parallel while this thread merges their results in file order,
+    // so duplicate removal and dictionary merging overlap with parsing.
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, FileResult)>();
     let mut builder = StoreBuilder::new();
     let mut report = IngestReport { threads, ..Default::default() };
-    for (mut outcome, chunk, rejects) in results {
-        if !chunk.is_empty() {
-            let id = builder.add_source(SourceFile {
-                path: outcome.path.clone(),
-                size: outcome.size,
-                sha256: outcome.sha256.clone(),
+    let merged: Result<(), IngestError> = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            pool.install(|| {
+                files.par_iter().enumerate().for_each_init(
+                    || (Worker::new(), tx.clone()),
+                    |(w, tx), (i, f)| {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let r = w.process(f);
+                        if let Some(p) = progress {
+                            p(&r.0);
+                        }
+                        // The merger only hangs up after a strict-mode stop.
+                        let _ = tx.send((i, r));
+                    },
+                )
             });
-            let merged = builder.add_chunk(id, chunk);
-            outcome.stored = merged.stored;
-            outcome.duplicates = merged.duplicates;
-        }
-        for (index, reason, detail) in rejects {
-            *report.rejects_by_reason.entry(reason).or_default() += 1;
-            if report.reject_examples.len() < IngestReport::MAX_EXAMPLES {
-                report.reject_examples.push(Reject { path: outcome.path.clone(), index, reason, detail });
+            drop(tx);
+        });
+        let mut pending: BTreeMap<usize, FileResult> = BTreeMap::new();
+        let mut next = 0;
+        for (i, r) in rx.iter() {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                next += 1;
+                if let Err(e) = merge_one(&mut builder, &mut report, r, opts.strict) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
             }
         }
-        if opts.strict {
-            if let Some(e) = &outcome.error {
-                return Err(IngestError::Strict(format!("{}: {e}", outcome.path)));
-            }
-            if let Some(r) = report.reject_examples.first() {
-                return Err(IngestError::Strict(r.to_string()));
-            }
-        }
-        report.files.push(outcome);
-    }
-    let store = builder.finish();
+        Ok(())
+    });
+    merged?;
+    let store = pool.install(|| builder.finish());
     report.elapsed = started.elapsed();
     Ok((store, report))
 }
 
 /// A file's outcome, its rows, and its rejected records `(index, reason, detail)`.
 type FileResult = (FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>);
+
+/// Fold one file's result into the store and the report.
+fn merge_one(
+    builder: &mut StoreBuilder,
+    report: &mut IngestReport,
+    r: FileResult,
+    strict: bool,
+) -> Result<(), IngestError> {
+    let (mut outcome, chunk, rejects) = r;
+    if !chunk.is_empty() {
+        let id = builder.add_source(SourceFile {
+            path: outcome.path.clone(),
+            size: outcome.size,
+            sha256: outcome.sha256.clone(),
+        });
+        let merged = builder.add_chunk(id, chunk);
+        outcome.stored = merged.stored;
+        outcome.duplicates = merged.duplicates;
+    }
+    for (index, reason, detail) in rejects {
+        *report.rejects_by_reason.entry(reason).or_default() += 1;
+        if report.reject_examples.len() < IngestReport::MAX_EXAMPLES {
+            report.reject_examples.push(Reject { path: outcome.path.clone(), index, reason, detail });
+        }
+    }
+    if strict {
+        if let Some(e) = &outcome.error {
+            return Err(IngestError::Strict(format!("{}: {e}", outcome.path)));
+        }
+        if let Some(r) = report.reject_examples.first() {
+            return Err(IngestError::Strict(r.to_string()));
+        }
+    }
+    report.files.push(outcome);
+    Ok(())
+}
 
 /// One thread's reusable state.
 struct Worker {

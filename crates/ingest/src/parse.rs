@@ -1,6 +1,8 @@
 //! From a decompressed buffer to rows: wrapper detection and record extraction on simd-json's
 //! tape (a flat array of nodes; no DOM is built).
 
+use std::io::Write as _;
+
 use simd_json::{Buffers, Node, StaticNode, Tape, INPUT_PADDING};
 use trailscope_store::{ChunkBuilder, Field, Flag, RowValues};
 
@@ -76,6 +78,12 @@ fn is_null(nodes: &[Node<'_>], i: usize) -> bool {
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escaping: check in one pass, copy in one piece.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -106,12 +114,11 @@ fn write_value(out: &mut Vec<u8>, nodes: &[Node<'_>], i: usize) {
         Node::String(s) => write_str(out, s),
         Node::Static(StaticNode::Null) => out.extend_from_slice(b"null"),
         Node::Static(StaticNode::Bool(b)) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Node::Static(StaticNode::I64(n)) => out.extend_from_slice(n.to_string().as_bytes()),
-        Node::Static(StaticNode::U64(n)) => out.extend_from_slice(n.to_string().as_bytes()),
-        Node::Static(StaticNode::F64(f)) => {
-            let s = if f.is_finite() { format!("{f:?}") } else { "null".to_owned() };
-            out.extend_from_slice(s.as_bytes())
-        }
+        // Writing into a Vec cannot fail.
+        Node::Static(StaticNode::I64(n)) => drop(write!(out, "{n}")),
+        Node::Static(StaticNode::U64(n)) => drop(write!(out, "{n}")),
+        Node::Static(StaticNode::F64(f)) if f.is_finite() => drop(write!(out, "{f:?}")),
+        Node::Static(StaticNode::F64(_)) => out.extend_from_slice(b"null"),
         Node::Object { .. } => {
             out.push(b'{');
             for (n, (k, v)) in entries(nodes, i).enumerate() {
@@ -431,7 +438,7 @@ impl Parser {
         let mut start = 0;
         let mut line_no = 0u32;
         while start < len {
-            let end = buf[start..len].iter().position(|&b| b == b'\n').map_or(len, |p| start + p);
+            let end = memchr::memchr(b'\n', &buf[start..len]).map_or(len, |p| start + p);
             let line = &buf[start..end];
             let blank = line.iter().all(|b| b.is_ascii_whitespace());
             if !blank {
@@ -469,14 +476,17 @@ fn push<'a>(chunk: &mut ChunkBuilder, mut row: RowValues<'a>, payload: &'a [u8],
 }
 
 /// One JSON object per line, with at least two lines (one line is parsed as a document).
+/// Only the first line and the start of the second are looked at.
 fn looks_like_json_lines(data: &[u8]) -> bool {
-    let mut lines = data.split(|&b| b == b'\n').map(|l| l.trim_ascii()).filter(|l| !l.is_empty());
-    let first = lines.next();
-    let second = lines.next();
-    match (first, second) {
-        (Some(a), Some(b)) => a.len() >= 2 && a[0] == b'{' && a[a.len() - 1] == b'}' && b[0] == b'{',
-        _ => false,
+    let start = data.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(data.len());
+    let data = &data[start..];
+    if data.first() != Some(&b'{') {
+        return false;
     }
+    let Some(nl) = memchr::memchr(b'\n', data) else { return false };
+    let first = data[..nl].trim_ascii();
+    let next = data[nl..].iter().find(|b| !b.is_ascii_whitespace());
+    first.len() >= 2 && first.ends_with(b"}") && next == Some(&b'{')
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Building a [`Store`]: one [`ChunkBuilder`] per input file, merged in a fixed order.
 
 use ahash::AHashSet;
+use rayon::prelude::*;
 
 use crate::dict::{Dict, Sym};
 use crate::provenance::{RecordRef, SourceFile, SourceId};
@@ -76,7 +77,18 @@ impl ChunkBuilder {
     pub fn push(&mut self, row: &RowValues<'_>) {
         for (i, s) in row.strings.iter().enumerate() {
             let sym = match s {
-                Some(s) => self.dicts[i].intern(s),
+                // Ids are unique within a file almost always: a local index would be wasted work
+                // (eventID is de-duplicated against the global dictionary at merge time).
+                Some(s) if Field::ALL[i].is_unique() || i == Field::EventId.index() => self.dicts[i].push_unindexed(s),
+                Some(s) => {
+                    // Neighbouring records often share a value (same caller, service, region):
+                    // a compare with the previous row's value is cheaper than a hash probe.
+                    let dict = &mut self.dicts[i];
+                    match self.syms[i].last() {
+                        Some(&last) if !last.is_null() && dict.get(last) == *s => last,
+                        _ => dict.intern(s),
+                    }
+                }
                 None => Sym::NULL,
             };
             self.syms[i].push(sym);
@@ -104,17 +116,28 @@ pub struct MergeStats {
 ///
 /// Chunks must be added in a deterministic order (the file order): ids, duplicate choice and
 /// the final order then never depend on thread scheduling.
+///
+/// [`StoreBuilder::add_chunk`] settles duplicates at once (it needs only the `eventID` and
+/// `recipientAccountId` columns); [`StoreBuilder::finish`] then merges the other columns, one
+/// column per task in parallel, and sorts.
 #[derive(Debug)]
 pub struct StoreBuilder {
-    dicts: Vec<Dict>,
-    syms: Vec<Vec<Sym>>,
-    flags: Vec<Vec<u8>>,
-    times: Vec<i64>,
-    refs: Vec<RecordRef>,
-    payloads: Vec<Box<[u8]>>,
-    payload_refs: Vec<PayloadRef>,
-    sources: Vec<SourceFile>,
+    event_ids: Dict,
+    accounts: Dict,
     seen: AHashSet<(Sym, Sym)>,
+    parts: Vec<Part>,
+    sources: Vec<SourceFile>,
+}
+
+#[derive(Debug)]
+struct Part {
+    source: SourceId,
+    chunk: ChunkBuilder,
+    /// Rows kept (not duplicates).
+    keep: Vec<bool>,
+    /// `eventID` and `recipientAccountId` ids, already global.
+    event_ids: Vec<Sym>,
+    accounts: Vec<Sym>,
 }
 
 impl Default for StoreBuilder {
@@ -127,15 +150,11 @@ impl StoreBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         StoreBuilder {
-            dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
-            syms: vec![Vec::new(); Field::COUNT],
-            flags: vec![Vec::new(); Flag::ALL.len()],
-            times: Vec::new(),
-            refs: Vec::new(),
-            payloads: Vec::new(),
-            payload_refs: Vec::new(),
-            sources: Vec::new(),
+            event_ids: Dict::new(),
+            accounts: Dict::new(),
             seen: AHashSet::new(),
+            parts: Vec::new(),
+            sources: Vec::new(),
         }
     }
 
@@ -145,66 +164,116 @@ impl StoreBuilder {
         SourceId((self.sources.len() - 1) as u32)
     }
 
-    /// Merge the rows of one file.
+    /// Add the rows of one file, dropping deliveries already seen.
     pub fn add_chunk(&mut self, source: SourceId, chunk: ChunkBuilder) -> MergeStats {
         let mut stats = MergeStats::default();
         if chunk.is_empty() {
             return stats;
         }
-        let remaps: Vec<Vec<Sym>> = chunk
-            .dicts
-            .iter()
-            .zip(&mut self.dicts)
-            .map(|(local, global)| {
-                let mut map = Vec::with_capacity(local.len());
-                map.push(Sym::NULL);
-                map.extend(local.iter().map(|(_, s)| global.intern(s)));
-                map
-            })
-            .collect();
-        let chunk_id = self.payloads.len() as u32;
         let (id_col, acct_col) = (Field::EventId.index(), Field::RecipientAccount.index());
-        for row in 0..chunk.len() {
-            let event_id = remaps[id_col][chunk.syms[id_col][row].index()];
-            if !event_id.is_null() {
-                let account = remaps[acct_col][chunk.syms[acct_col][row].index()];
-                if !self.seen.insert((event_id, account)) {
-                    stats.duplicates += 1;
-                    continue;
-                }
-            }
-            stats.stored += 1;
-            for (col, map) in remaps.iter().enumerate() {
-                self.syms[col].push(map[chunk.syms[col][row].index()]);
-            }
-            for (col, flags) in chunk.flags.iter().enumerate() {
-                self.flags[col].push(flags[row]);
-            }
-            self.times.push(chunk.times[row]);
-            self.refs.push(RecordRef { source, index: chunk.indexes[row] });
-            let start = if row == 0 { 0 } else { chunk.payload_ends[row - 1] };
-            self.payload_refs.push(PayloadRef { chunk: chunk_id, start, end: chunk.payload_ends[row] });
-        }
-        self.payloads.push(chunk.payload.into_boxed_slice());
+        let id_map = remap(&chunk.dicts[id_col], &mut self.event_ids);
+        let acct_map = remap(&chunk.dicts[acct_col], &mut self.accounts);
+        let event_ids: Vec<Sym> = chunk.syms[id_col].iter().map(|s| id_map[s.index()]).collect();
+        let accounts: Vec<Sym> = chunk.syms[acct_col].iter().map(|s| acct_map[s.index()]).collect();
+        let keep: Vec<bool> =
+            event_ids.iter().zip(&accounts).map(|(&id, &acct)| id.is_null() || self.seen.insert((id, acct))).collect();
+        stats.stored = keep.iter().filter(|&&k| k).count() as u64;
+        stats.duplicates = chunk.len() as u64 - stats.stored;
+        self.parts.push(Part { source, chunk, keep, event_ids, accounts });
         stats
     }
 
-    /// Sort by `(eventTime, source file, record index)` and freeze.
+    /// Merge the remaining columns, sort by `(eventTime, source file, record index)` and freeze.
     pub fn finish(self) -> Store {
-        let StoreBuilder { mut dicts, syms, flags, times, refs, payloads, payload_refs, sources, seen } = self;
+        let StoreBuilder { event_ids, accounts, seen, parts, sources } = self;
         drop(seen);
-        let mut order: Vec<u32> = (0..times.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
+        let kept = |p: &Part| p.keep.iter().filter(|&&k| k).count();
+        let rows: usize = parts.iter().map(kept).sum();
+
+        // Row-wise data, concatenated in part order.
+        let mut times = Vec::with_capacity(rows);
+        let mut refs = Vec::with_capacity(rows);
+        let mut payload_refs = Vec::with_capacity(rows);
+        for (chunk_id, p) in parts.iter().enumerate() {
+            for row in (0..p.chunk.len()).filter(|&r| p.keep[r]) {
+                times.push(p.chunk.times[row]);
+                refs.push(RecordRef { source: p.source, index: p.chunk.indexes[row] });
+                let start = if row == 0 { 0 } else { p.chunk.payload_ends[row - 1] };
+                payload_refs.push(PayloadRef { chunk: chunk_id as u32, start, end: p.chunk.payload_ends[row] });
+            }
+        }
+        let mut order: Vec<u32> = (0..rows as u32).collect();
+        order.par_sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
         fn permute<T: Copy>(v: &[T], order: &[u32]) -> Vec<T> {
             order.iter().map(|&i| v[i as usize]).collect()
         }
-        for d in &mut dicts {
-            d.shrink_to_fit();
-        }
+
+        // One task per column: each builds its global dictionary in part order, so ids are
+        // the same whatever the thread count.
+        let mut given: Vec<Option<Dict>> = vec![None; Field::COUNT];
+        given[Field::EventId.index()] = Some(event_ids);
+        given[Field::RecipientAccount.index()] = Some(accounts);
+        let columns: Vec<(Dict, Vec<Sym>)> = given
+            .into_par_iter()
+            .enumerate()
+            .map(|(col, dict)| {
+                let mut col_values = Vec::with_capacity(rows);
+                let dict = match dict {
+                    Some(dict) => {
+                        for p in &parts {
+                            let global = if col == Field::EventId.index() { &p.event_ids } else { &p.accounts };
+                            col_values.extend(global.iter().zip(&p.keep).filter(|(_, &k)| k).map(|(s, _)| *s));
+                        }
+                        dict
+                    }
+                    None if Field::ALL[col].is_unique() => {
+                        let mut dict = Dict::new();
+                        for p in &parts {
+                            let local = &p.chunk.dicts[col];
+                            col_values.extend(p.chunk.syms[col].iter().zip(&p.keep).filter(|(_, &k)| k).map(
+                                |(s, _)| {
+                                    if s.is_null() {
+                                        Sym::NULL
+                                    } else {
+                                        dict.push_unindexed(local.get(*s))
+                                    }
+                                },
+                            ));
+                        }
+                        dict
+                    }
+                    None => {
+                        let mut dict = Dict::new();
+                        for p in &parts {
+                            let map = remap(&p.chunk.dicts[col], &mut dict);
+                            col_values.extend(
+                                p.chunk.syms[col].iter().zip(&p.keep).filter(|(_, &k)| k).map(|(s, _)| map[s.index()]),
+                            );
+                        }
+                        dict
+                    }
+                };
+                let mut dict = dict;
+                dict.shrink_to_fit();
+                (dict, permute(&col_values, &order))
+            })
+            .collect();
+        let flags: Vec<Vec<u8>> = (0..Flag::ALL.len())
+            .into_par_iter()
+            .map(|f| {
+                let mut v = Vec::with_capacity(rows);
+                for p in &parts {
+                    v.extend(p.chunk.flags[f].iter().zip(&p.keep).filter(|(_, &k)| k).map(|(c, _)| *c));
+                }
+                permute(&v, &order)
+            })
+            .collect();
+        let (dicts, syms): (Vec<Dict>, Vec<Vec<Sym>>) = columns.into_iter().unzip();
+        let payloads = parts.into_iter().map(|p| p.chunk.payload.into_boxed_slice()).collect();
         Store {
             times: permute(&times, &order),
-            syms: syms.iter().map(|c| permute(c, &order)).collect(),
-            flags: flags.iter().map(|c| permute(c, &order)).collect(),
+            syms,
+            flags,
             refs: permute(&refs, &order),
             payload_refs: permute(&payload_refs, &order),
             dicts,
@@ -212,4 +281,12 @@ impl StoreBuilder {
             sources,
         }
     }
+}
+
+/// Local id → global id for every entry of a chunk's dictionary (index 0 stays null).
+fn remap(local: &Dict, global: &mut Dict) -> Vec<Sym> {
+    let mut map = Vec::with_capacity(local.len());
+    map.push(Sym::NULL);
+    map.extend(local.iter().map(|(_, s)| global.intern(s)));
+    map
 }

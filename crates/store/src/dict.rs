@@ -42,6 +42,8 @@ pub struct Dict {
     offsets: Vec<u64>,
     index: HashTable<u32>,
     state: RandomState,
+    /// Some strings were appended without the index (see [`Dict::push_unindexed`]).
+    unindexed: bool,
 }
 
 impl Default for Dict {
@@ -59,7 +61,7 @@ impl std::fmt::Debug for Dict {
 impl Dict {
     /// An empty dictionary (holding only the null id).
     pub fn new() -> Self {
-        Dict { bytes: Vec::new(), offsets: vec![0, 0], index: HashTable::new(), state: hasher() }
+        Dict { bytes: Vec::new(), offsets: vec![0, 0], index: HashTable::new(), state: hasher(), unindexed: false }
     }
 
     /// Number of ids, including the null id 0.
@@ -90,8 +92,11 @@ impl Dict {
         (!sym.is_null()).then(|| self.get(sym))
     }
 
-    /// The id of `s`, if it was interned.
+    /// The id of `s`, if it was interned (the first one, for an unindexed dictionary).
     pub fn lookup(&self, s: &str) -> Option<Sym> {
+        if self.unindexed {
+            return self.iter().find(|(_, v)| *v == s).map(|(id, _)| id);
+        }
         let h = self.state.hash_one(s);
         self.index.find(h, |&id| self.get(Sym(id)) == s).map(|&id| Sym(id))
     }
@@ -99,7 +104,7 @@ impl Dict {
     /// Intern `s`, returning its id (existing or new).
     pub fn intern(&mut self, s: &str) -> Sym {
         let h = self.state.hash_one(s);
-        let Dict { bytes, offsets, index, state } = self;
+        let Dict { bytes, offsets, index, state, .. } = self;
         let eq = |&id: &u32| {
             let i = id as usize;
             &bytes[offsets[i] as usize..offsets[i + 1] as usize] == s.as_bytes()
@@ -116,6 +121,19 @@ impl Dict {
             // SAFETY: see `get`.
             state.hash_one(unsafe { std::str::from_utf8_unchecked(&b[o[i] as usize..o[i + 1] as usize]) })
         });
+        Sym(id)
+    }
+
+    /// Append `s` as a new id without de-duplicating or indexing it.
+    ///
+    /// For columns whose values are (nearly) all distinct, such as `requestID`, where a hash
+    /// index would cost more than it saves. [`Dict::lookup`] then scans; do not mix with
+    /// [`Dict::intern`] on the same dictionary.
+    pub fn push_unindexed(&mut self, s: &str) -> Sym {
+        self.unindexed = true;
+        let id = (self.offsets.len() - 1) as u32;
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.offsets.push(self.bytes.len() as u64);
         Sym(id)
     }
 
@@ -171,5 +189,16 @@ mod tests {
         }
         assert_eq!(d.intern(""), Sym(10_001));
         assert_eq!(d.get(Sym(10_001)), "");
+    }
+
+    #[test]
+    fn unindexed_values_keep_duplicates_and_are_found_by_scan() {
+        let mut d = Dict::new();
+        let a = d.push_unindexed("req-1");
+        let b = d.push_unindexed("req-1");
+        assert_ne!(a, b);
+        assert_eq!(d.get(b), "req-1");
+        assert_eq!(d.lookup("req-1"), Some(a));
+        assert_eq!(d.lookup("req-2"), None);
     }
 }

@@ -91,6 +91,12 @@ impl Field {
         self as usize
     }
 
+    /// Columns whose values are (nearly) all distinct: stored without de-duplication or hash
+    /// index (see [`crate::Dict::push_unindexed`]), which would cost more than they save.
+    pub fn is_unique(self) -> bool {
+        matches!(self, Field::RequestId)
+    }
+
     /// The dotted CloudTrail path the column holds.
     pub fn path(self) -> &'static str {
         match self {
@@ -127,7 +133,25 @@ impl Field {
 
     /// For a top-level record key: the column that holds it whole (so the payload omits it).
     pub fn from_top_key(key: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| !f.path().contains('.') && f.path() == key)
+        // A match, not a scan of `ALL`: this runs for every key of every record.
+        Some(match key {
+            "eventVersion" => Field::EventVersion,
+            "eventSource" => Field::EventSource,
+            "eventName" => Field::EventName,
+            "awsRegion" => Field::AwsRegion,
+            "eventType" => Field::EventType,
+            "eventCategory" => Field::EventCategory,
+            "recipientAccountId" => Field::RecipientAccount,
+            "sourceIPAddress" => Field::SourceIp,
+            "userAgent" => Field::UserAgent,
+            "errorCode" => Field::ErrorCode,
+            "errorMessage" => Field::ErrorMessage,
+            "eventID" => Field::EventId,
+            "requestID" => Field::RequestId,
+            "sharedEventID" => Field::SharedEventId,
+            "vpcEndpointId" => Field::VpcEndpointId,
+            _ => return None,
+        })
     }
 
     /// For a key directly under `userIdentity`: the column that holds it.
@@ -209,5 +233,9 @@ mod tests {
         assert_eq!(Field::from_top_key("userIdentity"), None);
         assert_eq!(Field::from_identity_key("accessKeyId"), Some(Field::AccessKeyId));
         assert_eq!(Field::from_path("requestParameters.bucketName"), None);
+        for f in Field::ALL {
+            let top = !f.path().contains('.');
+            assert_eq!(Field::from_top_key(f.path()) == Some(f), top, "{f:?}");
+        }
     }
 }
