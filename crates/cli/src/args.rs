@@ -21,6 +21,9 @@ pub enum Command {
         /// Evidence to read.
         #[command(flatten)]
         input: InputArgs,
+        /// Rules and indicators.
+        #[command(flatten)]
+        rules: RuleArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
@@ -33,6 +36,27 @@ pub enum Command {
         /// Evidence to read.
         #[command(flatten)]
         input: InputArgs,
+    },
+    /// Run the rules, IOCs and baselines and list the findings.
+    Hunt {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Rules and indicators.
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Only findings at or above this level.
+        #[arg(long, value_enum, default_value_t = Level::Informational)]
+        min_level: Level,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EventFormat::Table)]
+        format: EventFormat,
+    },
+    /// Rule management.
+    Rules {
+        /// What to do with rules.
+        #[command(subcommand)]
+        command: RulesCommand,
     },
     /// List events, filtered.
     Events {
@@ -49,6 +73,76 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+}
+
+/// `trailscope rules ...`
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Show the loaded rules (built-in pack plus --rules).
+    List {
+        /// Rules to add.
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Validate rule files: load them and report every refusal (exit 1 if any).
+    Check {
+        /// Rule files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Values for `|expand` placeholders.
+        #[arg(long, value_name = "FILE")]
+        vars: Option<PathBuf>,
+    },
+}
+
+/// Which rules, indicators and baselines run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RuleArgs {
+    /// Sigma rule file or directory (recursive), repeatable; added to the built-in pack.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// IOC list (IPs, CIDRs, access keys, ARNs, accounts, ua: fragments), repeatable.
+    #[arg(long = "ioc", value_name = "FILE")]
+    pub ioc: Vec<PathBuf>,
+    /// Values for `|expand` placeholders (YAML or JSON: name -> value or list).
+    #[arg(long, value_name = "FILE")]
+    pub vars: Option<PathBuf>,
+    /// Leave the built-in pack out.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Leave the first-seen baselines out.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Baseline learning window (e.g. 7d, 36h); default: first 20 % of the evidence, at least 1 day.
+    #[arg(long, value_name = "DURATION")]
+    pub learn: Option<String>,
+}
+
+/// Severity levels for `--min-level`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Everything.
+    Informational,
+    /// Low and above.
+    Low,
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+/// Rule list formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// A Markdown table (as in docs/rules.md).
+    Markdown,
 }
 
 /// Where the evidence is and how to read it.

@@ -1,7 +1,7 @@
 //! Event filters from the command line, compiled through the indicator engine.
 
 use anyhow::{bail, Context};
-use trailscope_indicators::{and, contains, eq, null, or, Expr, Predicate, StrMatch};
+use trailscope_indicators::{and, contains, eq, null, or, Expr, Predicate, StrMatch, Test};
 use trailscope_ingest::parse_event_time;
 use trailscope_store::{Selection, Store};
 
@@ -17,7 +17,7 @@ pub fn parse_bound(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
 }
 
 fn any_of(path: &str, values: &[String], m: impl Fn(String) -> StrMatch) -> Expr {
-    Expr::Match { path: path.into(), any: values.iter().cloned().map(m).collect() }
+    Expr::Field { path: path.into(), test: Test::Str(values.iter().cloned().map(m).collect()) }
 }
 
 /// The filters as one expression (None when no field filter was given).
@@ -25,26 +25,26 @@ pub fn expr(f: &FilterArgs) -> Option<Expr> {
     let mut parts = Vec::new();
     if !f.account.is_empty() {
         parts.push(or(vec![
-            any_of("recipientAccountId", &f.account, StrMatch::Eq),
-            any_of("userIdentity.accountId", &f.account, StrMatch::Eq),
+            any_of("recipientAccountId", &f.account, StrMatch::eq),
+            any_of("userIdentity.accountId", &f.account, StrMatch::eq),
         ]));
     }
     if !f.region.is_empty() {
-        parts.push(any_of("awsRegion", &f.region, StrMatch::Eq));
+        parts.push(any_of("awsRegion", &f.region, StrMatch::eq));
     }
     if !f.principal.is_empty() {
         parts.push(or(vec![
-            any_of("userIdentity.arn", &f.principal, StrMatch::Contains),
-            any_of("userIdentity.userName", &f.principal, StrMatch::Eq),
-            any_of("userIdentity.sessionContext.sessionIssuer.arn", &f.principal, StrMatch::Contains),
-            any_of("userIdentity.principalId", &f.principal, StrMatch::Eq),
+            any_of("userIdentity.arn", &f.principal, StrMatch::contains),
+            any_of("userIdentity.userName", &f.principal, StrMatch::eq),
+            any_of("userIdentity.sessionContext.sessionIssuer.arn", &f.principal, StrMatch::contains),
+            any_of("userIdentity.principalId", &f.principal, StrMatch::eq),
         ]));
     }
     if !f.access_key.is_empty() {
-        parts.push(any_of("userIdentity.accessKeyId", &f.access_key, StrMatch::Eq));
+        parts.push(any_of("userIdentity.accessKeyId", &f.access_key, StrMatch::eq));
     }
     if !f.ip.is_empty() {
-        parts.push(any_of("sourceIPAddress", &f.ip, StrMatch::Eq));
+        parts.push(any_of("sourceIPAddress", &f.ip, StrMatch::eq));
     }
     if !f.event_name.is_empty() {
         // Lambda names carry API versions (UpdateFunctionCode20150331v2): match the prefix.
@@ -54,7 +54,10 @@ pub fn expr(f: &FilterArgs) -> Option<Expr> {
             .map(|n| {
                 or(vec![
                     eq("eventName", &[n]),
-                    Expr::Match { path: "eventName".into(), any: vec![StrMatch::StartsWith(format!("{n}20"))] },
+                    Expr::Field {
+                        path: "eventName".into(),
+                        test: Test::Str(vec![StrMatch::starts_with(format!("{n}20"))]),
+                    },
                 ])
             })
             .collect();
@@ -66,7 +69,7 @@ pub fn expr(f: &FilterArgs) -> Option<Expr> {
             .iter()
             .map(|s| if s.contains('.') { s.clone() } else { format!("{s}.amazonaws.com") })
             .collect();
-        parts.push(any_of("eventSource", &full, StrMatch::Eq));
+        parts.push(any_of("eventSource", &full, StrMatch::eq));
     }
     match f.error.as_deref() {
         None => {}

@@ -7,6 +7,7 @@
 
 mod args;
 mod cmd;
+mod detect;
 mod evidence;
 mod filter;
 

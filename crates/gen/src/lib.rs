@@ -264,13 +264,24 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
     let mut out = Vec::with_capacity(cfg.events);
     let buckets = ["acme-prod-assets", "acme-app-uploads", "acme-analytics-raw", "acme-backups"];
     // People and programs work in bursts: one principal, one region, calls seconds apart.
+    // A burst also sticks to one to three services, as a console page or a script does.
+    let sources: Vec<&'static str> = {
+        let mut s: Vec<&'static str> = catalog.calls.iter().map(|c| c.source).collect();
+        s.dedup();
+        s.sort_unstable();
+        s.dedup();
+        s
+    };
     let (mut actor, mut t, mut region, mut left) = (&actors[0], 0i64, REGIONS[0].0, 0u32);
+    let mut burst_sources: Vec<&'static str> = Vec::new();
     while out.len() < cfg.events {
         if left == 0 {
             actor = pick_weighted(rng, actors, |a| a.weight);
             t = background_time(rng, cfg);
             region = pick_weighted(rng, REGIONS, |r| r.1).0;
             left = 1 + (-(1.0 - rng.random::<f64>()).ln() * 9.0) as u32;
+            let pool: &[&'static str] = if actor.focus.is_empty() { &sources } else { &actor.focus };
+            burst_sources = (0..rng.random_range(1..=3)).map(|_| pool[rng.random_range(0..pool.len())]).collect();
         }
         left -= 1;
         t += rng.random_range(300..20_000);
@@ -300,10 +311,10 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
         } else if roll < 0.17 && matches!(actor.kind, Kind::IamUser) && actor.user_agent.starts_with("Mozilla") {
             console_login(&mut rec, actor, t, region)
         } else {
-            let call = if actor.focus.is_empty() || rec.rng.random_bool(0.25) {
+            let call = if rec.rng.random_bool(0.08) {
                 catalog.pick(rec.rng.random::<f64>())
             } else {
-                let src = actor.focus[rec.rng.random_range(0..actor.focus.len())];
+                let src = burst_sources[rec.rng.random_range(0..burst_sources.len())];
                 let candidates: Vec<_> = catalog.calls.iter().filter(|c| c.source == src).collect();
                 *candidates[((rec.rng.random::<f64>().powi(2)) * candidates.len() as f64) as usize]
             };

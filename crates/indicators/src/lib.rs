@@ -3,117 +3,115 @@
 //! Detection rules, compiled against a [`Store`] and run over its columns, producing
 //! [`Finding`]s.
 //!
-//! A rule's condition is an [`Expr`] (paths and string patterns, as written). Compiling it
-//! against a store ([`Predicate::compile`]) turns each test on a dictionary-encoded column into a
-//! bitmap of accepted dictionary ids — the string work is done once per *distinct value*, not per
-//! event — and keeps tests on nested payload paths for last, so the payload is parsed only for
-//! events that passed every column test. A literal that never occurs in the evidence compiles to
+//! Rules are written in Sigma (YAML, `logsource: product: aws, service: cloudtrail`): the
+//! built-in pack is compiled into the binary, examiners add directories with
+//! [`RuleSet::load`]. A rule's condition becomes an [`Expr`]; compiling it against a store
+//! ([`Predicate::compile`]) turns each test on a dictionary-encoded column into a bitmap of
+//! accepted dictionary ids — string work once per *distinct value*, not per event — and keeps
+//! tests on nested payload paths for last, so the payload is parsed only for events that passed
+//! every column test. A literal that never occurs in the evidence compiles to
 //! [`Predicate::Never`].
 //!
-//! [`RuleSet::run`] evaluates all rules in parallel. Threshold rules (bursts per group within a
-//! window) produce one finding per burst.
+//! [`RuleSet::run`] evaluates rules in parallel: event rules, legacy aggregations
+//! (`| count() by ... > N` with `timeframe`) and Sigma correlations (`event_count`,
+//! `value_count`, `temporal`, `temporal_ordered`).
 #![deny(missing_docs)]
 
+pub mod baseline;
 mod builtin;
+mod engine;
+mod error;
 mod expr;
+pub mod ioc;
+mod load;
 mod predicate;
 mod rule;
+pub mod sigma;
+pub mod useragent;
 
-use std::collections::HashMap;
+use std::path::PathBuf;
 
-use rayon::prelude::*;
-use trailscope_store::{Field, Selection, Store, Sym};
+use trailscope_store::{Field, Store};
 
-pub use builtin::{ADMIN_POLICIES, DENIED_CODES, OFFENSIVE_AGENTS};
-pub use expr::{and, contains, contains_ignore_case, ends_with, eq, not, null, or, Expr, StrMatch};
-pub use predicate::{value_matches, Predicate, SymSet};
-pub use rule::{Finding, Rule, RuleKind, RuleMeta, Severity};
+pub use builtin::OFFENSIVE_AGENTS;
+pub use engine::path_text;
+pub use error::{RuleError, RuleErrorKind};
+pub use expr::{
+    and, contains, contains_ignore_case, ends_with, eq, not, null, or, starts_with, Expr, MatchOp, NumOp, StrMatch,
+    Test,
+};
+pub use load::{rule_files, RuleLoadReport};
+pub use predicate::{value_passes, values_at, Predicate, SymSet};
+pub use rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind, RuleMeta, Severity};
+pub use sigma::Vars;
 
-/// A loaded set of rules.
+/// A loaded, linked set of rules.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
-    /// The rules, in load order.
+    /// The rules, in load order (built-in first).
     pub rules: Vec<Rule>,
 }
 
 impl RuleSet {
-    /// The built-in pack.
+    /// The built-in pack alone.
+    ///
+    /// # Panics
+    /// If a built-in rule does not load (a build-time mistake the test suite catches).
     pub fn builtin() -> Self {
-        RuleSet { rules: builtin::rules() }
+        let (set, report) = Self::load(true, &[], &Vars::new());
+        assert!(report.errors.is_empty(), "built-in rules must load: {:?}", report.errors);
+        set
+    }
+
+    /// Load the built-in pack (when `builtin`) and every rule file under `paths`.
+    /// Refused rules are reported, never silently dropped.
+    pub fn load(builtin: bool, paths: &[PathBuf], vars: &Vars) -> (Self, RuleLoadReport) {
+        let mut rules = Vec::new();
+        let mut report = RuleLoadReport::default();
+        if builtin {
+            for (name, text) in builtin::FILES {
+                load::parse_text(text, &format!("builtin:{name}"), vars, &mut rules, &mut report);
+            }
+        }
+        load::load_paths(paths, vars, &mut rules, &mut report);
+        load::link(&mut rules, &mut report);
+        (RuleSet { rules }, report)
     }
 
     /// Run every rule over the store. Findings are ordered by first event, then rule id, so the
     /// output does not depend on thread scheduling.
     pub fn run(&self, store: &Store) -> Vec<Finding> {
-        let all = Selection::all(store.len());
-        let mut findings: Vec<Finding> =
-            self.rules.par_iter().flat_map_iter(|rule| run_rule(rule, store, &all)).collect();
-        findings.sort_by(|a, b| (a.rows[0], &a.rule.id).cmp(&(b.rows[0], &b.rule.id)));
-        findings
+        engine::run(&self.rules, store)
     }
 }
 
-fn run_rule(rule: &Rule, store: &Store, all: &Selection) -> Vec<Finding> {
-    match &rule.kind {
-        RuleKind::Event(expr) => {
-            let sel = Predicate::compile(expr, store).eval(store, all);
-            sel.iter().map(|row| Finding { rule: rule.meta.clone(), rows: vec![row as u32], group: None }).collect()
-        }
-        RuleKind::Threshold { expr, group_by, window_ms, min_count } => {
-            let sel = Predicate::compile(expr, store).eval(store, all);
-            let mut groups: HashMap<Vec<Sym>, Vec<u32>> = HashMap::new();
-            for row in sel.iter() {
-                let key: Vec<Sym> = group_by.iter().map(|f| store.column(*f)[row]).collect();
-                if key.iter().all(|s| !s.is_null()) {
-                    groups.entry(key).or_default().push(row as u32);
-                }
-            }
-            let mut out = Vec::new();
-            for (key, rows) in groups {
-                for burst in bursts(store.times(), &rows, *window_ms, *min_count) {
-                    let group =
-                        key.iter().zip(group_by).map(|(s, f)| store.dict(*f).get(*s)).collect::<Vec<_>>().join("|");
-                    out.push(Finding { rule: rule.meta.clone(), rows: burst, group: Some(group) });
-                }
-            }
-            out
-        }
+/// Read a `--vars` file: YAML or JSON mapping each placeholder name to a value or a list.
+///
+/// # Errors
+/// When the file cannot be read or is not such a mapping.
+pub fn load_vars(path: &std::path::Path) -> Result<Vars, RuleError> {
+    let err = |kind| RuleError { path: path.display().to_string(), line: 0, rule: None, kind };
+    let text = std::fs::read_to_string(path).map_err(|e| err(RuleErrorKind::Io(e.to_string())))?;
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).map_err(|e| err(RuleErrorKind::Yaml(e.to_string())))?;
+    let mut vars = Vars::new();
+    let Some(yaml_rust2::Yaml::Hash(h)) = docs.first() else {
+        return Err(err(RuleErrorKind::Missing("placeholder mapping")));
+    };
+    for (k, v) in h {
+        let Some(name) = k.as_str() else { continue };
+        let values = match v {
+            yaml_rust2::Yaml::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned).or_else(|| x.as_i64().map(|i| i.to_string())))
+                .collect(),
+            x => x.as_str().map(str::to_owned).or_else(|| x.as_i64().map(|i| i.to_string())).into_iter().collect(),
+        };
+        vars.insert(name.to_owned(), values);
     }
+    Ok(vars)
 }
 
-/// Maximal runs of `rows` (time-ordered) in which every event lies in some window of
-/// `window_ms` holding at least `min_count` events.
-fn bursts(times: &[i64], rows: &[u32], window_ms: i64, min_count: usize) -> Vec<Vec<u32>> {
-    let min_count = min_count.max(1);
-    let mut marked = vec![false; rows.len()];
-    let mut lo = 0;
-    for hi in 0..rows.len() {
-        while times[rows[hi] as usize] - times[rows[lo] as usize] > window_ms {
-            lo += 1;
-        }
-        if hi + 1 - lo >= min_count {
-            marked[lo..=hi].iter_mut().for_each(|m| *m = true);
-        }
-    }
-    let mut out: Vec<Vec<u32>> = Vec::new();
-    let mut prev: Option<usize> = None;
-    for (i, m) in marked.iter().enumerate() {
-        if !m {
-            continue;
-        }
-        match (prev, out.last_mut()) {
-            // Adjacent marked rows belong to one burst unless a window-sized gap splits them.
-            (Some(p), Some(last)) if p + 1 == i && times[rows[i] as usize] - times[rows[p] as usize] <= window_ms => {
-                last.push(rows[i])
-            }
-            _ => out.push(vec![rows[i]]),
-        }
-        prev = Some(i);
-    }
-    out
-}
-
-/// Convenience: the distinct non-null values of a column over some rows.
+/// The distinct non-null values of a column over some rows, sorted.
 pub fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<&str> {
     let mut seen = std::collections::BTreeSet::new();
     for r in rows {
@@ -122,18 +120,4 @@ pub fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) 
         }
     }
     seen.into_iter().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bursts_need_enough_events_inside_the_window() {
-        let times: Vec<i64> = vec![0, 1000, 2000, 3000, 100_000, 100_500, 500_000];
-        let rows: Vec<u32> = (0..7).collect();
-        assert_eq!(bursts(&times, &rows, 5_000, 3), vec![vec![0, 1, 2, 3]]);
-        assert_eq!(bursts(&times, &rows, 5_000, 2), vec![vec![0, 1, 2, 3], vec![4, 5]]);
-        assert!(bursts(&times, &rows, 5_000, 5).is_empty());
-    }
 }

@@ -1,9 +1,11 @@
 //! Compiled conditions: strings resolved to dictionary ids once per store, then integer tests.
 
-use serde_json::Value;
-use trailscope_store::{lookup_path, Field, Selection, Store, Sym};
+use std::net::IpAddr;
 
-use crate::expr::{Expr, StrMatch};
+use serde_json::Value;
+use trailscope_store::{Field, Selection, Store, Sym};
+
+use crate::expr::{Expr, StrMatch, Test};
 
 /// A set of dictionary ids of one column, as a bitmap over the dictionary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +15,8 @@ pub struct SymSet {
 }
 
 impl SymSet {
-    fn from_fn(dict_len: usize, mut f: impl FnMut(Sym) -> bool) -> Self {
+    /// The ids of a dictionary of `dict_len` entries for which `f` holds.
+    pub fn from_fn(dict_len: usize, mut f: impl FnMut(Sym) -> bool) -> Self {
         let mut bits = vec![0u64; dict_len.div_ceil(64)];
         let mut len = 0;
         for i in 0..dict_len {
@@ -59,16 +62,21 @@ pub enum Predicate {
         /// What the set was compiled from (for `explain`).
         source: String,
     },
-    /// The value at a payload path matches; evaluated lazily, only on rows that survive the
-    /// column tests around it.
+    /// A test on a payload path; evaluated lazily, only on rows that survive the column tests
+    /// around it.
     Path {
         /// Dotted path.
         path: String,
-        /// Alternatives.
+        /// The test.
+        test: Test,
+    },
+    /// Text anywhere in the record: matching ids per column, then the payload text.
+    Keyword {
+        /// Per column, the ids whose string matches.
+        columns: Vec<(Field, SymSet)>,
+        /// The patterns, for the payload.
         any: Vec<StrMatch>,
     },
-    /// The payload path is absent or null.
-    PathNull(String),
     /// All hold (column tests first).
     All(Vec<Predicate>),
     /// Any holds.
@@ -77,31 +85,50 @@ pub enum Predicate {
     Not(Box<Predicate>),
 }
 
+/// Does a string value pass a test (for column values and payload strings alike)?
+fn str_passes(test: &Test, s: &str) -> bool {
+    match test {
+        Test::Str(any) => any.iter().any(|m| m.matches(s)),
+        Test::Null => false,
+        Test::Exists(e) => *e,
+        Test::Cidr(nets) => s.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+        Test::Num(op, b) => s.trim().parse::<f64>().is_ok_and(|a| op.test(a, *b)),
+        Test::FieldRef(_) => false,
+    }
+}
+
 impl Predicate {
     /// Compile an expression against a store's dictionaries.
     pub fn compile(expr: &Expr, store: &Store) -> Predicate {
         match expr {
-            Expr::Match { path, any } => match Field::from_path(path) {
-                Some(field) => {
+            Expr::True => Predicate::Always,
+            Expr::Field { path, test } => match (Field::from_path(path), test) {
+                (_, Test::FieldRef(_)) | (None, _) => Predicate::Path { path: path.clone(), test: test.clone() },
+                (Some(field), test) => {
                     let dict = store.dict(field);
-                    let set =
-                        SymSet::from_fn(dict.len(), |s| !s.is_null() && any.iter().any(|m| m.matches(dict.get(s))));
+                    let set = SymSet::from_fn(dict.len(), |s| match test {
+                        Test::Null => s.is_null(),
+                        Test::Exists(e) => s.is_null() != *e,
+                        _ => !s.is_null() && str_passes(test, dict.get(s)),
+                    });
                     if set.is_empty() {
                         Predicate::Never
                     } else {
-                        Predicate::Sym { field, set, source: describe(any) }
+                        Predicate::Sym { field, set, source: describe(test) }
                     }
                 }
-                None => Predicate::Path { path: path.clone(), any: any.clone() },
             },
-            Expr::IsNull(path) => match Field::from_path(path) {
-                Some(field) => Predicate::Sym {
-                    field,
-                    set: SymSet::from_fn(store.dict(field).len(), Sym::is_null),
-                    source: "null".into(),
-                },
-                None => Predicate::PathNull(path.clone()),
-            },
+            Expr::Keyword(any) => {
+                let columns = Field::ALL
+                    .into_iter()
+                    .map(|f| {
+                        let d = store.dict(f);
+                        (f, SymSet::from_fn(d.len(), |s| !s.is_null() && any.iter().any(|m| m.matches(d.get(s)))))
+                    })
+                    .filter(|(_, s)| !s.is_empty())
+                    .collect();
+                Predicate::Keyword { columns, any: any.clone() }
+            }
             Expr::And(v) => {
                 let mut parts: Vec<Predicate> =
                     v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Always).collect();
@@ -143,8 +170,14 @@ impl Predicate {
             Predicate::Sym { .. } => 1,
             Predicate::Not(p) => p.cost(),
             Predicate::All(v) | Predicate::Any(v) => v.iter().map(Predicate::cost).max().unwrap_or(0) + 1,
-            Predicate::Path { .. } | Predicate::PathNull(_) => 100,
+            Predicate::Path { .. } => 100,
+            Predicate::Keyword { .. } => 200,
         }
+    }
+
+    /// True when evaluating needs no payload (only integer tests).
+    pub fn is_columnar(&self) -> bool {
+        self.cost() < 100
     }
 
     /// Rows of `candidates` for which the predicate holds.
@@ -162,10 +195,25 @@ impl Predicate {
                 }
                 out
             }
-            Predicate::Path { path, any } => {
-                eval_path(store, candidates, path, |v| v.is_some_and(|v| value_matches(v, any)))
+            Predicate::Path { path, test } => {
+                let mut out = Selection::none(candidates.rows());
+                for row in candidates.iter() {
+                    if path_passes(store, row, path, test) {
+                        out.insert(row);
+                    }
+                }
+                out
             }
-            Predicate::PathNull(path) => eval_path(store, candidates, path, |v| v.is_none_or(Value::is_null)),
+            Predicate::Keyword { columns, any } => {
+                let mut out = Selection::none(candidates.rows());
+                for row in candidates.iter() {
+                    let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f)[row]));
+                    if in_column || payload_text_matches(store.payload(row), any) {
+                        out.insert(row);
+                    }
+                }
+                out
+            }
             Predicate::All(parts) => {
                 let mut c = candidates.clone();
                 for p in parts {
@@ -202,8 +250,12 @@ impl Predicate {
             Predicate::Sym { field, set, source } => {
                 format!("{} in {{{} of {} ids}} ({source})", field.path(), set.len(), store.dict(*field).len())
             }
-            Predicate::Path { path, any } => format!("payload {path} ~ {}", describe(any)),
-            Predicate::PathNull(p) => format!("payload {p} is null"),
+            Predicate::Path { path, test } => format!("payload {path} {}", describe(test)),
+            Predicate::Keyword { columns, any } => format!(
+                "keyword {} ({} columns hit, then payload text)",
+                any.iter().map(StrMatch::describe).collect::<Vec<_>>().join("|"),
+                columns.len()
+            ),
             Predicate::All(v) => format!("all({})", v.iter().map(|p| p.explain(store)).collect::<Vec<_>>().join(", ")),
             Predicate::Any(v) => format!("any({})", v.iter().map(|p| p.explain(store)).collect::<Vec<_>>().join(", ")),
             Predicate::Not(p) => format!("not({})", p.explain(store)),
@@ -211,45 +263,100 @@ impl Predicate {
     }
 }
 
-/// Test a payload path on each candidate row (the payload is parsed only for these rows).
-fn eval_path(store: &Store, candidates: &Selection, path: &str, test: impl Fn(Option<&Value>) -> bool) -> Selection {
-    let mut out = Selection::none(candidates.rows());
-    for row in candidates.iter() {
-        let payload: Option<Value> = serde_json::from_slice(store.payload(row)).ok();
-        if test(payload.as_ref().and_then(|p| lookup_path(p, path))) {
-            out.insert(row);
+/// Every value reached by a dotted path; arrays met on the way are searched element-wise
+/// (a numeric part indexes an array instead).
+pub fn values_at<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>) {
+    fn walk<'v>(v: &'v Value, parts: &[&str], out: &mut Vec<&'v Value>) {
+        let Some((first, rest)) = parts.split_first() else {
+            out.push(v);
+            return;
+        };
+        match v {
+            Value::Object(m) => {
+                if let Some(x) = m.get(*first) {
+                    walk(x, rest, out);
+                }
+            }
+            Value::Array(a) => match first.parse::<usize>() {
+                Ok(i) => {
+                    if let Some(x) = a.get(i) {
+                        walk(x, rest, out);
+                    }
+                }
+                Err(_) => a.iter().for_each(|x| walk(x, parts, out)),
+            },
+            _ => {}
         }
     }
-    out
+    let parts: Vec<&str> = path.split('.').collect();
+    walk(v, &parts, out);
 }
 
-/// Sigma semantics for a JSON value: strings as is, numbers and booleans as text, arrays match
-/// when any element does, objects by their JSON text.
-pub fn value_matches(v: &Value, any: &[StrMatch]) -> bool {
+/// The value(s) of a path for one row, from its column or its payload, as JSON.
+fn row_values(store: &Store, row: usize, path: &str, payload: &Option<Value>) -> Vec<Value> {
+    if let Some(v) = store.get_path(row, path).filter(|_| Field::from_path(path).is_some()) {
+        return vec![v];
+    }
+    let mut out = Vec::new();
+    if let Some(p) = payload {
+        values_at(p, path, &mut out);
+    }
+    out.into_iter().cloned().collect()
+}
+
+/// Evaluate a path test on one row (payload parsed once for the row).
+fn path_passes(store: &Store, row: usize, path: &str, test: &Test) -> bool {
+    let payload: Option<Value> = serde_json::from_slice(store.payload(row)).ok();
+    let values = row_values(store, row, path, &payload);
+    match test {
+        Test::Null => values.iter().all(Value::is_null),
+        Test::Exists(e) => values.is_empty() != *e,
+        Test::FieldRef(other) => {
+            let others = row_values(store, row, other, &payload);
+            values.iter().any(|a| !a.is_null() && others.iter().any(|b| scalar_text(a) == scalar_text(b)))
+        }
+        _ => values.iter().any(|v| value_passes(v, test)),
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
     match v {
-        Value::Null => false,
-        Value::String(s) => any.iter().any(|m| m.matches(s)),
-        Value::Bool(b) => any.iter().any(|m| m.matches(if *b { "true" } else { "false" })),
-        Value::Number(n) => {
-            let s = n.to_string();
-            any.iter().any(|m| m.matches(&s))
-        }
-        Value::Array(a) => a.iter().any(|e| value_matches(e, any)),
-        Value::Object(_) => {
-            let s = v.to_string();
-            any.iter().any(|m| m.matches(&s))
-        }
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
-fn describe(any: &[StrMatch]) -> String {
-    any.iter()
-        .map(|m| match m {
-            StrMatch::Eq(p) => format!("={p}"),
-            StrMatch::Contains(p) => format!("*{p}*"),
-            StrMatch::StartsWith(p) => format!("{p}*"),
-            StrMatch::EndsWith(p) => format!("*{p}"),
-        })
-        .collect::<Vec<_>>()
-        .join("|")
+/// Sigma semantics for a JSON value: strings as they are, numbers and booleans as text, arrays
+/// when any element passes, objects by their JSON text.
+pub fn value_passes(v: &Value, test: &Test) -> bool {
+    match v {
+        Value::Null => matches!(test, Test::Null | Test::Exists(true)),
+        Value::String(s) => str_passes(test, s),
+        Value::Bool(b) => str_passes(test, if *b { "true" } else { "false" }),
+        Value::Number(n) => match test {
+            Test::Num(op, b) => n.as_f64().is_some_and(|a| op.test(a, *b)),
+            _ => str_passes(test, &n.to_string()),
+        },
+        Value::Array(a) => a.iter().any(|e| value_passes(e, test)),
+        Value::Object(_) => str_passes(test, &v.to_string()),
+    }
+}
+
+/// Keyword search in the payload's JSON text.
+fn payload_text_matches(payload: &[u8], any: &[StrMatch]) -> bool {
+    let text = String::from_utf8_lossy(payload);
+    any.iter().any(|m| m.matches(&text))
+}
+
+fn describe(test: &Test) -> String {
+    match test {
+        Test::Str(any) => any.iter().map(StrMatch::describe).collect::<Vec<_>>().join("|"),
+        Test::Null => "is null".into(),
+        Test::Exists(e) => format!("exists={e}"),
+        Test::Cidr(n) => format!("cidr {}", n.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("|")),
+        Test::Num(op, v) => format!("{op:?} {v}"),
+        Test::FieldRef(f) => format!("= field {f}"),
+    }
 }

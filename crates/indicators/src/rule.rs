@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use trailscope_store::Field;
 
 use crate::expr::Expr;
 
 /// How bad a finding is (Sigma's `level`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Context only.
@@ -16,6 +15,7 @@ pub enum Severity {
     /// Worth a look.
     Low,
     /// Suspicious.
+    #[default]
     Medium,
     /// Likely malicious.
     High,
@@ -49,36 +49,116 @@ impl Severity {
 }
 
 /// What a rule is about, shared by all of its findings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
 pub struct RuleMeta {
-    /// Stable id, e.g. `ts-cloudtrail-tamper`.
+    /// Stable id (Sigma `id`, or a trailscope id such as `ts-cloudtrail-tamper`).
     pub id: String,
+    /// Sigma `name`, used by correlation rules to refer to it.
+    pub name: Option<String>,
     /// One-line title.
     pub title: String,
     /// Severity of a finding.
     pub severity: Severity,
-    /// MITRE ATT&CK tactic, e.g. `defense-evasion`.
-    pub tactic: String,
-    /// MITRE ATT&CK technique id, e.g. `T1562.008`.
-    pub technique: String,
+    /// MITRE ATT&CK tactics, e.g. `defense-evasion`.
+    pub tactics: Vec<String>,
+    /// MITRE ATT&CK technique ids, e.g. `T1562.008`.
+    pub techniques: Vec<String>,
+    /// Description.
+    pub description: String,
+    /// Where the rule came from: `builtin:<file>` or a path.
+    pub source: String,
+}
+
+/// A count comparison (`> 10`, `gte: 5`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `==`
+    Eq,
+}
+
+impl CountOp {
+    /// Apply.
+    pub fn test(self, n: usize, v: u64) -> bool {
+        let n = n as u64;
+        match self {
+            CountOp::Gt => n > v,
+            CountOp::Gte => n >= v,
+            CountOp::Lt => n < v,
+            CountOp::Lte => n <= v,
+            CountOp::Eq => n == v,
+        }
+    }
+
+    /// The smallest count that can pass, for windows that must grow to pass (`>`, `>=`, `==`).
+    pub fn threshold(self, v: u64) -> Option<usize> {
+        match self {
+            CountOp::Gt => Some(v as usize + 1),
+            CountOp::Gte | CountOp::Eq => Some(v.max(1) as usize),
+            CountOp::Lt | CountOp::Lte => None,
+        }
+    }
+}
+
+/// Sigma correlation types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorrelationKind {
+    /// Number of events of the referenced rules per group within the timespan.
+    EventCount,
+    /// Number of distinct values of a field per group within the timespan.
+    ValueCount,
+    /// All referenced rules matched per group within the timespan, in any order.
+    Temporal,
+    /// As `Temporal`, in the order the rules are listed.
+    TemporalOrdered,
 }
 
 /// How a rule turns events into findings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum RuleKind {
     /// Each matching event is a finding.
     Event(Expr),
-    /// At least `min_count` matching events of one group (same values of `group_by`) within
-    /// `window_ms` form one finding per burst.
-    Threshold {
+    /// Matching events counted per group (legacy `| count(field) by group > N` with `timeframe`,
+    /// or a trailscope threshold rule); one finding per burst.
+    Aggregate {
         /// The events counted.
         expr: Expr,
-        /// Grouping columns (a group needs all of them non-null).
-        group_by: Vec<Field>,
-        /// Window length.
+        /// Grouping paths (a group needs all of them present).
+        group_by: Vec<String>,
+        /// Window length; `None` means the whole evidence.
+        window_ms: Option<i64>,
+        /// With a field: count its distinct values instead of events.
+        distinct: Option<String>,
+        /// Comparison.
+        op: CountOp,
+        /// Value compared with.
+        value: u64,
+    },
+    /// A Sigma correlation over other rules' matches.
+    Correlation {
+        /// Type.
+        kind: CorrelationKind,
+        /// Referenced rules (ids or names).
+        rules: Vec<String>,
+        /// Grouping paths.
+        group_by: Vec<String>,
+        /// Timespan.
         window_ms: i64,
-        /// Events needed in a window.
-        min_count: usize,
+        /// Field for `value_count`.
+        field: Option<String>,
+        /// Comparison (`event_count`, `value_count`).
+        op: CountOp,
+        /// Value compared with.
+        value: u64,
+        /// Whether the referenced rules still raise findings of their own (Sigma `generate`).
+        base_generate: bool,
     },
 }
 
@@ -89,6 +169,9 @@ pub struct Rule {
     pub meta: Arc<RuleMeta>,
     /// Condition.
     pub kind: RuleKind,
+    /// False when the rule only feeds correlations (referenced by a correlation without
+    /// `generate: true`): its matches are not findings of their own.
+    pub generate: bool,
 }
 
 /// One detection: a rule and the events that raised it.
@@ -98,7 +181,7 @@ pub struct Finding {
     pub rule: Arc<RuleMeta>,
     /// Rows of the store, ascending (one for event rules, the burst for threshold rules).
     pub rows: Vec<u32>,
-    /// For threshold rules: the group's values, joined by `|`.
+    /// For grouped rules: the group's values, joined by `|`; for IOC hits, the indicator.
     pub group: Option<String>,
 }
 

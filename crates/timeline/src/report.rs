@@ -451,7 +451,7 @@ impl Report {
                 rule: f.rule.id.clone(),
                 title: f.rule.title.clone(),
                 severity: f.rule.severity,
-                technique: f.rule.technique.clone(),
+                technique: f.rule.techniques.join(", "),
                 findings: 0,
                 events: 0,
             });

@@ -2,7 +2,9 @@
 
 mod analyze;
 mod events;
+mod hunt;
 mod ingest;
+mod rules;
 
 use crate::args::{Cli, Command};
 use crate::Outcome;
@@ -10,7 +12,9 @@ use crate::Outcome;
 /// Run the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Analyze { input, format, case_seq } => analyze::run(&input, format, case_seq),
+        Command::Analyze { input, rules, format, case_seq } => analyze::run(&input, &rules, format, case_seq),
+        Command::Hunt { input, rules, min_level, format } => hunt::run(&input, &rules, min_level, format),
+        Command::Rules { command } => rules::run(&command),
         Command::Ingest { input } => ingest::run(&input),
         Command::Events { input, filter, format, limit } => events::run(&input, &filter, format, limit),
     }

@@ -1,0 +1,112 @@
+//! `trailscope hunt`: findings of the rules, IOCs and baselines, one line each.
+
+use std::io::Write;
+
+use serde_json::json;
+use trailscope_indicators::{Finding, Severity};
+use trailscope_store::{chrono_free_iso, Field, Store};
+use trailscope_timeline::timeline::principal_name;
+
+use crate::args::{EventFormat, InputArgs, Level, RuleArgs};
+use crate::detect::Detectors;
+use crate::{evidence, Outcome};
+
+pub fn severity_of(l: Level) -> Severity {
+    match l {
+        Level::Informational => Severity::Informational,
+        Level::Low => Severity::Low,
+        Level::Medium => Severity::Medium,
+        Level::High => Severity::High,
+        Level::Critical => Severity::Critical,
+    }
+}
+
+const COLUMNS: [&str; 11] = [
+    "time",
+    "severity",
+    "rule",
+    "title",
+    "principal",
+    "access_key",
+    "source_ip",
+    "event_name",
+    "event_id",
+    "events",
+    "group",
+];
+
+fn columns(store: &Store, f: &Finding) -> [String; 11] {
+    let row = f.first_row();
+    let e = store.event(row);
+    let s = |x: Field| e.str(x).unwrap_or("").to_owned();
+    [
+        chrono_free_iso(e.time_ms()),
+        f.rule.severity.name().to_owned(),
+        f.rule.id.clone(),
+        f.rule.title.clone(),
+        principal_name(store, row),
+        s(Field::AccessKeyId),
+        s(Field::SourceIp),
+        s(Field::EventName),
+        s(Field::EventId),
+        f.rows.len().to_string(),
+        f.group.clone().unwrap_or_default(),
+    ]
+}
+
+pub fn run(input: &InputArgs, rule_args: &RuleArgs, min: Level, format: EventFormat) -> anyhow::Result<Outcome> {
+    let detectors = Detectors::load(rule_args, input.quiet)?;
+    let (store, ingest_report) = evidence::load(input)?;
+    let min = severity_of(min);
+    let findings: Vec<Finding> = detectors.run(&store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match format {
+        EventFormat::Table => {
+            writeln!(
+                out,
+                "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} PRINCIPAL",
+                "TIME", "SEVERITY", "RULE", "SOURCE_IP", "ACCESS_KEY", "EVENT"
+            )?;
+            for f in &findings {
+                let c = columns(&store, f);
+                let more = if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
+                writeln!(
+                    out,
+                    "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}",
+                    c[0],
+                    c[1],
+                    c[2],
+                    c[6],
+                    c[5],
+                    format!("{}{more}", c[7]),
+                    c[4]
+                )?;
+            }
+        }
+        EventFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(COLUMNS)?;
+            for f in &findings {
+                w.write_record(columns(&store, f))?;
+            }
+            w.flush()?;
+        }
+        EventFormat::Jsonl => {
+            for f in &findings {
+                let c = columns(&store, f);
+                let ids: Vec<&str> =
+                    f.rows.iter().filter_map(|&r| store.event(r as usize).str(Field::EventId)).collect();
+                let v = json!({
+                    "time": c[0], "severity": c[1], "rule": c[2], "title": c[3], "tactics": f.rule.tactics,
+                    "techniques": f.rule.techniques, "principal": c[4], "access_key": c[5], "source_ip": c[6],
+                    "event_name": c[7], "event_ids": ids, "group": f.group, "rule_source": f.rule.source,
+                });
+                serde_json::to_writer(&mut out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()?;
+    let clean = findings.is_empty() && !ingest_report.has_problems() && detectors.report.errors.is_empty();
+    Ok(if clean { Outcome::Clean } else { Outcome::Attention })
+}

@@ -1,0 +1,102 @@
+//! `trailscope rules list|check`.
+
+use std::io::Write;
+
+use trailscope_indicators::baseline;
+use trailscope_indicators::{load_vars, RuleKind, RuleMeta, RuleSet, Vars};
+
+use crate::args::{ListFormat, RuleArgs, RulesCommand};
+use crate::detect::Detectors;
+use crate::Outcome;
+
+fn kind_name(k: &RuleKind) -> &'static str {
+    match k {
+        RuleKind::Event(_) => "event",
+        RuleKind::Aggregate { .. } => "aggregation",
+        RuleKind::Correlation { .. } => "correlation",
+    }
+}
+
+fn list(args: &RuleArgs, format: ListFormat) -> anyhow::Result<Outcome> {
+    let d = Detectors::load(args, false)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rows: Vec<(&RuleMeta, &str)> =
+        d.rules.rules.iter().filter(|r| r.generate).map(|r| (&*r.meta, kind_name(&r.kind))).collect();
+    let base = baseline::rules();
+    if d.baseline.is_some() {
+        rows.extend(base.iter().map(|m| (&**m, "baseline")));
+    }
+    match format {
+        ListFormat::Table => {
+            writeln!(out, "{:<38} {:<13} {:<12} {:<30} TITLE", "RULE", "LEVEL", "KIND", "ATT&CK")?;
+            for (m, kind) in &rows {
+                writeln!(
+                    out,
+                    "{:<38} {:<13} {:<12} {:<30} {}",
+                    m.id,
+                    m.severity.name(),
+                    kind,
+                    m.techniques.join(","),
+                    m.title
+                )?;
+            }
+        }
+        ListFormat::Markdown => {
+            writeln!(out, "| rule | level | kind | tactics | techniques | title |")?;
+            writeln!(out, "|---|---|---|---|---|---|")?;
+            for (m, kind) in &rows {
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} | {} |",
+                    m.id,
+                    m.severity.name(),
+                    kind,
+                    m.tactics.join(", "),
+                    m.techniques.join(", "),
+                    m.title
+                )?;
+            }
+        }
+    }
+    writeln!(
+        std::io::stderr(),
+        "{} rules loaded from {} files; {} refused; {} for other log sources",
+        d.report.loaded,
+        d.report.files,
+        d.report.errors.len(),
+        d.report.not_applicable.len()
+    )?;
+    out.flush()?;
+    Ok(if d.report.errors.is_empty() { Outcome::Clean } else { Outcome::Attention })
+}
+
+fn check(paths: &[std::path::PathBuf], vars: Option<&std::path::Path>) -> anyhow::Result<Outcome> {
+    let vars = match vars {
+        Some(p) => load_vars(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Vars::new(),
+    };
+    let (set, report) = RuleSet::load(false, paths, &vars);
+    let mut out = std::io::stdout().lock();
+    for e in &report.errors {
+        writeln!(out, "refused: {e}")?;
+    }
+    for (at, what) in &report.not_applicable {
+        writeln!(out, "skipped: {at}: not AWS CloudTrail ({what})")?;
+    }
+    writeln!(
+        out,
+        "{} files, {} rules loaded, {} refused, {} for other log sources",
+        report.files,
+        set.rules.len(),
+        report.errors.len(),
+        report.not_applicable.len()
+    )?;
+    Ok(if report.errors.is_empty() { Outcome::Clean } else { Outcome::Attention })
+}
+
+pub fn run(cmd: &RulesCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        RulesCommand::List { rules, format } => list(rules, *format),
+        RulesCommand::Check { paths, vars } => check(paths, vars.as_deref()),
+    }
+}

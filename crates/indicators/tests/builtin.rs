@@ -1,0 +1,122 @@
+//! Every built-in rule fires on its positive case and stays quiet on its negative case
+//! (`rules/builtin/tests.yml`), on records ingested exactly as evidence would be.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+use trailscope_indicators::RuleSet;
+use trailscope_ingest::{ingest, IngestOptions};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn to_json(y: &Yaml) -> Value {
+    match y {
+        Yaml::String(s) => json!(s),
+        Yaml::Integer(i) => json!(i),
+        Yaml::Real(r) => r.parse::<f64>().map(|f| json!(f)).unwrap_or(json!(r)),
+        Yaml::Boolean(b) => json!(b),
+        Yaml::Array(a) => Value::Array(a.iter().map(to_json).collect()),
+        Yaml::Hash(h) => Value::Object(h.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), to_json(v))).collect()),
+        _ => Value::Null,
+    }
+}
+
+fn base(n: usize, at_s: i64) -> Value {
+    let t = 1_714_557_600 + at_s; // 2024-05-01T10:00:00Z
+    let (h, m, s) = ((t % 86_400) / 3600, (t % 3600) / 60, t % 60);
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE0001", "arn": "arn:aws:iam::111122223333:user/alice",
+            "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLEALICE0001", "userName": "alice"},
+        "eventTime": format!("2024-05-01T{h:02}:{m:02}:{s:02}Z"),
+        "eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity", "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.10", "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64",
+        "requestParameters": null, "responseElements": null,
+        "requestID": format!("req-{n}"), "eventID": format!("evt-{n}"), "readOnly": false,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333", "eventCategory": "Management"
+    })
+}
+
+fn merge(into: &mut Value, over: &Value) {
+    match (into, over) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+fn fill(v: &Value, i: usize) -> Value {
+    match v {
+        Value::String(s) => json!(s.replace("{i}", &i.to_string())),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, i)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), fill(x, i))).collect::<Map<_, _>>()),
+        v => v.clone(),
+    }
+}
+
+/// Records of one case (a partial record or a list of them).
+fn records(case: &Value) -> Vec<Value> {
+    let parts: Vec<Value> = match case {
+        Value::Array(a) => a.clone(),
+        v => vec![v.clone()],
+    };
+    let mut out = Vec::new();
+    for p in parts {
+        let repeat = p.get("_repeat").and_then(Value::as_u64).unwrap_or(1) as usize;
+        let at = p.get("_at").and_then(Value::as_i64);
+        let mut partial = p.clone();
+        partial.as_object_mut().unwrap().retain(|k, _| !k.starts_with('_'));
+        for i in 0..repeat {
+            let n = out.len();
+            let mut r = base(n, at.unwrap_or(0) + 20 * i as i64);
+            merge(&mut r, &fill(&partial, i));
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn fires(rules: &RuleSet, id: &str, recs: &[Value]) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": recs })).unwrap()).unwrap();
+    let (store, report) =
+        ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
+    assert_eq!(report.stored() as usize, recs.len(), "{id}: every test record must ingest");
+    rules.run(&store).iter().any(|f| f.rule.id == id)
+}
+
+#[test]
+fn every_builtin_rule_has_a_passing_positive_and_negative_case() {
+    let rules = RuleSet::builtin();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/builtin/tests.yml")).unwrap();
+    let cases = to_json(&YamlLoader::load_from_str(&text).unwrap()[0]);
+    let cases: BTreeMap<String, Value> = cases.as_object().unwrap().clone().into_iter().collect();
+    let generating: Vec<&str> = rules.rules.iter().filter(|r| r.generate).map(|r| r.meta.id.as_str()).collect();
+    assert!(generating.len() >= 60, "the pack has {} rules", generating.len());
+    let mut failures = Vec::new();
+    for id in &generating {
+        let Some(case) = cases.get(*id) else {
+            failures.push(format!("{id}: no test case"));
+            continue;
+        };
+        if !fires(&rules, id, &records(&case["match"])) {
+            failures.push(format!("{id}: positive case did not fire"));
+        }
+        if fires(&rules, id, &records(&case["nomatch"])) {
+            failures.push(format!("{id}: negative case fired"));
+        }
+    }
+    for id in cases.keys() {
+        if !generating.contains(&id.as_str()) {
+            failures.push(format!("{id}: test case for an unknown rule"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
