@@ -340,7 +340,13 @@ pub fn value_passes(v: &Value, test: &Test) -> bool {
             _ => str_passes(test, &n.to_string()),
         },
         Value::Array(a) => a.iter().any(|e| value_passes(e, test)),
-        Value::Object(_) => str_passes(test, &v.to_string()),
+        // A whole object is tested as its JSON text, and again with string escapes undone, so
+        // that a pattern written as `"Action": "*"` finds it inside an embedded JSON document.
+        Value::Object(_) => {
+            let text = v.to_string();
+            str_passes(test, &text)
+                || (text.contains('\\') && str_passes(test, &text.replace("\\\"", "\"").replace("\\\\", "\\")))
+        }
     }
 }
 

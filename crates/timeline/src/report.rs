@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
 use serde_json::Value;
+use trailscope_indicators::useragent::classify;
 use trailscope_indicators::{Finding, Severity};
 use trailscope_store::{chrono_free_iso, Field, Selection, Store, Sym};
 
@@ -60,6 +61,8 @@ pub struct SourceIp {
     pub last_seen: String,
     /// User agents seen from it.
     pub user_agents: Vec<String>,
+    /// What each user agent is (same order): console, AWS CLI, SDK, offensive tool, ...
+    pub user_agent_kinds: Vec<String>,
 }
 
 /// One kind of action the attacker took.
@@ -402,6 +405,7 @@ impl Report {
                 events: n,
                 first_seen: iso(first),
                 last_seen: iso(last),
+                user_agent_kinds: uas.iter().map(|u| classify(u).label()).collect(),
                 user_agents: uas.into_iter().map(str::to_owned).collect(),
             })
             .collect();

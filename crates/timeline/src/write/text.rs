@@ -64,8 +64,8 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     writeln!(out, "\nSource IPs ({})", r.source_ips.len())?;
     for ip in &r.source_ips {
         writeln!(out, "  {:<40} {:>5} events  {} .. {}", ip.ip, ip.events, ip.first_seen, ip.last_seen)?;
-        for ua in &ip.user_agents {
-            writeln!(out, "      user agent: {ua}")?;
+        for (ua, kind) in ip.user_agents.iter().zip(&ip.user_agent_kinds) {
+            writeln!(out, "      user agent [{kind}]: {ua}")?;
         }
     }
 
