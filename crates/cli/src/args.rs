@@ -30,12 +30,47 @@ pub enum Command {
         /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
         #[arg(long, default_value_t = 1)]
         case_seq: u32,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Ingest only and summarise what was read, skipped and why.
     Ingest {
         /// Evidence to read.
         #[command(flatten)]
         input: InputArgs,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Validate the logs against CloudTrail digest files, offline (hashes, chain, gaps,
+    /// signatures).
+    Verify {
+        /// Evidence to read (logs and digests).
+        #[command(flatten)]
+        input: InputArgs,
+        /// Digest signatures (the S3 `x-amz-meta-signature` of each digest), as JSON:
+        /// `{"<digest S3 key or file name>": "<hex signature>", ...}`.
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+        /// Public keys saved from `aws cloudtrail list-public-keys` (JSON).
+        #[arg(long, value_name = "FILE")]
+        public_keys: Option<PathBuf>,
+        /// Report event gaps per account and region longer than this (e.g. 6h; 0 to skip).
+        #[arg(long, default_value = "6h")]
+        gap: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Case audit log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Run the rules, IOCs and baselines and list the findings.
     Hunt {
@@ -51,6 +86,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Rule management.
     Rules {
@@ -72,7 +110,30 @@ pub enum Command {
         /// Print at most this many events.
         #[arg(long)]
         limit: Option<usize>,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
     },
+}
+
+/// `trailscope audit ...`
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check a case directory's audit chain and every output hash; name the first broken link.
+    Verify {
+        /// The case directory (given to --out).
+        #[arg(value_name = "CASE_DIR")]
+        case: PathBuf,
+    },
+}
+
+/// Output files for a case.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutArgs {
+    /// Case directory: also write the output, the evidence manifest (manifest.json,
+    /// manifest.csv) and an audit-log entry there. Evidence is never written to otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `trailscope rules ...`

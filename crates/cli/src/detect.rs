@@ -9,6 +9,34 @@ use trailscope_store::Store;
 
 use crate::args::RuleArgs;
 
+fn rule_set_hash(args: &RuleArgs) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut feed = |label: &str, bytes: &[u8]| {
+        h.update(label.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    if !args.no_builtin {
+        for (name, text) in trailscope_indicators::builtin_files() {
+            feed(name, text.as_bytes());
+        }
+    }
+    let mut files = Vec::new();
+    for p in &args.rules {
+        files.extend(trailscope_indicators::rule_files(p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    files.extend(args.ioc.iter().cloned());
+    files.extend(args.vars.iter().cloned());
+    files.sort();
+    for f in files {
+        let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+        feed(&f.display().to_string(), &bytes);
+    }
+    feed("baseline", format!("{}:{:?}", args.no_baseline, args.learn).as_bytes());
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Everything that detects, loaded once.
 pub struct Detectors {
     /// Sigma rules (built-in and --rules).
@@ -19,6 +47,9 @@ pub struct Detectors {
     pub iocs: IocSet,
     /// Baselines, unless switched off.
     pub baseline: Option<BaselineOptions>,
+    /// SHA-256 over everything that decides findings: built-in rule texts (when used), rule,
+    /// IOC and variables files (in path order), and the baseline settings.
+    pub rule_set_sha256: String,
 }
 
 impl Detectors {
@@ -54,7 +85,8 @@ impl Detectors {
             };
             Some(BaselineOptions { learn_ms })
         };
-        Ok(Detectors { rules, report, iocs, baseline })
+        let rule_set_sha256 = rule_set_hash(args)?;
+        Ok(Detectors { rules, report, iocs, baseline, rule_set_sha256 })
     }
 
     /// All findings, ordered by first event then rule id.

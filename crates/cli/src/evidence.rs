@@ -11,7 +11,17 @@ use crate::args::InputArgs;
 
 /// Ingest the inputs. The progress bar shows on a terminal only, and never with `--quiet`.
 pub fn load(input: &InputArgs) -> anyhow::Result<(Store, IngestReport)> {
-    let opts = IngestOptions { threads: input.threads, follow_links: input.follow_links, strict: input.strict };
+    load_with(input, false)
+}
+
+/// As [`load`], optionally hashing uncompressed content too (for digest validation).
+pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(Store, IngestReport)> {
+    let opts = IngestOptions {
+        threads: input.threads,
+        follow_links: input.follow_links,
+        strict: input.strict,
+        hash_uncompressed,
+    };
     let bar = (!input.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = ProgressBar::new_spinner();
         pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"));

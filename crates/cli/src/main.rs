@@ -10,6 +10,7 @@ mod cmd;
 mod detect;
 mod evidence;
 mod filter;
+mod output;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod digest;
 pub mod payload;
 pub mod scenario;
 pub mod world;
@@ -42,6 +43,8 @@ pub struct GenConfig {
     pub attack: bool,
     /// Most records per file (a 5-minute delivery window is split beyond this).
     pub max_records_per_file: usize,
+    /// Write hourly, signed digest files (log file integrity validation).
+    pub digests: bool,
 }
 
 impl Default for GenConfig {
@@ -53,6 +56,7 @@ impl Default for GenConfig {
             start_day: days_from_civil(2024, 3, 4),
             attack: true,
             max_records_per_file: 1500,
+            digests: true,
         }
     }
 }
@@ -101,6 +105,12 @@ pub struct GenSummary {
     pub bytes: u64,
     /// The attack's ground truth (empty when `attack` is off).
     pub truth: GroundTruth,
+    /// Digest files written.
+    pub digest_files: usize,
+    /// Digest signatures (S3 `x-amz-meta-signature`), by digest S3 key.
+    pub signatures: Value,
+    /// The signing public key, shaped like `aws cloudtrail list-public-keys` output.
+    pub public_keys: Value,
 }
 
 /// One generated record with the keys needed to place it in a file.
@@ -372,8 +382,17 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
         let day = cfg.start_day + (cfg.days.max(2) as i64 - 1).min(1);
         truth = scenario::attack(&mut rng, &actors, day, &mut records);
     }
-    let (files, bytes) = write_tree(&mut rng, cfg, out, records.iter())?;
-    Ok(GenSummary { files, records: records.len(), bytes, truth })
+    let (files, bytes, delivered) = write_tree(&mut rng, cfg, out, records.iter())?;
+    let mut summary = GenSummary { files, records: records.len(), bytes, truth, ..Default::default() };
+    if cfg.digests {
+        let first = cfg.start_day * 86_400_000;
+        let last = delivered.iter().map(|d| d.delivered_ms).max().unwrap_or(first);
+        let (n, sigs, keys) = digest::write_digests(out, &delivered, first, last)?;
+        summary.digest_files = n;
+        summary.signatures = sigs;
+        summary.public_keys = keys;
+    }
+    Ok(summary)
 }
 
 /// Group records into 5-minute delivery files per account and region and write them gzipped.
@@ -382,7 +401,8 @@ fn write_tree<'a>(
     cfg: &GenConfig,
     out: &Path,
     records: impl Iterator<Item = &'a Generated>,
-) -> std::io::Result<(usize, u64)> {
+) -> std::io::Result<(usize, u64, Vec<digest::Delivered>)> {
+    let mut delivered = Vec::new();
     let mut groups: BTreeMap<(String, String, i64), Vec<&Generated>> = BTreeMap::new();
     for g in records {
         let area = if g.record["eventType"] == "AwsCloudTrailInsight" { "I" } else { "C" };
@@ -407,14 +427,26 @@ fn write_tree<'a>(
                 sod % 3600 / 60,
                 rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
             );
-            let body = json!({"Records": part.iter().map(|g| &g.record).collect::<Vec<_>>()});
+            let body = serde_json::to_vec(&json!({"Records": part.iter().map(|g| &g.record).collect::<Vec<_>>()}))?;
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-            serde_json::to_writer(&mut enc, &body)?;
+            enc.write_all(&body)?;
             let gz = enc.finish()?;
+            if area == "CloudTrail" {
+                let rel = format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}/{name}");
+                delivered.push(digest::Delivered {
+                    account: account.to_owned(),
+                    region: region.clone(),
+                    key: rel,
+                    delivered_ms: end_ms,
+                    sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+                    oldest_ms: part.iter().map(|g| g.time_ms / 1000 * 1000).min().unwrap_or(end_ms),
+                    newest_ms: part.iter().map(|g| g.time_ms / 1000 * 1000).max().unwrap_or(end_ms),
+                });
+            }
             bytes += gz.len() as u64;
-            std::fs::File::create(dir.join(name))?.write_all(&gz)?;
+            std::fs::File::create(dir.join(&name))?.write_all(&gz)?;
             files += 1;
         }
     }
-    Ok((files, bytes))
+    Ok((files, bytes, delivered))
 }

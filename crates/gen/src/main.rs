@@ -31,6 +31,15 @@ struct Args {
     /// Where to write the attack's ground truth (JSON). Keep it outside --out.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Leave out digest files.
+    #[arg(long)]
+    no_digests: bool,
+    /// Where to write the digest signatures (S3 object metadata in real life), as JSON.
+    #[arg(long)]
+    signatures: Option<PathBuf>,
+    /// Where to write the signing public key, as `aws cloudtrail list-public-keys` output.
+    #[arg(long)]
+    public_keys: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,12 +50,19 @@ fn main() -> anyhow::Result<()> {
         days: args.days,
         attack: !args.no_attack,
         max_records_per_file: args.max_records_per_file,
+        digests: !args.no_digests,
         ..GenConfig::default()
     };
     let summary = generate(&cfg, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(path) = args.truth {
         std::fs::write(&path, serde_json::to_string_pretty(&summary.truth)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    for (path, value) in [(&args.signatures, &summary.signatures), (&args.public_keys, &summary.public_keys)] {
+        if let Some(p) = path {
+            std::fs::write(p, serde_json::to_string_pretty(value)? + "\n")
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
     }
     eprintln!(
         "wrote {} records in {} files ({} bytes gzipped) under {}",

@@ -45,6 +45,11 @@ pub use predicate::{value_passes, values_at, Predicate, SymSet};
 pub use rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind, RuleMeta, Severity};
 pub use sigma::Vars;
 
+/// The built-in rule files, `(name, text)`, for hashing what ran.
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    builtin::FILES
+}
+
 /// A loaded, linked set of rules.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {

@@ -52,6 +52,9 @@ pub struct IngestOptions {
     pub follow_links: bool,
     /// Fail on the first file error or rejected record instead of reporting and going on.
     pub strict: bool,
+    /// Also take the SHA-256 of each file's uncompressed content (what CloudTrail digest files
+    /// record), in the same pass.
+    pub hash_uncompressed: bool,
 }
 
 /// Called after each file with its outcome (for progress display). Called from worker threads.
@@ -85,7 +88,7 @@ pub fn ingest(
         scope.spawn(|| {
             pool.install(|| {
                 files.par_iter().enumerate().for_each_init(
-                    || (Worker::new(), tx.clone()),
+                    || (Worker::new(opts.hash_uncompressed), tx.clone()),
                     |(w, tx), (i, f)| {
                         if stop.load(Ordering::Relaxed) {
                             return;
@@ -160,16 +163,20 @@ fn merge_one(
     Ok(())
 }
 
+/// Digest files larger than this are not kept in memory (real ones are a few KB to a few MB).
+const MAX_DIGEST_BYTES: usize = 64 << 20;
+
 /// One thread's reusable state.
 struct Worker {
+    hash_uncompressed: bool,
     gunzip: decode::Decompressor,
     buf: Vec<u8>,
     parser: parse::Parser,
 }
 
 impl Worker {
-    fn new() -> Self {
-        Worker { gunzip: decode::Decompressor::new(), buf: Vec::new(), parser: parse::Parser::new() }
+    fn new(hash_uncompressed: bool) -> Self {
+        Worker { hash_uncompressed, gunzip: decode::Decompressor::new(), buf: Vec::new(), parser: parse::Parser::new() }
     }
 
     fn process(&mut self, file: &InputFile) -> FileResult {
@@ -188,6 +195,8 @@ impl Worker {
             rejected: 0,
             error: None,
             archive: archive_key(&file.path),
+            sha256_uncompressed: None,
+            digest: None,
         };
         let mut chunk = ChunkBuilder::new();
         let bytes = match read::read_file(&file.path) {
@@ -215,6 +224,9 @@ impl Worker {
         drop(bytes);
         let len = self.buf.len();
         outcome.uncompressed = len as u64;
+        if self.hash_uncompressed {
+            outcome.sha256_uncompressed = Some(hex(&Sha256::digest(&self.buf[..len])));
+        }
         let first = self.buf.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{' | b'[')) {
             if json_name || outcome.gzip && file.path.to_string_lossy().contains("CloudTrail") {
@@ -233,6 +245,13 @@ impl Worker {
             outcome.error = Some(FileErrorKind::TooLarge(len as u64));
             return (outcome, chunk, Vec::new());
         }
+        // Digest files are small; their text is kept for integrity checks (parsing is in place).
+        let head = &self.buf[..len.min(2048)];
+        let maybe_digest = file.path.to_string_lossy().contains("CloudTrail-Digest")
+            || memchr::memmem::find(head, b"\"digestStartTime\"").is_some()
+            || memchr::memmem::find(head, b"\"digestS3Object\"").is_some();
+        let text_copy =
+            (maybe_digest && len <= MAX_DIGEST_BYTES).then(|| String::from_utf8_lossy(&self.buf[..len]).into_owned());
         self.buf.resize(len + pad, 0);
         match self.parser.parse(&mut self.buf, len, &mut chunk) {
             Err(parse::DocError::Json(m)) => {
@@ -249,7 +268,10 @@ impl Worker {
                 outcome.rejected = parsed.rejects.len() as u64;
                 let insight_path = outcome.archive.as_ref().is_some_and(|a| a.area == "CloudTrail-Insight");
                 outcome.kind = match parsed.wrapper {
-                    Some(Wrapper::Digest) => FileKind::Digest,
+                    Some(Wrapper::Digest) => {
+                        outcome.digest = text_copy;
+                        FileKind::Digest
+                    }
                     _ if insight_path || (parsed.records > 0 && parsed.insight_records == parsed.records) => {
                         FileKind::Insight
                     }

@@ -144,6 +144,10 @@ pub struct FileOutcome {
     pub error: Option<FileErrorKind>,
     /// Account/region/date from the S3 key layout, when the path follows it.
     pub archive: Option<ArchiveKey>,
+    /// Hex SHA-256 of the uncompressed content, when asked for (`hash_uncompressed`).
+    pub sha256_uncompressed: Option<String>,
+    /// For digest files: the digest's JSON text.
+    pub digest: Option<String>,
 }
 
 /// Totals and details of one ingest.

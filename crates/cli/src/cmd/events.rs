@@ -5,7 +5,8 @@ use std::io::Write;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
-use crate::args::{EventFormat, FilterArgs, InputArgs};
+use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs};
+use crate::output::{record, Tee};
 use crate::{evidence, filter};
 
 const COLUMNS: [&str; 10] =
@@ -33,12 +34,17 @@ pub fn run(
     f: &FilterArgs,
     format: EventFormat,
     limit: Option<usize>,
+    out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
     let (store, report) = evidence::load(input)?;
     let rows = filter::select(&store, f)?;
     let rows = &rows[..rows.len().min(limit.unwrap_or(usize::MAX))];
-    let stdout = std::io::stdout().lock();
-    let mut out = std::io::BufWriter::new(stdout);
+    let name = match format {
+        EventFormat::Table => "events.txt",
+        EventFormat::Csv => "events.csv",
+        EventFormat::Jsonl => "events.jsonl",
+    };
+    let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
         EventFormat::Jsonl => {
             for &r in rows {
@@ -72,5 +78,7 @@ pub fn run(
         }
     }
     out.flush()?;
+    let written = out.finish()?;
+    record(out_args.out.as_deref(), Some(&report), None, written.into_iter().collect())?;
     Ok(super::evidence_outcome(&report))
 }

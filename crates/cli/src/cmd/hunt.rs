@@ -7,8 +7,9 @@ use trailscope_indicators::{Finding, Severity};
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
 
-use crate::args::{EventFormat, InputArgs, Level, RuleArgs};
+use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
 use crate::detect::Detectors;
+use crate::output::{record, Tee};
 use crate::{evidence, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
@@ -54,12 +55,23 @@ fn columns(store: &Store, f: &Finding) -> [String; 11] {
     ]
 }
 
-pub fn run(input: &InputArgs, rule_args: &RuleArgs, min: Level, format: EventFormat) -> anyhow::Result<Outcome> {
+pub fn run(
+    input: &InputArgs,
+    rule_args: &RuleArgs,
+    min: Level,
+    format: EventFormat,
+    out_args: &OutArgs,
+) -> anyhow::Result<Outcome> {
     let detectors = Detectors::load(rule_args, input.quiet)?;
     let (store, ingest_report) = evidence::load(input)?;
     let min = severity_of(min);
     let findings: Vec<Finding> = detectors.run(&store).into_iter().filter(|f| f.rule.severity >= min).collect();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let name = match format {
+        EventFormat::Table => "findings.txt",
+        EventFormat::Csv => "findings.csv",
+        EventFormat::Jsonl => "findings.jsonl",
+    };
+    let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
         EventFormat::Table => {
             writeln!(
@@ -107,6 +119,13 @@ pub fn run(input: &InputArgs, rule_args: &RuleArgs, min: Level, format: EventFor
         }
     }
     out.flush()?;
+    let written = out.finish()?;
+    record(
+        out_args.out.as_deref(),
+        Some(&ingest_report),
+        Some(detectors.rule_set_sha256.clone()),
+        written.into_iter().collect(),
+    )?;
     let clean = findings.is_empty() && !ingest_report.has_problems() && detectors.report.errors.is_empty();
     Ok(if clean { Outcome::Clean } else { Outcome::Attention })
 }

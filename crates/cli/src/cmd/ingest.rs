@@ -6,16 +6,17 @@ use std::io::Write;
 use trailscope_ingest::FileKind;
 use trailscope_store::{chrono_free_iso, Field};
 
-use crate::args::InputArgs;
+use crate::args::{InputArgs, OutArgs};
+use crate::output::{record, Tee};
 use crate::{evidence, Outcome};
 
 fn distinct(store: &trailscope_store::Store, field: Field) -> Vec<String> {
     trailscope_indicators::distinct(store, field, 0..store.len()).into_iter().map(str::to_owned).collect()
 }
 
-pub fn run(input: &InputArgs) -> anyhow::Result<Outcome> {
+pub fn run(input: &InputArgs, out_args: &OutArgs) -> anyhow::Result<Outcome> {
     let (store, r) = evidence::load(input)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
     let kinds = [FileKind::Log, FileKind::Insight, FileKind::Digest, FileKind::Other, FileKind::Error];
     let by_kind: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.name(), r.count(*k))).collect();
     writeln!(out, "Files:        {} ({})", r.files.len(), by_kind.join(", "))?;
@@ -68,5 +69,7 @@ pub fn run(input: &InputArgs) -> anyhow::Result<Outcome> {
         mem.payloads
     )?;
     out.flush()?;
+    let written = out.finish()?;
+    record(out_args.out.as_deref(), Some(&r), None, written.into_iter().collect())?;
     Ok(super::evidence_outcome(&r))
 }

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 mod analyze;
+mod audit;
 mod events;
 mod hunt;
 mod ingest;
 mod rules;
+mod verify;
 
 use crate::args::{Cli, Command};
 use crate::Outcome;
@@ -12,11 +14,17 @@ use crate::Outcome;
 /// Run the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Analyze { input, rules, format, case_seq } => analyze::run(&input, &rules, format, case_seq),
-        Command::Hunt { input, rules, min_level, format } => hunt::run(&input, &rules, min_level, format),
+        Command::Analyze { input, rules, format, case_seq, out } => {
+            analyze::run(&input, &rules, format, case_seq, &out)
+        }
+        Command::Hunt { input, rules, min_level, format, out } => hunt::run(&input, &rules, min_level, format, &out),
         Command::Rules { command } => rules::run(&command),
-        Command::Ingest { input } => ingest::run(&input),
-        Command::Events { input, filter, format, limit } => events::run(&input, &filter, format, limit),
+        Command::Ingest { input, out } => ingest::run(&input, &out),
+        Command::Events { input, filter, format, limit, out } => events::run(&input, &filter, format, limit, &out),
+        Command::Verify { input, signatures, public_keys, gap, format, out } => {
+            verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)
+        }
+        Command::Audit { command: crate::args::AuditCommand::Verify { case } } => audit::run(&case),
     }
 }
 

@@ -1,0 +1,96 @@
+//! `trailscope verify`: offline CloudTrail log file validation.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use trailscope_indicators::sigma::parse_duration;
+use trailscope_integrity::{verify, PublicKeys, VerifyOptions, VerifyReport};
+
+use crate::args::{InputArgs, OutArgs, ReportFormat};
+use crate::output::{record, Tee};
+use crate::{evidence, Outcome};
+
+fn load_signatures(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let map = v
+        .as_object()
+        .with_context(|| format!("{}: expected an object of digest key -> hex signature", path.display()))?;
+    map.iter()
+        .map(|(k, s)| {
+            Ok((
+                k.clone(),
+                s.as_str().with_context(|| format!("{}: signature of {k} is not a string", path.display()))?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn write_text(out: &mut impl Write, r: &VerifyReport) -> std::io::Result<()> {
+    writeln!(out, "Integrity: {}", if r.intact() { "INTACT (no problem found)" } else { "PROBLEMS FOUND" })?;
+    writeln!(out, "Digests:   {} files in {} chains", r.digests, r.chains)?;
+    writeln!(
+        out,
+        "Log files: {} in evidence, {} match their digest, {} delivered after the newest digest (not yet covered)",
+        r.log_files, r.log_files_verified, r.log_files_not_yet_covered
+    )?;
+    let s = &r.signatures;
+    writeln!(out, "Signatures: {} valid, {} invalid, {} not checked", s.valid, s.invalid, s.unchecked)?;
+    if let Some(why) = &s.not_checked_because {
+        writeln!(out, "  note: {why}")?;
+    }
+    writeln!(out, "\nProblems ({})", r.problems.len())?;
+    for p in &r.problems {
+        writeln!(out, "  {p}")?;
+    }
+    writeln!(
+        out,
+        "\nEvent gaps per account and region ({}; information: quiet regions are normal)",
+        r.event_gaps.len()
+    )?;
+    for g in &r.event_gaps {
+        writeln!(out, "  {} {:<15} no events {} .. {}", g.account, g.region, g.from, g.to)?;
+    }
+    Ok(())
+}
+
+pub fn run(
+    input: &InputArgs,
+    signatures: Option<&Path>,
+    public_keys: Option<&Path>,
+    gap: &str,
+    format: ReportFormat,
+    out_args: &OutArgs,
+) -> anyhow::Result<Outcome> {
+    let gap_ms =
+        if gap == "0" { 0 } else { parse_duration(gap).with_context(|| format!("--gap: not a duration: {gap:?}"))? };
+    let keys = match public_keys {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(PublicKeys::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let sigs = match signatures {
+        Some(p) => load_signatures(p)?,
+        None => HashMap::new(),
+    };
+    let (store, ingest_report) = evidence::load_with(input, true)?;
+    let report =
+        verify(&store, &ingest_report, &VerifyOptions { signatures: sigs, public_keys: keys, event_gap_ms: gap_ms });
+    let name = if format == ReportFormat::Json { "verify.json" } else { "verify.txt" };
+    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    match format {
+        ReportFormat::Text => write_text(&mut out, &report)?,
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    let written = out.finish()?;
+    record(out_args.out.as_deref(), Some(&ingest_report), None, written.into_iter().collect())?;
+    Ok(if report.intact() && !ingest_report.has_problems() { Outcome::Clean } else { Outcome::Attention })
+}
