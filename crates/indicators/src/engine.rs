@@ -26,32 +26,97 @@ pub fn path_text(store: &Store, row: usize, path: &str) -> Option<String> {
     })
 }
 
+/// Ids for the value of a path on rows: dictionary ids for columns (no string work), interned
+/// payload strings otherwise. `None` when absent.
+struct Keyer<'s> {
+    store: &'s Store,
+    field: Option<Field>,
+    path: String,
+    interned: HashMap<String, u32>,
+}
+
+impl<'s> Keyer<'s> {
+    fn new(store: &'s Store, path: &str) -> Self {
+        Keyer { store, field: Field::from_path(path), path: path.to_owned(), interned: HashMap::new() }
+    }
+    fn key(&mut self, row: usize) -> Option<u32> {
+        if let Some(f) = self.field {
+            let s = self.store.column(f)[row];
+            if !s.is_null() {
+                return Some(s.0);
+            }
+        }
+        let text = path_text(self.store, row, &self.path)?;
+        let next = self.interned.len() as u32 | 0x8000_0000;
+        Some(*self.interned.entry(text).or_insert(next))
+    }
+}
+
 fn group_rows(
     store: &Store,
     rows: impl Iterator<Item = usize>,
     group_by: &[String],
-) -> BTreeMap<Vec<String>, Vec<u32>> {
-    let mut groups: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+) -> BTreeMap<Vec<u32>, (String, Vec<u32>)> {
+    let mut keyers: Vec<Keyer<'_>> = group_by.iter().map(|p| Keyer::new(store, p)).collect();
+    let mut groups: BTreeMap<Vec<u32>, (String, Vec<u32>)> = BTreeMap::new();
     for row in rows {
-        let key: Option<Vec<String>> = group_by.iter().map(|p| path_text(store, row, p)).collect();
+        let key: Option<Vec<u32>> = keyers.iter_mut().map(|k| k.key(row)).collect();
         if let Some(key) = key {
-            groups.entry(key).or_default().push(row as u32);
+            groups
+                .entry(key)
+                .or_insert_with(|| {
+                    let label = group_by
+                        .iter()
+                        .map(|p| path_text(store, row, p).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    (label, Vec::new())
+                })
+                .1
+                .push(row as u32);
         }
     }
     groups
 }
 
 /// Maximal runs of time-ordered `rows` in which every row lies in some window of `window_ms`
-/// that satisfies `ok` (given the window's rows).
-fn bursts(times: &[i64], rows: &[u32], window_ms: i64, min_rows: usize, ok: impl Fn(&[u32]) -> bool) -> Vec<Vec<u32>> {
+/// whose count (events, or distinct values when `values` is given) passes `ok`.
+/// One pass with two pointers: counts are kept incrementally, never recomputed per window.
+fn bursts(
+    times: &[i64],
+    rows: &[u32],
+    values: Option<&[Option<u32>]>,
+    window_ms: i64,
+    ok: impl Fn(usize) -> bool,
+) -> Vec<Vec<u32>> {
     let mut marked = vec![false; rows.len()];
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    let mut distinct = 0usize;
     let mut lo = 0;
+    // Rows before this are already marked: marking never goes back, so the pass stays linear.
+    let mut unmarked = 0;
     for hi in 0..rows.len() {
+        if let Some(v) = values.and_then(|v| v[hi]) {
+            let c = counts.entry(v).or_insert(0);
+            if *c == 0 {
+                distinct += 1;
+            }
+            *c += 1;
+        }
         while times[rows[hi] as usize] - times[rows[lo] as usize] > window_ms {
+            if let Some(v) = values.and_then(|v| v[lo]) {
+                let c = counts.get_mut(&v).expect("counted on entry");
+                *c -= 1;
+                if *c == 0 {
+                    distinct -= 1;
+                }
+            }
             lo += 1;
         }
-        if hi + 1 - lo >= min_rows.max(1) && ok(&rows[lo..=hi]) {
-            marked[lo..=hi].iter_mut().for_each(|m| *m = true);
+        let n = if values.is_some() { distinct } else { hi + 1 - lo };
+        if ok(n) {
+            marked[lo.max(unmarked)..=hi].iter_mut().for_each(|m| *m = true);
+            unmarked = hi + 1;
         }
     }
     let mut out: Vec<Vec<u32>> = Vec::new();
@@ -72,17 +137,7 @@ fn bursts(times: &[i64], rows: &[u32], window_ms: i64, min_rows: usize, ok: impl
     out
 }
 
-fn distinct_count(store: &Store, rows: &[u32], field: &str) -> usize {
-    let mut seen = std::collections::HashSet::new();
-    for &r in rows {
-        if let Some(v) = path_text(store, r as usize, field) {
-            seen.insert(v);
-        }
-    }
-    seen.len()
-}
-
-/// Windows of `group` passing a count test: events, or distinct values of `distinct`.
+/// Windows of a group passing a count test: events, or distinct values of `distinct`.
 fn counted(
     store: &Store,
     rows: &[u32],
@@ -91,18 +146,19 @@ fn counted(
     op: CountOp,
     value: u64,
 ) -> Vec<Vec<u32>> {
-    let count = |w: &[u32]| match distinct {
-        Some(f) => distinct_count(store, w, f),
-        None => w.len(),
-    };
+    let values: Option<Vec<Option<u32>>> = distinct.map(|path| {
+        let mut k = Keyer::new(store, path);
+        rows.iter().map(|&r| k.key(r as usize)).collect()
+    });
     match (window_ms, op.threshold(value)) {
-        (Some(w), Some(min)) => {
-            let min_rows = if distinct.is_some() { min } else { min.max(1) };
-            bursts(store.times(), rows, w, min_rows, |win| op.test(count(win), value))
-        }
+        (Some(w), Some(_)) => bursts(store.times(), rows, values.as_deref(), w, |n| op.test(n, value)),
         // Whole evidence (no window), or "at most" tests: one verdict per group.
         _ => {
-            if op.test(count(rows), value) {
+            let n = match &values {
+                Some(v) => v.iter().flatten().collect::<std::collections::HashSet<_>>().len(),
+                None => rows.len(),
+            };
+            if op.test(n, value) {
                 vec![rows.to_vec()]
             } else {
                 vec![]
@@ -176,11 +232,11 @@ pub fn run(rules: &[Rule], store: &Store) -> Vec<Finding> {
                 (RuleKind::Event(_), Some(sel)) => sel.iter().map(|row| mk(vec![row as u32], None)).collect(),
                 (RuleKind::Aggregate { group_by, window_ms, distinct, op, value, .. }, Some(sel)) => {
                     group_rows(store, sel.iter(), group_by)
-                        .into_iter()
-                        .flat_map(|(key, rows)| {
+                        .into_values()
+                        .flat_map(|(label, rows)| {
                             counted(store, &rows, *window_ms, distinct.as_deref(), *op, *value)
                                 .into_iter()
-                                .map(move |b| (key.join("|"), b))
+                                .map(move |b| (label.clone(), b))
                         })
                         .map(|(k, b)| mk(b, Some(k)))
                         .collect()
@@ -195,7 +251,7 @@ pub fn run(rules: &[Rule], store: &Store) -> Vec<Finding> {
                     base.iter().for_each(|s| union.or(s));
                     let groups = group_rows(store, union.iter(), group_by);
                     let mut out = Vec::new();
-                    for (key, rows) in groups {
+                    for (label, rows) in groups.into_values() {
                         let bursts = match kind {
                             CorrelationKind::EventCount => counted(store, &rows, Some(*window_ms), None, *op, *value),
                             CorrelationKind::ValueCount => {
@@ -221,7 +277,7 @@ pub fn run(rules: &[Rule], store: &Store) -> Vec<Finding> {
                                 )
                             }
                         };
-                        out.extend(bursts.into_iter().map(|b| mk(b, Some(key.join("|")))));
+                        out.extend(bursts.into_iter().map(|b| mk(b, Some(label.clone()))));
                     }
                     out
                 }
@@ -242,10 +298,14 @@ mod tests {
     fn bursts_need_enough_events_inside_the_window() {
         let times: Vec<i64> = vec![0, 1000, 2000, 3000, 100_000, 100_500, 500_000];
         let rows: Vec<u32> = (0..7).collect();
-        let min = |n: usize| move |w: &[u32]| w.len() >= n;
-        assert_eq!(bursts(&times, &rows, 5_000, 3, min(3)), vec![vec![0, 1, 2, 3]]);
-        assert_eq!(bursts(&times, &rows, 5_000, 2, min(2)), vec![vec![0, 1, 2, 3], vec![4, 5]]);
-        assert!(bursts(&times, &rows, 5_000, 5, min(5)).is_empty());
+        let min = |n: usize| move |c: usize| c >= n;
+        assert_eq!(bursts(&times, &rows, None, 5_000, min(3)), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(bursts(&times, &rows, None, 5_000, min(2)), vec![vec![0, 1, 2, 3], vec![4, 5]]);
+        assert!(bursts(&times, &rows, None, 5_000, min(5)).is_empty());
+        // Distinct values: rows 0..3 carry values a, a, b, c.
+        let values = [Some(1), Some(1), Some(2), Some(3), Some(1), Some(1), Some(1)];
+        assert_eq!(bursts(&times, &rows, Some(&values), 5_000, min(3)), vec![vec![0, 1, 2, 3]]);
+        assert!(bursts(&times, &rows, Some(&values), 5_000, min(4)).is_empty());
     }
 
     #[test]

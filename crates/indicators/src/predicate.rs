@@ -130,8 +130,16 @@ impl Predicate {
                 Predicate::Keyword { columns, any: any.clone() }
             }
             Expr::And(v) => {
-                let mut parts: Vec<Predicate> =
-                    v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Always).collect();
+                // Nested conjunctions are flattened so that every integer test of the rule runs
+                // before any payload test, whatever the selection structure.
+                let mut parts: Vec<Predicate> = Vec::new();
+                for p in v.iter().map(|e| Predicate::compile(e, store)) {
+                    match p {
+                        Predicate::Always => {}
+                        Predicate::All(inner) => parts.extend(inner),
+                        p => parts.push(p),
+                    }
+                }
                 if parts.contains(&Predicate::Never) {
                     return Predicate::Never;
                 }
@@ -144,8 +152,14 @@ impl Predicate {
                 }
             }
             Expr::Or(v) => {
-                let mut parts: Vec<Predicate> =
-                    v.iter().map(|e| Predicate::compile(e, store)).filter(|p| *p != Predicate::Never).collect();
+                let mut parts: Vec<Predicate> = Vec::new();
+                for p in v.iter().map(|e| Predicate::compile(e, store)) {
+                    match p {
+                        Predicate::Never => {}
+                        Predicate::Any(inner) => parts.extend(inner),
+                        p => parts.push(p),
+                    }
+                }
                 if parts.contains(&Predicate::Always) {
                     return Predicate::Always;
                 }
@@ -364,5 +378,46 @@ fn describe(test: &Test) -> String {
         Test::Cidr(n) => format!("cidr {}", n.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("|")),
         Test::Num(op, v) => format!("{op:?} {v}"),
         Test::FieldRef(f) => format!("= field {f}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{eq, not};
+    use trailscope_store::{ChunkBuilder, RowValues, SourceFile, StoreBuilder};
+
+    fn store() -> Store {
+        let mut c = ChunkBuilder::new();
+        for (i, name) in ["CreateAccessKey", "ListUsers"].iter().enumerate() {
+            let mut r = RowValues {
+                time_ms: i as i64,
+                payload: br#"{"requestParameters":{"userName":"bob"}}"#,
+                ..Default::default()
+            };
+            r.strings[Field::EventName.index()] = Some(name);
+            r.strings[Field::EventId.index()] = Some(if i == 0 { "a" } else { "b" });
+            c.push(&r);
+        }
+        let mut b = StoreBuilder::new();
+        let src = b.add_source(SourceFile { path: "t".into(), size: 0, sha256: String::new() });
+        b.add_chunk(src, c);
+        b.finish()
+    }
+
+    #[test]
+    fn nested_conjunctions_put_every_column_test_first() {
+        let s = store();
+        let path = |t: Test| Expr::Field { path: "requestParameters.userName".into(), test: t };
+        let e = Expr::And(vec![
+            Expr::And(vec![path(Test::Exists(true)), eq("eventName", &["CreateAccessKey"])]),
+            not(path(Test::FieldRef("userIdentity.userName".into()))),
+        ]);
+        let Predicate::All(parts) = Predicate::compile(&e, &s) else { panic!("expected a flat conjunction") };
+        assert_eq!(parts.len(), 3);
+        assert!(matches!(parts[0], Predicate::Sym { field: Field::EventName, .. }), "{parts:?}");
+        let hit = Predicate::compile(&e, &s).eval(&s, &Selection::all(s.len()));
+        assert_eq!(hit.iter().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(Predicate::compile(&eq("eventName", &["DeleteTrail"]), &s), Predicate::Never, "absent literal");
     }
 }
