@@ -150,7 +150,7 @@ pub struct Report {
     pub activity_to: Option<String>,
     /// Events in the evidence.
     pub events_total: usize,
-    /// Attributed events plus other events with a finding.
+    /// Attributed events plus other events with a finding of medium severity or more.
     pub suspicious_events: usize,
     /// Events attributed to the attacker.
     pub attacker_events: usize,
@@ -256,7 +256,9 @@ impl Report {
 
         let mut seed_keys: BTreeSet<String> = BTreeSet::new();
         let mut attacker_ips: BTreeSet<String> = BTreeSet::new();
-        for f in findings.iter().filter(|f| f.rule.severity >= opts.seed_severity) {
+        // Seeds come from single-event findings only: a burst or correlation also holds the
+        // benign events around the malicious one (the owner's own calls with a leaked key).
+        for f in findings.iter().filter(|f| f.rule.severity >= opts.seed_severity && f.rows.len() == 1) {
             for &row in &f.rows {
                 if let Some(k) = key_str(row as usize) {
                     seed_keys.insert(k.to_owned());
@@ -328,7 +330,9 @@ impl Report {
         let mut flagged = Selection::none(store.len());
         for f in findings {
             for &r in &f.rows {
-                flagged.insert(r as usize);
+                if f.rule.severity >= Severity::Medium {
+                    flagged.insert(r as usize);
+                }
                 let ids = rules_by_row.entry(r as usize).or_default();
                 if !ids.contains(&f.rule.id) {
                     ids.push(f.rule.id.clone());

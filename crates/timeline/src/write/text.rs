@@ -42,7 +42,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     }
     writeln!(
         out,
-        "Suspicious Events: {} ({} attributed to the attacker, {} more with findings)",
+        "Suspicious Events: {} ({} attributed to the attacker, {} more with medium+ findings)",
         r.suspicious_events,
         r.attacker_events,
         r.suspicious_events - r.attacker_events
