@@ -177,7 +177,7 @@ pub struct RuleArgs {
     /// Leave the first-seen baselines out.
     #[arg(long)]
     pub no_baseline: bool,
-    /// Baseline learning window (e.g. 7d, 36h); default: first 20 % of the evidence, at least 1 day.
+    /// Baseline learning window (e.g. 7d, 36h); default: first 20 % of the evidence, at least 6 hours.
     #[arg(long, value_name = "DURATION")]
     pub learn: Option<String>,
 }

@@ -33,9 +33,15 @@ fn main() -> ExitCode {
         Ok(Outcome::Attention) => ExitCode::from(1),
         Err(e) => {
             // A closed pipe (`| head`) is how the reader says "enough", not an error.
-            if e.chain().any(|c| {
+            let broken_pipe = |c: &(dyn std::error::Error + 'static)| {
                 c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+                    || c.downcast_ref::<csv::Error>().is_some_and(
+                        |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe),
+                    )
+            };
+            if e.chain().any(broken_pipe) {
                 return ExitCode::from(0);
             }
             let _ = writeln!(std::io::stderr(), "trailscope: error: {e:#}");

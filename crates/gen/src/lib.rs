@@ -321,7 +321,8 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
         } else if roll < 0.17 && matches!(actor.kind, Kind::IamUser) && actor.user_agent.starts_with("Mozilla") {
             console_login(&mut rec, actor, t, region)
         } else {
-            let call = if rec.rng.random_bool(0.08) {
+            // People wander into other services now and then; programs do not.
+            let call = if actor.focus.is_empty() && rec.rng.random_bool(0.08) {
                 catalog.pick(rec.rng.random::<f64>())
             } else {
                 let src = burst_sources[rec.rng.random_range(0..burst_sources.len())];

@@ -116,6 +116,17 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
         );
     }
     a.step(&leaked, CallSpec::new("lambda.amazonaws.com", "ListFunctions20150331", "us-east-1"));
+    // An enumeration tool sweeps every service it knows.
+    for (src, name) in [
+        ("ecs.amazonaws.com", "ListClusters"),
+        ("dynamodb.amazonaws.com", "ListTables"),
+        ("sns.amazonaws.com", "ListTopics"),
+        ("sqs.amazonaws.com", "ListQueues"),
+        ("logs.amazonaws.com", "DescribeLogGroups"),
+        ("ssm.amazonaws.com", "DescribeParameters"),
+    ] {
+        a.step(&leaked, CallSpec::new(src, name, "us-east-1"));
+    }
 
     // Privilege escalation through a misconfigured iam:AttachUserPolicy grant.
     a.step(

@@ -2,7 +2,7 @@
 //! something it had not done earlier in the evidence.
 //!
 //! The first part of the evidence is the *learning window* (default: the first 20 % of its time
-//! span, at least one day; `--learn` sets it). Behaviour seen there, and any behaviour once seen,
+//! span, at least six hours; `--learn` sets it). Behaviour seen there, and any behaviour once seen,
 //! is known. After the window, the first time a principal that was active during the window
 //!
 //! * calls from a source IP it had not used → `ts-new-source-ip` (medium);
@@ -27,7 +27,7 @@ use crate::useragent::operating_system;
 /// Baseline settings.
 #[derive(Clone, Debug, Default)]
 pub struct BaselineOptions {
-    /// Learning window length; `None` for the default (20 % of the span, at least a day).
+    /// Learning window length; `None` for the default (20 % of the span, at least six hours).
     pub learn_ms: Option<i64>,
 }
 
@@ -83,7 +83,7 @@ pub fn rules() -> Vec<Arc<RuleMeta>> {
 /// The learning window's end (epoch ms) for a store.
 pub fn learning_end(store: &Store, opts: &BaselineOptions) -> Option<i64> {
     let (first, last) = (*store.times().first()?, *store.times().last()?);
-    let learn = opts.learn_ms.unwrap_or_else(|| ((last - first) / 5).max(86_400_000));
+    let learn = opts.learn_ms.unwrap_or_else(|| ((last - first) / 5).max(6 * 3_600_000));
     Some(first + learn)
 }
 

@@ -253,35 +253,72 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// The whole record as JSON, rebuilt from columns and payload. Key order may differ from the
-    /// file; values do not.
+    /// The whole record as JSON, rebuilt from columns and payload, keys in CloudTrail's usual
+    /// order (unknown keys after the known ones, as they came).
     pub fn to_json(&self) -> Value {
-        let mut record = match serde_json::from_slice::<Value>(self.store.payload(self.row)) {
+        let mut payload = match serde_json::from_slice::<Value>(self.store.payload(self.row)) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        let time = chrono_free_iso(self.time_ms());
-        record.insert("eventTime".into(), Value::String(time));
-        for field in Field::ALL {
-            let Some(s) = self.str(field) else { continue };
-            match field.path().split_once('.') {
-                None => {
-                    record.insert(field.path().into(), Value::String(s.into()));
-                }
-                Some(("userIdentity", key)) if !key.contains('.') => {
-                    let ui = record.entry("userIdentity").or_insert_with(|| Value::Object(Map::new()));
-                    if let Value::Object(m) = ui {
-                        m.insert(key.into(), Value::String(s.into()));
-                    }
-                }
-                // Nested deeper (session issuer): the payload keeps the original object.
-                Some(_) => {}
+        let mut identity = Map::new();
+        for (key, field) in [
+            ("type", Field::IdentityType),
+            ("principalId", Field::PrincipalId),
+            ("arn", Field::PrincipalArn),
+            ("accountId", Field::IdentityAccount),
+            ("accessKeyId", Field::AccessKeyId),
+            ("userName", Field::UserName),
+            ("invokedBy", Field::InvokedBy),
+        ] {
+            if let Some(s) = self.str(field) {
+                identity.insert(key.into(), Value::String(s.into()));
             }
         }
-        for flag in [Flag::ReadOnly, Flag::ManagementEvent] {
-            if let Some(b) = self.flag(flag) {
-                record.insert(flag.path().into(), Value::Bool(b));
+        let identity_value = match payload.remove("userIdentity") {
+            Some(Value::Object(rest)) => {
+                identity.extend(rest);
+                Some(Value::Object(identity))
             }
+            Some(other) if identity.is_empty() => Some(other),
+            _ if identity.is_empty() => None,
+            _ => Some(Value::Object(identity)),
+        };
+        let mut record = Map::new();
+        let col = |f: Field| self.str(f).map(|s| Value::String(s.to_owned()));
+        let flag = |f: Flag| self.flag(f).map(Value::Bool);
+        let order: [(&str, Option<Value>); 23] = [
+            ("eventVersion", col(Field::EventVersion)),
+            ("userIdentity", identity_value),
+            ("eventTime", Some(Value::String(chrono_free_iso(self.time_ms())))),
+            ("eventSource", col(Field::EventSource)),
+            ("eventName", col(Field::EventName)),
+            ("awsRegion", col(Field::AwsRegion)),
+            ("sourceIPAddress", col(Field::SourceIp)),
+            ("userAgent", col(Field::UserAgent)),
+            ("errorCode", col(Field::ErrorCode)),
+            ("errorMessage", col(Field::ErrorMessage)),
+            ("requestParameters", payload.remove("requestParameters")),
+            ("responseElements", payload.remove("responseElements")),
+            ("additionalEventData", payload.remove("additionalEventData")),
+            ("requestID", col(Field::RequestId)),
+            ("eventID", col(Field::EventId)),
+            ("readOnly", flag(Flag::ReadOnly)),
+            ("resources", payload.remove("resources")),
+            ("eventType", col(Field::EventType)),
+            ("managementEvent", flag(Flag::ManagementEvent)),
+            ("recipientAccountId", col(Field::RecipientAccount)),
+            ("sharedEventID", col(Field::SharedEventId)),
+            ("vpcEndpointId", col(Field::VpcEndpointId)),
+            ("eventCategory", col(Field::EventCategory)),
+        ];
+        for (k, v) in order {
+            if let Some(v) = v {
+                record.insert(k.into(), v);
+            }
+        }
+        // Columns that held a non-string value kept it in the payload; anything else follows.
+        for (k, v) in payload {
+            record.entry(k).or_insert(v);
         }
         Value::Object(record)
     }
