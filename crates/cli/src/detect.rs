@@ -89,6 +89,15 @@ impl Detectors {
         Ok(Detectors { rules, report, iocs, baseline, rule_set_sha256 })
     }
 
+    /// Clean only when nothing was found, every file was read and every rule loaded.
+    pub fn outcome(&self, findings: &[Finding], ingest: &trailscope_ingest::IngestReport) -> crate::Outcome {
+        if findings.is_empty() && !ingest.has_problems() && self.report.errors.is_empty() {
+            crate::Outcome::Clean
+        } else {
+            crate::Outcome::Attention
+        }
+    }
+
     /// All findings, ordered by first event then rule id.
     pub fn run(&self, store: &Store) -> Vec<Finding> {
         let mut f = self.rules.run(store);

@@ -72,6 +72,17 @@ impl Write for Tee {
     }
 }
 
+/// Finish an output and record it in the case directory (when there is one).
+pub fn close(
+    out: Tee,
+    case: Option<&Path>,
+    ingest: Option<&IngestReport>,
+    rule_set_sha256: Option<String>,
+) -> anyhow::Result<()> {
+    let written = out.finish()?;
+    record(case, ingest, rule_set_sha256, written.into_iter().collect())
+}
+
 /// Write the manifest files and append the audit entry for a command's outputs.
 pub fn record(
     case: Option<&Path>,

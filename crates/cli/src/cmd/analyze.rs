@@ -1,12 +1,10 @@
 //! `trailscope analyze`: ingest, run the rules, attribute, print the forensic summary.
 
-use std::io::Write;
-
 use trailscope_timeline::{write, Lineage, Report, ReportOptions};
 
 use crate::args::{InputArgs, OutArgs, ReportFormat, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{record, Tee};
+use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
 
 pub fn run(
@@ -27,14 +25,6 @@ pub fn run(
         ReportFormat::Text => write::text::write_report(&mut out, &report)?,
         ReportFormat::Json => write::json::write_report(&mut out, &report)?,
     }
-    out.flush()?;
-    let written = out.finish()?;
-    record(
-        out_args.out.as_deref(),
-        Some(&ingest_report),
-        Some(detectors.rule_set_sha256.clone()),
-        written.into_iter().collect(),
-    )?;
-    let clean = findings.is_empty() && !ingest_report.has_problems() && detectors.report.errors.is_empty();
-    Ok(if clean { Outcome::Clean } else { Outcome::Attention })
+    close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
+    Ok(detectors.outcome(&findings, &ingest_report))
 }

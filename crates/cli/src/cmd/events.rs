@@ -6,7 +6,7 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
 use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs};
-use crate::output::{record, Tee};
+use crate::output::{close, Tee};
 use crate::{evidence, filter};
 
 const COLUMNS: [&str; 10] =
@@ -77,8 +77,6 @@ pub fn run(
             }
         }
     }
-    out.flush()?;
-    let written = out.finish()?;
-    record(out_args.out.as_deref(), Some(&report), None, written.into_iter().collect())?;
+    close(out, out_args.out.as_deref(), Some(&report), None)?;
     Ok(super::evidence_outcome(&report))
 }

@@ -9,7 +9,7 @@ use trailscope_timeline::timeline::principal_name;
 
 use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{record, Tee};
+use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
@@ -118,14 +118,6 @@ pub fn run(
             }
         }
     }
-    out.flush()?;
-    let written = out.finish()?;
-    record(
-        out_args.out.as_deref(),
-        Some(&ingest_report),
-        Some(detectors.rule_set_sha256.clone()),
-        written.into_iter().collect(),
-    )?;
-    let clean = findings.is_empty() && !ingest_report.has_problems() && detectors.report.errors.is_empty();
-    Ok(if clean { Outcome::Clean } else { Outcome::Attention })
+    close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
+    Ok(detectors.outcome(&findings, &ingest_report))
 }

@@ -7,7 +7,7 @@ use trailscope_ingest::FileKind;
 use trailscope_store::{chrono_free_iso, Field};
 
 use crate::args::{InputArgs, OutArgs};
-use crate::output::{record, Tee};
+use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
 
 fn distinct(store: &trailscope_store::Store, field: Field) -> Vec<String> {
@@ -68,8 +68,6 @@ pub fn run(input: &InputArgs, out_args: &OutArgs) -> anyhow::Result<Outcome> {
         mem.dictionaries,
         mem.payloads
     )?;
-    out.flush()?;
-    let written = out.finish()?;
-    record(out_args.out.as_deref(), Some(&r), None, written.into_iter().collect())?;
+    close(out, out_args.out.as_deref(), Some(&r), None)?;
     Ok(super::evidence_outcome(&r))
 }

@@ -9,7 +9,7 @@ use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::{verify, PublicKeys, VerifyOptions, VerifyReport};
 
 use crate::args::{InputArgs, OutArgs, ReportFormat};
-use crate::output::{record, Tee};
+use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
 
 fn load_signatures(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -89,8 +89,6 @@ pub fn run(
             writeln!(out)?;
         }
     }
-    out.flush()?;
-    let written = out.finish()?;
-    record(out_args.out.as_deref(), Some(&ingest_report), None, written.into_iter().collect())?;
+    close(out, out_args.out.as_deref(), Some(&ingest_report), None)?;
     Ok(if report.intact() && !ingest_report.has_problems() { Outcome::Clean } else { Outcome::Attention })
 }
