@@ -89,6 +89,14 @@ detection:
   condition: selection
 level: critical
 ---
+title: Lambda listing, written without the API version
+id: 22222222-3333-4444-5555-666666666666
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventSource: lambda.amazonaws.com, eventName: ListFunctions}
+  condition: selection
+level: low
+---
 title: Windows rule in the same tree
 logsource: {product: windows, category: process_creation}
 detection: {selection: {Image|endswith: '\cmd.exe'}, condition: selection}
@@ -116,6 +124,7 @@ detection: {selection: {Image|endswith: '\cmd.exe'}, condition: selection}
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let by_rule = |id: &str| findings.iter().filter(|f| f["rule"].as_str().unwrap().contains(id)).count();
     assert_eq!(by_rule("11111111-2222"), 2, "two of the three secrets are crown jewels");
+    assert!(by_rule("22222222-3333") >= 1, "ListFunctions matches ListFunctions20150331");
     assert_eq!(by_rule("iocs.txt:2"), 1, "one finding for the IP indicator");
     let ip_hit = findings.iter().find(|f| f["rule"].as_str().unwrap().ends_with("iocs.txt:2")).unwrap();
     assert_eq!(ip_hit["event_ids"].as_array().unwrap().len(), 8, "every event from that IP");

@@ -85,6 +85,19 @@ pub enum Predicate {
     Not(Box<Predicate>),
 }
 
+/// Strip the API-version suffix Lambda puts on event names: `UpdateFunctionCode20150331v2` →
+/// `UpdateFunctionCode`, `ListFunctions20150331` → `ListFunctions`. Other names are unchanged.
+pub fn base_event_name(name: &str) -> &str {
+    let cut = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let suffix = &name[cut..];
+    let dated = suffix.len() >= 8 && suffix.as_bytes()[..8].iter().all(u8::is_ascii_digit);
+    if cut >= 4 && dated {
+        &name[..cut]
+    } else {
+        name
+    }
+}
+
 /// Does a string value pass a test (for column values and payload strings alike)?
 fn str_passes(test: &Test, s: &str) -> bool {
     match test {
@@ -106,10 +119,17 @@ impl Predicate {
                 (_, Test::FieldRef(_)) | (None, _) => Predicate::Path { path: path.clone(), test: test.clone() },
                 (Some(field), test) => {
                     let dict = store.dict(field);
+                    // Lambda event names match with or without their API-version suffix.
+                    let lambda = field == Field::EventName;
                     let set = SymSet::from_fn(dict.len(), |s| match test {
                         Test::Null => s.is_null(),
                         Test::Exists(e) => s.is_null() != *e,
-                        _ => !s.is_null() && str_passes(test, dict.get(s)),
+                        _ if s.is_null() => false,
+                        _ => {
+                            let v = dict.get(s);
+                            str_passes(test, v)
+                                || (lambda && base_event_name(v) != v && str_passes(test, base_event_name(v)))
+                        }
                     });
                     if set.is_empty() {
                         Predicate::Never
@@ -403,6 +423,16 @@ mod tests {
         let src = b.add_source(SourceFile { path: "t".into(), size: 0, sha256: String::new() });
         b.add_chunk(src, c);
         b.finish()
+    }
+
+    #[test]
+    fn lambda_versions_are_stripped() {
+        assert_eq!(base_event_name("UpdateFunctionCode20150331v2"), "UpdateFunctionCode");
+        assert_eq!(base_event_name("ListFunctions20150331"), "ListFunctions");
+        assert_eq!(base_event_name("CreateUser"), "CreateUser");
+        assert_eq!(base_event_name("GetObject"), "GetObject");
+        assert_eq!(base_event_name("DescribeDBInstances"), "DescribeDBInstances");
+        assert_eq!(base_event_name("PutObject2"), "PutObject2");
     }
 
     #[test]

@@ -12,5 +12,6 @@ pub mod timeline;
 pub mod write;
 
 pub use lineage::{Issuance, Lineage};
-pub use report::{base_event_name, Report, ReportOptions};
+pub use report::{Report, ReportOptions};
 pub use timeline::{Timeline, TimelineEntry};
+pub use trailscope_indicators::base_event_name;

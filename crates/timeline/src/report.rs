@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
 use serde_json::Value;
+use trailscope_indicators::base_event_name;
 use trailscope_indicators::useragent::classify;
 use trailscope_indicators::{Finding, Severity};
 use trailscope_store::{chrono_free_iso, Field, Selection, Store, Sym};
@@ -226,16 +227,6 @@ pub const EVASION_CALLS: &[&str] = &[
     "PutBucketLogging",
     "LeaveOrganization",
 ];
-
-/// Strip Lambda's API-version suffix: `UpdateFunctionCode20150331v2` → `UpdateFunctionCode`.
-pub fn base_event_name(name: &str) -> &str {
-    let cut = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
-    if cut >= 4 && name[cut..].len() >= 8 {
-        &name[..cut]
-    } else {
-        name
-    }
-}
 
 impl Report {
     /// Attribute activity and build the report.
@@ -674,14 +665,5 @@ mod tests {
         assert!(is_foreign("*", &known));
         assert!(!is_foreign("Service:ec2.amazonaws.com", &known));
         assert!(trust_principals("not json").is_empty());
-    }
-
-    #[test]
-    fn lambda_versions_are_stripped() {
-        assert_eq!(base_event_name("UpdateFunctionCode20150331v2"), "UpdateFunctionCode");
-        assert_eq!(base_event_name("ListFunctions20150331"), "ListFunctions");
-        assert_eq!(base_event_name("CreateUser"), "CreateUser");
-        assert_eq!(base_event_name("GetObject"), "GetObject");
-        assert_eq!(base_event_name("DescribeDBInstances"), "DescribeDBInstances");
     }
 }
