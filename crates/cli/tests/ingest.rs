@@ -127,6 +127,23 @@ fn empty_records_file_is_fine_and_clean_evidence_exits_zero() {
 }
 
 #[test]
+fn insight_files_are_ingested_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut insight = record(0, "RunInstances");
+    insight["eventType"] = json!("AwsCloudTrailInsight");
+    insight["eventCategory"] = json!("Insight");
+    insight["insightDetails"] = json!({"state": "Start", "insightType": "ApiCallRateInsight", "insightContext": {"statistics": {"baseline": {"average": 0.1}, "insight": {"average": 9.0}}}});
+    write(dir.path(), "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/111122223333_CloudTrail-Insight_us-east-1_20240501T1005Z_abc.json.gz", &gz(&s3_body(&[insight])));
+    write(dir.path(), "b.json", &s3_body(&records(1, 2)));
+    let o = run_on(&["ingest"], &[dir.path()]);
+    assert_eq!(line(&stdout(&o), "Files:"), "2 (log 1, insight 1, digest 0, other 0, error 0)");
+    let jsonl = stdout(&run_on(&["events", "--quiet", "--format", "jsonl"], &[dir.path()]));
+    let insight_line = jsonl.lines().find(|l| l.contains("AwsCloudTrailInsight")).expect("insight event stored");
+    let v: serde_json::Value = serde_json::from_str(insight_line).unwrap();
+    assert_eq!(v["insightDetails"]["insightType"], "ApiCallRateInsight", "nested insight data kept");
+}
+
+#[test]
 fn missing_input_is_a_fatal_error() {
     let o = run(&["ingest", "/definitely/not/here"]);
     assert_eq!(o.status.code(), Some(2));

@@ -232,6 +232,16 @@ pub fn background_actors(rng: &mut ChaCha8Rng) -> Vec<Actor> {
             focus: vec!["sts.amazonaws.com", "kms.amazonaws.com", "ec2.amazonaws.com"],
         });
     }
+    // The root user of the dev account signs in now and then (with MFA) for account chores.
+    let mut root =
+        user(rng, DEV, "root", &["203.0.113.15"], console, 0.06, &["iam.amazonaws.com", "organizations.amazonaws.com"]);
+    root.kind = Kind::Root;
+    root.arn = format!("arn:aws:iam::{DEV}:root");
+    root.principal_id = DEV.to_owned();
+    root.access_key = world::asia(rng);
+    root.user_name = None;
+    root.mfa = true;
+    v.push(root);
     let mut fed = user(
         rng,
         DEV,
@@ -318,7 +328,10 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
                 json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}),
             );
             rec.record(actor, t, call)
-        } else if roll < 0.17 && matches!(actor.kind, Kind::IamUser) && actor.user_agent.starts_with("Mozilla") {
+        } else if roll < 0.17
+            && matches!(actor.kind, Kind::IamUser | Kind::Root)
+            && actor.user_agent.starts_with("Mozilla")
+        {
             console_login(&mut rec, actor, t, region)
         } else {
             // People wander into other services now and then; programs do not.
