@@ -32,13 +32,17 @@ fn every_wrapper_gz_and_plain_is_read() {
     );
     write(d, "renamed/no-extension", &gz(&s3_body(&records(60, 1))));
     write(d, "notes/README.txt", b"case notes, not evidence\n");
+    write(d, "plain/._s3.json", b"\x00\x05\x16\x07 AppleDouble side file");
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend(s3_body(&records(70, 1)));
+    write(d, "windows/export-with-bom.json", &bom);
 
     let o = run_on(&["ingest"], &[d]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
-    assert_eq!(line(&out, "Files:"), "10 (log 9, insight 0, digest 0, other 1, error 0)");
-    assert_eq!(line(&out, "Formats:"), "json-array 2, json-lines 2, lookup-events 2, s3-records 3");
-    assert_eq!(line(&out, "Records:"), "21 found, 21 stored, 0 duplicates, 0 rejected");
+    assert_eq!(line(&out, "Files:"), "12 (log 10, insight 0, digest 0, other 2, error 0)");
+    assert_eq!(line(&out, "Formats:"), "json-array 2, json-lines 2, lookup-events 2, s3-records 4");
+    assert_eq!(line(&out, "Records:"), "22 found, 22 stored, 0 duplicates, 0 rejected");
     assert_eq!(line(&out, "Accounts:"), "111122223333");
 
     let csv = stdout(&run_on(&["events", "--format", "csv", "--event-name", "GetCallerIdentity"], &[d]));

@@ -87,6 +87,13 @@ pub fn archive_key(path: &Path) -> Option<ArchiveKey> {
     Some(ArchiveKey { org, account: account.to_string(), area: area.to_string(), region: region.to_string(), date })
 }
 
+/// Operating-system side files that copies of evidence pick up: macOS AppleDouble (`._name`),
+/// `.DS_Store`, Windows `Thumbs.db` and `desktop.ini`.
+pub fn is_os_metadata(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with("._") || matches!(name, ".DS_Store" | "Thumbs.db" | "desktop.ini")
+}
+
 /// Does the name say "JSON, maybe gzipped"? Such files are always parsed; others are sniffed.
 pub fn has_json_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();

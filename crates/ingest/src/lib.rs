@@ -209,6 +209,12 @@ impl Worker {
         outcome.size = bytes.len() as u64;
         outcome.sha256 = hex(&Sha256::digest(&bytes[..]));
         let json_name = file.explicit || discover::has_json_name(&file.path);
+        if discover::is_os_metadata(&file.path) {
+            // Finder/Explorer side files (`._x.json.gz`, `.DS_Store`, `Thumbs.db`) travel with
+            // copied evidence; they are listed as ignored, not reported as broken logs.
+            outcome.kind = FileKind::Other;
+            return (outcome, chunk, Vec::new());
+        }
 
         let pad = simd_json::INPUT_PADDING;
         if bytes.starts_with(&decode::GZIP_MAGIC) {
@@ -222,6 +228,10 @@ impl Worker {
             self.buf.extend_from_slice(&bytes);
         }
         drop(bytes);
+        // A UTF-8 byte-order mark (Windows exports) is not part of the JSON.
+        if self.buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.buf.drain(..3);
+        }
         let len = self.buf.len();
         outcome.uncompressed = len as u64;
         if self.hash_uncompressed {
