@@ -149,6 +149,11 @@ impl Store {
     /// The value at a dotted path (`requestParameters.bucketName`, `userIdentity.arn`,
     /// `resources.0.ARN`), whether a column or the payload holds it.
     pub fn get_path(&self, row: usize, path: &str) -> Option<Value> {
+        self.event(row).fields().get(path)
+    }
+
+    /// The value of a column or flag path, without touching the payload.
+    fn column_value(&self, row: usize, path: &str) -> Option<Value> {
         if let Some(field) = Field::from_path(path) {
             if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()][row]) {
                 return Some(Value::String(s.to_owned()));
@@ -157,8 +162,7 @@ impl Store {
         if let Some(flag) = Flag::ALL.into_iter().find(|f| f.path() == path && *f != Flag::Mfa) {
             return flag_value(self.flags[flag.index()][row]).map(Value::Bool);
         }
-        let payload: Value = serde_json::from_slice(self.payload(row)).ok()?;
-        lookup_path(&payload, path).cloned()
+        None
     }
 
     /// Resident memory by part.
@@ -240,17 +244,17 @@ impl<'a> Event<'a> {
 
     /// The value at a dotted path; see [`Store::get_path`].
     pub fn get(&self, path: &str) -> Option<Value> {
-        self.store.get_path(self.row, path)
+        self.fields().get(path)
     }
 
     /// The value at a dotted path as a string (`None` for absent, null, objects and arrays).
     pub fn get_str(&self, path: &str) -> Option<String> {
-        match self.get(path)? {
-            Value::String(s) => Some(s),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
+        self.fields().get_str(path)
+    }
+
+    /// Path lookups that parse the payload at most once, for several lookups on one event.
+    pub fn fields(&self) -> Fields<'a> {
+        Fields { event: *self, payload: std::cell::OnceCell::new() }
     }
 
     /// The whole record as JSON, rebuilt from columns and payload, keys in CloudTrail's usual
@@ -321,6 +325,35 @@ impl<'a> Event<'a> {
             record.entry(k).or_insert(v);
         }
         Value::Object(record)
+    }
+}
+
+/// Several path lookups on one event; the payload is parsed on the first lookup that needs it.
+pub struct Fields<'a> {
+    event: Event<'a>,
+    payload: std::cell::OnceCell<Value>,
+}
+
+impl Fields<'_> {
+    /// The value at a dotted path (column first, then payload).
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let store = self.event.store;
+        if let Some(v) = store.column_value(self.event.row, path) {
+            return Some(v);
+        }
+        let payload =
+            self.payload.get_or_init(|| serde_json::from_slice(store.payload(self.event.row)).unwrap_or(Value::Null));
+        lookup_path(payload, path).cloned()
+    }
+
+    /// The value as a string (`None` for absent, null, objects and arrays).
+    pub fn get_str(&self, path: &str) -> Option<String> {
+        match self.get(path)? {
+            Value::String(s) => Some(s),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
     }
 }
 

@@ -53,15 +53,16 @@ impl Lineage {
         let mut by_key = AHashMap::new();
         for row in rows.iter() {
             let e = store.event(row);
+            let f = e.fields();
             let (key, subject) = if e.str(Field::EventName) == Some("CreateAccessKey") {
-                (e.get_str("responseElements.accessKey.accessKeyId"), e.get_str("responseElements.accessKey.userName"))
+                (f.get_str("responseElements.accessKey.accessKeyId"), f.get_str("responseElements.accessKey.userName"))
             } else if e.str(Field::EventName) == Some("GetRoleCredentials") {
-                (e.get_str("responseElements.roleCredentials.accessKeyId"), None)
+                (f.get_str("responseElements.roleCredentials.accessKeyId"), None)
             } else {
                 (
-                    e.get_str("responseElements.credentials.accessKeyId"),
-                    e.get_str("responseElements.assumedRoleUser.arn")
-                        .or_else(|| e.get_str("responseElements.federatedUser.arn")),
+                    f.get_str("responseElements.credentials.accessKeyId"),
+                    f.get_str("responseElements.assumedRoleUser.arn")
+                        .or_else(|| f.get_str("responseElements.federatedUser.arn")),
                 )
             };
             let Some(key) = key else { continue };

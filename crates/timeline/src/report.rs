@@ -497,30 +497,31 @@ fn data_access(store: &Store, rows: &[usize]) -> Vec<DataAccess> {
         if e.str(Field::ErrorCode).is_some() {
             continue;
         }
+        let f = e.fields();
         let name = e.str(Field::EventName).unwrap_or("");
         let (service, resource) = match name {
-            "GetObject" | "SelectObjectContent" | "RestoreObject" => ("s3", e.get_str("requestParameters.bucketName")),
-            "GetSecretValue" => ("secretsmanager", e.get_str("requestParameters.secretId")),
+            "GetObject" | "SelectObjectContent" | "RestoreObject" => ("s3", f.get_str("requestParameters.bucketName")),
+            "GetSecretValue" => ("secretsmanager", f.get_str("requestParameters.secretId")),
             "BatchGetSecretValue" => ("secretsmanager", Some("(batch)".into())),
             "GetParameter" | "GetParameters" | "GetParametersByPath"
-                if e.get_str("requestParameters.withDecryption").as_deref() == Some("true") =>
+                if f.get_str("requestParameters.withDecryption").as_deref() == Some("true") =>
             {
                 (
                     "ssm",
-                    e.get_str("requestParameters.name")
-                        .or_else(|| e.get_str("requestParameters.path"))
-                        .or_else(|| e.get("requestParameters.names").map(|v| v.to_string())),
+                    f.get_str("requestParameters.name")
+                        .or_else(|| f.get_str("requestParameters.path"))
+                        .or_else(|| f.get("requestParameters.names").map(|v| v.to_string())),
                 )
             }
-            "Decrypt" => ("kms", e.get_str("requestParameters.keyId").or(Some("(key in ciphertext)".into()))),
+            "Decrypt" => ("kms", f.get_str("requestParameters.keyId").or(Some("(key in ciphertext)".into()))),
             "CopySnapshot" | "CreateDBSnapshot" | "ModifySnapshotAttribute" | "ModifyDBSnapshotAttribute" => (
                 "snapshot",
-                e.get_str("requestParameters.snapshotId")
-                    .or_else(|| e.get_str("requestParameters.dBSnapshotIdentifier")),
+                f.get_str("requestParameters.snapshotId")
+                    .or_else(|| f.get_str("requestParameters.dBSnapshotIdentifier")),
             ),
             _ => continue,
         };
-        let bytes = match e.get("additionalEventData.bytesTransferredOut") {
+        let bytes = match f.get("additionalEventData.bytesTransferredOut") {
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0) as u64,
             Some(Value::String(s)) => s.parse().unwrap_or(0),
             _ => 0,
@@ -545,7 +546,8 @@ fn data_access(store: &Store, rows: &[usize]) -> Vec<DataAccess> {
 /// Target and detail of a persistence or evasion call, from its request and response.
 fn describe_change(store: &Store, row: usize, name: &str, known_accounts: &[String]) -> (String, String) {
     let e = store.event(row);
-    let g = |p: &str| e.get_str(p);
+    let f = e.fields();
+    let g = |p: &str| f.get_str(p);
     let user = g("requestParameters.userName");
     let role = g("requestParameters.roleName");
     match name {
@@ -589,8 +591,8 @@ fn describe_change(store: &Store, row: usize, name: &str, known_accounts: &[Stri
         }
         "PutEventSelectors" => (
             g("requestParameters.trailName").unwrap_or_default(),
-            e.get("requestParameters.eventSelectors")
-                .or_else(|| e.get("requestParameters.advancedEventSelectors"))
+            f.get("requestParameters.eventSelectors")
+                .or_else(|| f.get("requestParameters.advancedEventSelectors"))
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
         ),
