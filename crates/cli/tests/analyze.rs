@@ -119,3 +119,19 @@ fn output_is_identical_for_one_thread_and_the_default() {
         trailscope_gen::GenConfig::default().events + truth().malicious_event_ids.len()
     );
 }
+
+#[test]
+fn an_ioc_alone_seeds_the_attribution() {
+    let t = truth();
+    let dir = tempfile::tempdir().unwrap();
+    let ioc = dir.path().join("iocs.txt");
+    std::fs::write(&ioc, format!("{}\n", t.attacker_ips[1])).unwrap();
+    let o = run_on(
+        &["analyze", "--quiet", "--format", "json", "--no-builtin", "--no-baseline", "--ioc", ioc.to_str().unwrap()],
+        &[&sample()],
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(strings(&r["source_ips"], "ip"), BTreeSet::from([t.attacker_ips[1].clone()]));
+    assert!(strings(&r["compromised_credentials"], "access_key").contains(&t.created_access_key));
+    assert!(r["attacker_events"].as_u64().unwrap() >= 7);
+}

@@ -186,6 +186,7 @@ impl IocSet {
                 severity: Severity::High,
                 description: format!("Indicator from {} line {}", ioc.path, ioc.line),
                 source: ioc.path.clone(),
+                indicator: true,
                 ..RuleMeta::default()
             };
             findings.push(Finding { rule: Arc::new(meta), rows, group: Some(ioc.text.clone()) });

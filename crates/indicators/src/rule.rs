@@ -67,6 +67,8 @@ pub struct RuleMeta {
     pub description: String,
     /// Where the rule came from: `builtin:<file>` or a path.
     pub source: String,
+    /// An examiner-supplied indicator (IOC): every event it hits is evidence on its own.
+    pub indicator: bool,
 }
 
 /// A count comparison (`> 10`, `gte: 5`).

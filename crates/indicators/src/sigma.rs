@@ -107,6 +107,7 @@ pub fn parse_document(doc: &Yaml, source: &str, vars: &Vars) -> R<Parsed> {
         techniques,
         description: get(doc, "description").and_then(scalar).unwrap_or_default().trim().to_owned(),
         source: source.to_owned(),
+        indicator: false,
     };
     if let Some(c) = get(doc, "correlation") {
         let kind = correlation(c)?;

@@ -249,7 +249,9 @@ impl Report {
         let mut attacker_ips: BTreeSet<String> = BTreeSet::new();
         // Seeds come from single-event findings only: a burst or correlation also holds the
         // benign events around the malicious one (the owner's own calls with a leaked key).
-        for f in findings.iter().filter(|f| f.rule.severity >= opts.seed_severity && f.rows.len() == 1) {
+        for f in
+            findings.iter().filter(|f| f.rule.severity >= opts.seed_severity && (f.rows.len() == 1 || f.rule.indicator))
+        {
             for &row in &f.rows {
                 if let Some(k) = key_str(row as usize) {
                     seed_keys.insert(k.to_owned());
