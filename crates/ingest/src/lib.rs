@@ -217,27 +217,32 @@ impl Worker {
         }
 
         let pad = simd_json::INPUT_PADDING;
-        if bytes.starts_with(&decode::GZIP_MAGIC) {
+        // `self.buf[..len]` is the content; the buffer may be longer (it is reused, never shrunk).
+        let mut len = if bytes.starts_with(&decode::GZIP_MAGIC) {
             outcome.gzip = true;
-            if let Err(e) = self.gunzip.gunzip(&bytes, &mut self.buf, pad) {
-                outcome.error = Some(FileErrorKind::Gzip(e));
-                return (outcome, chunk, Vec::new());
+            match self.gunzip.gunzip(&bytes, &mut self.buf, pad) {
+                Ok(n) => n,
+                Err(e) => {
+                    outcome.error = Some(FileErrorKind::Gzip(e));
+                    return (outcome, chunk, Vec::new());
+                }
             }
         } else {
             self.buf.clear();
             self.buf.extend_from_slice(&bytes);
-        }
+            bytes.len()
+        };
         drop(bytes);
-        // A UTF-8 byte-order mark (Windows exports) is not part of the JSON.
-        if self.buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            self.buf.drain(..3);
-        }
-        let len = self.buf.len();
         outcome.uncompressed = len as u64;
         if self.hash_uncompressed {
             outcome.sha256_uncompressed = Some(hex(&Sha256::digest(&self.buf[..len])));
         }
-        let first = self.buf.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        // A UTF-8 byte-order mark (Windows exports) is not part of the JSON.
+        if self.buf[..len].starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.buf.copy_within(3..len, 0);
+            len -= 3;
+        }
+        let first = self.buf[..len].iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{' | b'[')) {
             if json_name || outcome.gzip && file.path.to_string_lossy().contains("CloudTrail") {
                 let why = if len == 0 {
@@ -262,7 +267,9 @@ impl Worker {
             || memchr::memmem::find(head, b"\"digestS3Object\"").is_some();
         let text_copy =
             (maybe_digest && len <= MAX_DIGEST_BYTES).then(|| String::from_utf8_lossy(&self.buf[..len]).into_owned());
-        self.buf.resize(len + pad, 0);
+        if self.buf.len() < len + pad {
+            self.buf.resize(len + pad, 0);
+        }
         match self.parser.parse(&mut self.buf, len, &mut chunk) {
             Err(parse::DocError::Json(m)) => {
                 outcome.error = Some(FileErrorKind::Json(m));

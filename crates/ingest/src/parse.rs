@@ -79,7 +79,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     // Most strings need no escaping: check in one pass, copy in one piece.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    // Branch-free scan (vectorises): most strings need no escaping and are copied whole.
+    if !bytes.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\')) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -343,6 +344,9 @@ impl Parser {
                         return Err(DocError::NotCloudTrail("\"Records\" is not an array".into()));
                     }
                     out.wrapper = Some(Wrapper::S3Records);
+                    if let Node::Array { len, .. } = nodes[records] {
+                        chunk.reserve(len);
+                    }
                     self.records(nodes, elements(nodes, records), chunk, out);
                 } else if let Some(events) = get(nodes, 0, "Events").filter(|&e| matches!(nodes[e], Node::Array { .. }))
                 {

@@ -70,6 +70,15 @@ impl ChunkBuilder {
         self.times.is_empty()
     }
 
+    /// Make room for `rows` more records (the parser knows a file's record count up front).
+    pub fn reserve(&mut self, rows: usize) {
+        self.syms.iter_mut().for_each(|c| c.reserve(rows));
+        self.flags.iter_mut().for_each(|c| c.reserve(rows));
+        self.times.reserve(rows);
+        self.indexes.reserve(rows);
+        self.payload_ends.reserve(rows);
+    }
+
     /// Append one record.
     ///
     /// # Panics
