@@ -81,38 +81,49 @@ pub fn ingest(
     // Workers parse files in parallel while this thread merges their results in file order,
     // so duplicate removal and dictionary merging overlap with parsing.
     let stop = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, FileResult)>();
+    // Files go to workers in small batches (one channel message and wake-up per batch rather
+    // than per file: real dumps hold many tiny files).
+    const BATCH: usize = 16;
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<FileResult>)>();
     let mut builder = StoreBuilder::new();
     let mut report = IngestReport { threads, ..Default::default() };
     let merged: Result<(), IngestError> = std::thread::scope(|scope| {
         scope.spawn(|| {
             pool.install(|| {
-                files.par_iter().enumerate().for_each_init(
+                files.par_chunks(BATCH).enumerate().for_each_init(
                     || (Worker::new(opts.hash_uncompressed), tx.clone()),
-                    |(w, tx), (i, f)| {
+                    |(w, tx), (i, batch)| {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let r = w.process(f);
-                        if let Some(p) = progress {
-                            p(&r.0);
-                        }
+                        let results: Vec<FileResult> = batch
+                            .iter()
+                            .map(|f| {
+                                let r = w.process(f);
+                                if let Some(p) = progress {
+                                    p(&r.0);
+                                }
+                                r
+                            })
+                            .collect();
                         // The merger only hangs up after a strict-mode stop.
-                        let _ = tx.send((i, r));
+                        let _ = tx.send((i, results));
                     },
                 )
             });
             drop(tx);
         });
-        let mut pending: BTreeMap<usize, FileResult> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Vec<FileResult>> = BTreeMap::new();
         let mut next = 0;
         for (i, r) in rx.iter() {
             pending.insert(i, r);
-            while let Some(r) = pending.remove(&next) {
+            while let Some(batch) = pending.remove(&next) {
                 next += 1;
-                if let Err(e) = merge_one(&mut builder, &mut report, r, opts.strict) {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(e);
+                for r in batch {
+                    if let Err(e) = merge_one(&mut builder, &mut report, r, opts.strict) {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
                 }
             }
         }
