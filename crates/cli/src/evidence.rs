@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use trailscope_ingest::{ingest, FileKind, IngestOptions, IngestReport};
+use trailscope_ingest::{ingest, FileKind, IngestOptions, IngestReport, ProgressEvent};
 use trailscope_store::Store;
 
 use crate::args::InputArgs;
@@ -23,20 +23,24 @@ pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(
         hash_uncompressed,
     };
     let bar = (!input.quiet && std::io::stderr().is_terminal()).then(|| {
-        let pb = ProgressBar::new_spinner();
-        pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("static template"));
-        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{bar:32} {pos}/{len} files  {msg}  [{elapsed}, eta {eta}]")
+                .expect("static template"),
+        );
         pb
     });
-    let files_done = std::sync::atomic::AtomicU64::new(0);
     let bytes_done = std::sync::atomic::AtomicU64::new(0);
-    let progress = |o: &trailscope_ingest::FileOutcome| {
-        if let Some(pb) = &bar {
-            use std::sync::atomic::Ordering::Relaxed;
-            let f = files_done.fetch_add(1, Relaxed) + 1;
-            let b = bytes_done.fetch_add(o.size, Relaxed) + o.size;
-            if f.is_multiple_of(64) {
-                pb.set_message(format!("ingesting: {f} files, {:.1} MB read", b as f64 / 1e6));
+    let progress = |e: ProgressEvent<'_>| {
+        let Some(pb) = &bar else { return };
+        match e {
+            ProgressEvent::Started { files } => pb.set_length(files as u64),
+            ProgressEvent::File(o) => {
+                let b = bytes_done.fetch_add(o.size, std::sync::atomic::Ordering::Relaxed) + o.size;
+                pb.inc(1);
+                if pb.position().is_multiple_of(64) {
+                    pb.set_message(format!("{:.1} MB read", b as f64 / 1e6));
+                }
             }
         }
     };

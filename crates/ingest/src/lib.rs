@@ -57,8 +57,20 @@ pub struct IngestOptions {
     pub hash_uncompressed: bool,
 }
 
-/// Called after each file with its outcome (for progress display). Called from worker threads.
-pub type Progress<'a> = &'a (dyn Fn(&FileOutcome) + Sync);
+/// What progress displays are told, from worker threads.
+#[derive(Debug)]
+pub enum ProgressEvent<'a> {
+    /// Discovery is over: this many files will be read.
+    Started {
+        /// Files found.
+        files: usize,
+    },
+    /// One file is done.
+    File(&'a FileOutcome),
+}
+
+/// A progress callback.
+pub type Progress<'a> = &'a (dyn Fn(ProgressEvent<'_>) + Sync);
 
 /// Ingest the given files and directories.
 ///
@@ -72,6 +84,9 @@ pub fn ingest(
 ) -> Result<(Store, IngestReport), IngestError> {
     let started = Instant::now();
     let files = discover(inputs, opts.follow_links)?;
+    if let Some(p) = progress {
+        p(ProgressEvent::Started { files: files.len() });
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
@@ -101,7 +116,7 @@ pub fn ingest(
                             .map(|f| {
                                 let r = w.process(f);
                                 if let Some(p) = progress {
-                                    p(&r.0);
+                                    p(ProgressEvent::File(&r.0));
                                 }
                                 r
                             })
