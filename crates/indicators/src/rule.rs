@@ -51,7 +51,7 @@ impl Severity {
 /// What a rule is about, shared by all of its findings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
 pub struct RuleMeta {
-    /// Stable id (Sigma `id`, or a trailscope id such as `ts-cloudtrail-tamper`).
+    /// Stable id (Sigma `id`, or a trailscope id such as `ts-cloudtrail-stopped`).
     pub id: String,
     /// Sigma `name`, used by correlation rules to refer to it.
     pub name: Option<String>,
