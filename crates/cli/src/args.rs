@@ -83,6 +83,10 @@ pub enum Command {
         /// Only findings at or above this level.
         #[arg(long, value_enum, default_value_t = Level::Informational)]
         min_level: Level,
+        /// Print each rule's compiled form on stderr (which tests use dictionary ids, which read
+        /// payloads, which can never match this evidence).
+        #[arg(long)]
+        explain: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,

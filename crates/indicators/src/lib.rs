@@ -83,6 +83,23 @@ impl RuleSet {
         (RuleSet { rules }, report)
     }
 
+    /// Each rule's compiled form against a store, one line per rule (`id: explanation`): shows
+    /// which tests became dictionary-id sets, which run on payloads, and which rules can never
+    /// match this evidence because a literal does not occur in it.
+    pub fn explain(&self, store: &Store) -> Vec<String> {
+        self.rules
+            .iter()
+            .map(|r| match &r.kind {
+                RuleKind::Event(e) | RuleKind::Aggregate { expr: e, .. } => {
+                    format!("{}: {}", r.meta.id, Predicate::compile(e, store).explain(store))
+                }
+                RuleKind::Correlation { kind, rules, .. } => {
+                    format!("{}: {kind:?} over {}", r.meta.id, rules.join(", "))
+                }
+            })
+            .collect()
+    }
+
     /// Run every rule over the store. Findings are ordered by first event, then rule id, so the
     /// output does not depend on thread scheduling.
     pub fn run(&self, store: &Store) -> Vec<Finding> {

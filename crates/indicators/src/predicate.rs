@@ -209,11 +209,6 @@ impl Predicate {
         }
     }
 
-    /// True when evaluating needs no payload (only integer tests).
-    pub fn is_columnar(&self) -> bool {
-        self.cost() < 100
-    }
-
     /// Rows of `candidates` for which the predicate holds.
     pub fn eval(&self, store: &Store, candidates: &Selection) -> Selection {
         match self {

@@ -59,11 +59,17 @@ pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
     min: Level,
+    explain: bool,
     format: EventFormat,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let detectors = Detectors::load(rule_args, input.quiet)?;
     let (store, ingest_report) = evidence::load(input)?;
+    if explain {
+        for line in detectors.rules.explain(&store) {
+            eprintln!("{line}");
+        }
+    }
     let min = severity_of(min);
     let findings: Vec<Finding> = detectors.run(&store).into_iter().filter(|f| f.rule.severity >= min).collect();
     let name = match format {

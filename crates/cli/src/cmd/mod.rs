@@ -17,7 +17,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Analyze { input, rules, format, case_seq, out } => {
             analyze::run(&input, &rules, format, case_seq, &out)
         }
-        Command::Hunt { input, rules, min_level, format, out } => hunt::run(&input, &rules, min_level, format, &out),
+        Command::Hunt { input, rules, min_level, explain, format, out } => {
+            hunt::run(&input, &rules, min_level, explain, format, &out)
+        }
         Command::Rules { command } => rules::run(&command),
         Command::Ingest { input, out } => ingest::run(&input, &out),
         Command::Events { input, filter, format, limit, out } => events::run(&input, &filter, format, limit, &out),
