@@ -275,6 +275,8 @@ pub enum ReportFormat {
     Text,
     /// The full report model as JSON.
     Json,
+    /// The report as Markdown tables (case notes, tickets).
+    Markdown,
 }
 
 /// Event list formats.

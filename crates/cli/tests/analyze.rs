@@ -103,6 +103,10 @@ fn text_summary_matches_golden() {
         assert!(text.contains(heading), "missing {heading}");
     }
     assert_golden("analyze-sample.txt", &text);
+    let md = run_on(&["analyze", "--quiet", "--format", "markdown"], &[&sample()]);
+    let md = stdout(&md);
+    assert!(md.starts_with("# Forensic Report: AWS-IR-") && md.contains("## Persistence Mechanisms"));
+    assert_golden("analyze-sample.md", &md);
 }
 
 #[test]

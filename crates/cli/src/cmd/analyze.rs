@@ -19,11 +19,16 @@ pub fn run(
     let findings = detectors.run(&store);
     let lineage = Lineage::build(&store);
     let report = Report::build(&store, &findings, &lineage, &ReportOptions { case_seq, ..ReportOptions::default() });
-    let name = if format == ReportFormat::Json { "report.json" } else { "report.txt" };
+    let name = match format {
+        ReportFormat::Text => "report.txt",
+        ReportFormat::Json => "report.json",
+        ReportFormat::Markdown => "report.md",
+    };
     let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
         ReportFormat::Text => write::text::write_report(&mut out, &report)?,
         ReportFormat::Json => write::json::write_report(&mut out, &report)?,
+        ReportFormat::Markdown => write::markdown::write_report(&mut out, &report)?,
     }
     close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
     Ok(detectors.outcome(&findings, &ingest_report))

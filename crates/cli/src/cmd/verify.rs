@@ -80,10 +80,14 @@ pub fn run(
     let (store, ingest_report) = evidence::load_with(input, true)?;
     let report =
         verify(&store, &ingest_report, &VerifyOptions { signatures: sigs, public_keys: keys, event_gap_ms: gap_ms });
-    let name = if format == ReportFormat::Json { "verify.json" } else { "verify.txt" };
+    let name = match format {
+        ReportFormat::Json => "verify.json",
+        ReportFormat::Markdown | ReportFormat::Text => "verify.txt",
+    };
     let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
-        ReportFormat::Text => write_text(&mut out, &report)?,
+        // Verification has one human-readable form; Markdown readers show it as is.
+        ReportFormat::Text | ReportFormat::Markdown => write_text(&mut out, &report)?,
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
