@@ -199,7 +199,8 @@ fn base_name(key: &str) -> &str {
 
 /// Delivery time in a log file's name (`..._YYYYMMDDTHHmmZ_xxxx.json.gz`), as epoch ms.
 fn delivery_ms(name: &str) -> Option<i64> {
-    let part = name.split('_').find(|p| p.len() == 14 && p.as_bytes()[8] == b'T' && p.ends_with('Z'))?;
+    let part =
+        name.split('_').find(|p| p.len() == 14 && p.is_ascii() && p.as_bytes()[8] == b'T' && p.ends_with('Z'))?;
     let iso = format!("{}-{}-{}T{}:{}:00Z", &part[0..4], &part[4..6], &part[6..8], &part[9..11], &part[11..13]);
     trailscope_ingest::parse_event_time(&iso)
 }

@@ -366,7 +366,7 @@ impl Report {
             }
             credentials.push(Credential {
                 access_key: key.clone(),
-                kind: match &key[..key.len().min(4)] {
+                kind: match key.get(..4).unwrap_or("") {
                     "AKIA" => "long-term",
                     "ASIA" => "temporary",
                     _ => "other",
