@@ -131,6 +131,24 @@ fn empty_records_file_is_fine_and_clean_evidence_exits_zero() {
 }
 
 #[test]
+fn pages_of_lookup_events_saved_one_after_another_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |first: usize| {
+        let events: Vec<_> = records(first, 2)
+            .iter()
+            .map(|r| json!({"EventId": r["eventID"], "CloudTrailEvent": r.to_string()}))
+            .collect();
+        serde_json::to_string_pretty(&json!({"Events": events, "NextToken": "abc"})).unwrap()
+    };
+    write(dir.path(), "lookup-pages.json", format!("{}\n{}\n", page(0), page(2)).as_bytes());
+    let o = run_on(&["ingest"], &[dir.path()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert_eq!(line(&out, "Records:"), "4 found, 4 stored, 0 duplicates, 0 rejected");
+    assert_eq!(line(&out, "Formats:"), "lookup-events 1");
+}
+
+#[test]
 fn insight_files_are_ingested_and_marked() {
     let dir = tempfile::tempdir().unwrap();
     let mut insight = record(0, "RunInstances");

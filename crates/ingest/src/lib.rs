@@ -296,7 +296,16 @@ impl Worker {
         if self.buf.len() < len + pad {
             self.buf.resize(len + pad, 0);
         }
-        match self.parser.parse(&mut self.buf, len, &mut chunk) {
+        let mut parsed = self.parser.parse(&mut self.buf, len, &mut chunk);
+        if matches!(parsed, Err(parse::DocError::Json(_))) {
+            // Parsing works in place, so the sequence check reads the file again: a rare path.
+            if let Some(original) = self.reread(file) {
+                if let Some(seq) = self.parser.parse_sequence(&original, &mut chunk) {
+                    parsed = seq;
+                }
+            }
+        }
+        match parsed {
             Err(parse::DocError::Json(m)) => {
                 outcome.error = Some(FileErrorKind::Json(m));
                 (outcome, ChunkBuilder::new(), Vec::new())
@@ -323,6 +332,25 @@ impl Worker {
                 (outcome, chunk, parsed.rejects)
             }
         }
+    }
+}
+
+impl Worker {
+    /// The file's content again (decompressed), for the rare second look.
+    fn reread(&mut self, file: &InputFile) -> Option<Vec<u8>> {
+        let bytes = read::read_file(&file.path).ok()?;
+        let mut out = if bytes.starts_with(&decode::GZIP_MAGIC) {
+            let mut v = Vec::new();
+            let n = self.gunzip.gunzip(&bytes, &mut v, 0).ok()?;
+            v.truncate(n);
+            v
+        } else {
+            bytes.to_vec()
+        };
+        if out.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            out.drain(..3);
+        }
+        Some(out)
     }
 }
 

@@ -312,6 +312,44 @@ impl Parser {
         }
     }
 
+    /// Parse a file holding several JSON documents one after another (pages of `lookup-events`
+    /// saved with `>>`, `cat`-ed log files, pretty-printed records one after another). `None`
+    /// when `data` is not such a sequence. Record indexes run on across the documents.
+    pub fn parse_sequence(&mut self, data: &[u8], chunk: &mut ChunkBuilder) -> Option<Result<ParseOutcome, DocError>> {
+        let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
+        let mut bounds = Vec::new();
+        let mut start = 0;
+        while let Some(item) = stream.next() {
+            item.ok()?;
+            let end = stream.byte_offset();
+            bounds.push((start, end));
+            start = end;
+        }
+        if bounds.len() < 2 {
+            return None;
+        }
+        let mut total = ParseOutcome::default();
+        let mut doc = Vec::new();
+        for (s, e) in bounds {
+            doc.clear();
+            doc.extend_from_slice(&data[s..e]);
+            let len = doc.len();
+            doc.resize(len + INPUT_PADDING, 0);
+            let first_row = chunk.len();
+            let base = total.records as u32;
+            let part = match self.parse(&mut doc, len, chunk) {
+                Ok(p) => p,
+                Err(err) => return Some(Err(err)),
+            };
+            chunk.shift_indexes(first_row, base);
+            total.wrapper = total.wrapper.or(part.wrapper);
+            total.records += part.records;
+            total.insight_records += part.insight_records;
+            total.rejects.extend(part.rejects.into_iter().map(|(i, r, d)| (i + base, r, d)));
+        }
+        Some(Ok(total))
+    }
+
     /// Parse `buf[..len]` (which must be followed by [`INPUT_PADDING`] spare bytes) into `chunk`.
     pub fn parse(&mut self, buf: &mut [u8], len: usize, chunk: &mut ChunkBuilder) -> Result<ParseOutcome, DocError> {
         debug_assert!(buf.len() >= len + INPUT_PADDING);
@@ -563,6 +601,17 @@ mod tests {
         assert_eq!((r.unwrap().wrapper, c.len()), (Some(Wrapper::SingleRecord), 1));
         let (r, c) = run(r#"{"Records":[]}"#);
         assert_eq!((r.unwrap().records, c.len()), (0, 0));
+    }
+
+    #[test]
+    fn documents_one_after_another() {
+        let text = format!("{{\"Records\":[{REC}]}}\n{{\n  \"Records\": [{REC}, 7]\n}}\n");
+        let mut chunk = ChunkBuilder::new();
+        let out = Parser::new().parse_sequence(text.as_bytes(), &mut chunk).unwrap().ok().unwrap();
+        assert_eq!((out.records, chunk.len()), (3, 2));
+        assert_eq!(out.rejects.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2], "indexes run on across documents");
+        assert!(Parser::new().parse_sequence(REC.as_bytes(), &mut ChunkBuilder::new()).is_none());
+        assert!(Parser::new().parse_sequence(b"{} {", &mut ChunkBuilder::new()).is_none());
     }
 
     #[test]

@@ -79,6 +79,12 @@ impl ChunkBuilder {
         self.payload_ends.reserve(rows);
     }
 
+    /// Add `by` to the record index of rows `from_row..` (records of a later document in a file
+    /// holding several).
+    pub fn shift_indexes(&mut self, from_row: usize, by: u32) {
+        self.indexes[from_row..].iter_mut().for_each(|i| *i += by);
+    }
+
     /// Append one record.
     ///
     /// # Panics
