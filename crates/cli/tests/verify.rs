@@ -171,6 +171,14 @@ fn manifest_is_reproducible_and_the_audit_log_catches_edits() {
     let log = std::fs::read_to_string(case1.path().join("audit.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(first["manifest_sha256"].as_str().unwrap(), trailscope_integrity_sha(&m1));
+    assert!(
+        stdout(&a).contains(&format!("SHA-256 {}", trailscope_integrity_sha(&m1))),
+        "the report names its manifest"
+    );
+    assert!(
+        std::str::from_utf8(&m1).unwrap().contains("\"path\": \"sample/AWSLogs/"),
+        "manifest paths do not depend on where the evidence sits"
+    );
     assert!(first["rule_set_sha256"].is_string());
 
     std::fs::write(case1.path().join("report.txt"), b"nothing happened\n").unwrap();

@@ -27,6 +27,22 @@ pub struct InputFile {
     pub path: PathBuf,
     /// Given by name (always read) rather than found by walking.
     pub explicit: bool,
+    /// The path as the manifest records it: relative to the input it was found under, prefixed
+    /// with that input's own name (`sample/AWSLogs/...`), `/`-separated. It does not depend on
+    /// where the evidence sits on this machine.
+    pub evidence_path: String,
+}
+
+/// The name of the last component of an input path (`.` and `..` resolved lexically).
+fn input_name(input: &Path) -> String {
+    input
+        .components()
+        .rev()
+        .find_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "evidence".to_owned())
 }
 
 /// Collect the files under the given paths, sorted by path so that every run sees one order.
@@ -38,7 +54,7 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Result<Vec<InputFile>
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|source| IngestError::Input { path: input.clone(), source })?;
         if meta.is_file() {
-            files.push(InputFile { path: input.clone(), explicit: true });
+            files.push(InputFile { path: input.clone(), explicit: true, evidence_path: input_name(input) });
             continue;
         }
         let walk = walkdir::WalkDir::new(input).follow_links(follow_links).sort_by_file_name();
@@ -48,7 +64,10 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Result<Vec<InputFile>
                 message: e.to_string(),
             })?;
             if entry.file_type().is_file() {
-                files.push(InputFile { path: entry.into_path(), explicit: false });
+                let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
+                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let evidence_path = format!("{}/{}", input_name(input), rel.join("/"));
+                files.push(InputFile { path: entry.into_path(), explicit: false, evidence_path });
             }
         }
     }

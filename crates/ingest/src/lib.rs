@@ -209,6 +209,7 @@ impl Worker {
         let path = file.path.display().to_string();
         let mut outcome = FileOutcome {
             path,
+            evidence_path: file.evidence_path.clone(),
             size: 0,
             sha256: String::new(),
             kind: FileKind::Error,

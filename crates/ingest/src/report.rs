@@ -118,8 +118,11 @@ impl std::fmt::Display for Reject {
 /// The outcome for one input file: the evidence manifest row plus counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileOutcome {
-    /// Path as found.
+    /// Path as found (to open it on this machine).
     pub path: String,
+    /// Path relative to the input it was found under, prefixed with the input's name: what
+    /// manifests record (see [`crate::InputFile::evidence_path`]).
+    pub evidence_path: String,
     /// Size on disk.
     pub size: u64,
     /// Hex SHA-256 of the bytes on disk (empty only when the file could not be read).

@@ -8,7 +8,7 @@ use trailscope_ingest::IngestReport;
 /// One manifest row.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct ManifestEntry {
-    /// Path as read.
+    /// Path relative to the input it was found under, prefixed with the input's name.
     pub path: String,
     /// Bytes on disk.
     pub size: u64,
@@ -44,7 +44,7 @@ impl Manifest {
             .files
             .iter()
             .map(|f| ManifestEntry {
-                path: f.path.clone(),
+                path: f.evidence_path.clone(),
                 size: f.size,
                 sha256: f.sha256.clone(),
                 kind: f.kind.name().to_owned(),

@@ -151,6 +151,10 @@ pub struct Report {
     pub activity_to: Option<String>,
     /// Events in the evidence.
     pub events_total: usize,
+    /// Input files read (set by the caller from the ingest; the report does not see files).
+    pub evidence_files: usize,
+    /// SHA-256 of the evidence manifest (`manifest.json`), set by the caller.
+    pub manifest_sha256: Option<String>,
     /// Attributed events plus other events with a finding of medium severity or more.
     pub suspicious_events: usize,
     /// Events attributed to the attacker.
@@ -474,6 +478,8 @@ impl Report {
             activity_from: rows.first().map(|&r| iso(r)),
             activity_to: rows.last().map(|&r| iso(r)),
             events_total: store.len(),
+            evidence_files: store.sources().len(),
+            manifest_sha256: None,
             suspicious_events: suspicious.count(),
             attacker_events: rows.len(),
             compromised_credentials: credentials,

@@ -1,5 +1,6 @@
 //! `trailscope analyze`: ingest, run the rules, attribute, print the forensic summary.
 
+use trailscope_integrity::{sha256_hex, Manifest};
 use trailscope_timeline::{write, Lineage, Report, ReportOptions};
 
 use crate::args::{InputArgs, OutArgs, ReportFormat, RuleArgs};
@@ -18,7 +19,12 @@ pub fn run(
     let (store, ingest_report) = evidence::load(input)?;
     let findings = detectors.run(&store);
     let lineage = Lineage::build(&store);
-    let report = Report::build(&store, &findings, &lineage, &ReportOptions { case_seq, ..ReportOptions::default() });
+    let mut report =
+        Report::build(&store, &findings, &lineage, &ReportOptions { case_seq, ..ReportOptions::default() });
+    // The report names the exact evidence it describes: the manifest's hash (the same bytes
+    // `--out` writes as manifest.json).
+    report.evidence_files = ingest_report.files.len();
+    report.manifest_sha256 = Some(sha256_hex(&Manifest::from_report(&ingest_report).to_json()));
     let name = match format {
         ReportFormat::Text => "report.txt",
         ReportFormat::Json => "report.json",

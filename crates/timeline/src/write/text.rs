@@ -36,6 +36,9 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         r.evidence_from.as_deref().unwrap_or("-"),
         r.evidence_to.as_deref().unwrap_or("-")
     )?;
+    if let Some(m) = &r.manifest_sha256 {
+        writeln!(out, "Manifest:          {} files, SHA-256 {m}", r.evidence_files)?;
+    }
     match (&r.activity_from, &r.activity_to) {
         (Some(a), Some(b)) => writeln!(out, "Timeframe:         {a} .. {b} (attacker activity)")?,
         _ => writeln!(out, "Timeframe:         no attacker activity attributed")?,
