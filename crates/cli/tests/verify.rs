@@ -78,6 +78,15 @@ fn untouched_dump_is_intact_with_every_signature_valid() {
 }
 
 #[test]
+fn logs_without_digests_are_not_verifiable() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.json", &s3_body(&records(0, 3)));
+    let (code, out) = verify(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("Integrity: NOT VERIFIABLE"), "{out}");
+}
+
+#[test]
 fn modified_log_is_named() {
     let (_d, ev, _, _) = dump();
     let log = a_log(&ev);

@@ -180,7 +180,12 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// True when nothing contradicts integrity.
     pub fn intact(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.verifiable()
+    }
+
+    /// False when there are log files but no digest to check them against: nothing is proven.
+    pub fn verifiable(&self) -> bool {
+        self.digests > 0 || self.log_files == 0
     }
 }
 

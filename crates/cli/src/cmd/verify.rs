@@ -29,7 +29,14 @@ fn load_signatures(path: &Path) -> anyhow::Result<HashMap<String, String>> {
 }
 
 fn write_text(out: &mut impl Write, r: &VerifyReport) -> std::io::Result<()> {
-    writeln!(out, "Integrity: {}", if r.intact() { "INTACT (no problem found)" } else { "PROBLEMS FOUND" })?;
+    let verdict = if !r.verifiable() {
+        "NOT VERIFIABLE (no digest files: the trail had no log file validation, or digests were not synced)"
+    } else if r.intact() {
+        "INTACT (no problem found)"
+    } else {
+        "PROBLEMS FOUND"
+    };
+    writeln!(out, "Integrity: {verdict}")?;
     writeln!(out, "Digests:   {} files in {} chains", r.digests, r.chains)?;
     writeln!(
         out,
