@@ -604,6 +604,22 @@ mod tests {
     }
 
     #[test]
+    fn odd_but_real_shapes() {
+        // Service events without a type, null identity, non-string columnar values.
+        let recs = [
+            r#"{"eventVersion":"1.05","userIdentity":{"accountId":"111122223333","invokedBy":"ec2.amazonaws.com"},"eventTime":"2019-01-01T00:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"SharedSnapshotCopyInitiated","eventType":"AwsServiceEvent","sourceIPAddress":"AWS Internal","recipientAccountId":"111122223333"}"#,
+            r#"{"userIdentity":null,"eventTime":"2019-01-01T00:00:01Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","errorCode":403,"readOnly":"true"}"#,
+            r#"{"eventTime":1546300800,"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#,
+        ];
+        let (r, chunk) = run(&format!("{{\"Records\":[{}]}}", recs.join(",")));
+        let out = r.unwrap();
+        assert_eq!(chunk.len(), 2);
+        assert_eq!(out.rejects.len(), 1);
+        assert_eq!(out.rejects[0].0, 2);
+        assert_eq!(out.rejects[0].1, RejectReason::MissingField("eventTime"));
+    }
+
+    #[test]
     fn documents_one_after_another() {
         let text = format!("{{\"Records\":[{REC}]}}\n{{\n  \"Records\": [{REC}, 7]\n}}\n");
         let mut chunk = ChunkBuilder::new();
