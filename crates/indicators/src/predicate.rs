@@ -323,8 +323,11 @@ pub fn values_at<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>) {
 
 /// The value(s) of a path for one row, from its column or its payload, as JSON.
 fn row_values(store: &Store, row: usize, path: &str, payload: &Option<Value>) -> Vec<Value> {
-    if let Some(v) = store.get_path(row, path).filter(|_| Field::from_path(path).is_some()) {
-        return vec![v];
+    // Columns, and objects split between columns and payload, come from the store whole.
+    if Field::from_path(path).is_some() || trailscope_store::is_split_object(path) {
+        if let Some(v) = store.get_path(row, path) {
+            return vec![v];
+        }
     }
     let mut out = Vec::new();
     if let Some(p) = payload {

@@ -121,6 +121,29 @@ fn cidr_keywords_all_and_conditions() {
 }
 
 #[test]
+fn objects_split_between_columns_and_payload_match_whole() {
+    let evs = [
+        event(0, json!({"tlsDetails": {"tlsVersion": "TLSv1.2", "clientProvidedHostHeader": "evil.example"}})),
+        event(
+            1,
+            json!({"tlsDetails": {"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": "ec2.us-east-1.amazonaws.com"}}),
+        ),
+    ];
+    assert_eq!(
+        matches("detection: {sel: {userIdentity|contains: 'user/alice'}, condition: sel}", &evs),
+        ["e-0", "e-1"]
+    );
+    assert_eq!(matches("detection: {sel: {tlsDetails|contains: 'TLSv1.2'}, condition: sel}", &evs), ["e-0"]);
+    assert_eq!(
+        matches(
+            "detection: {sel: {tlsDetails.clientProvidedHostHeader|endswith: '.amazonaws.com'}, condition: sel}",
+            &evs
+        ),
+        ["e-1"]
+    );
+}
+
+#[test]
 fn wildcards_and_escapes() {
     let evs = [event(0, json!({"userAgent": "a*b"})), event(1, json!({"userAgent": "axb"}))];
     assert_eq!(matches("detection: {sel: {userAgent: 'a\\*b'}, condition: sel}", &evs), ["e-0"]);

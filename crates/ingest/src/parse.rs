@@ -226,6 +226,25 @@ fn extract<'i>(
                     None => {}
                 }
             }
+            "tlsDetails" if matches!(nodes[v], Node::Object { .. }) => {
+                let mut rest: Option<ObjectWriter> = None;
+                for (k, tv) in entries(nodes, v) {
+                    if let (Some(field), Some(s)) = (Field::from_tls_key(k), as_str(nodes, tv)) {
+                        row.strings[field.index()] = Some(s);
+                        continue;
+                    }
+                    let obj = rest.get_or_insert_with(|| {
+                        w.key(payload, "tlsDetails");
+                        ObjectWriter::open(payload)
+                    });
+                    obj.member(payload, k, nodes, tv);
+                }
+                match rest {
+                    Some(obj) => obj.close(payload),
+                    None if entries(nodes, v).next().is_none() => w.member(payload, key, nodes, v),
+                    None => {}
+                }
+            }
             "readOnly" | "managementEvent" => {
                 let flag = if key == "readOnly" { Flag::ReadOnly } else { Flag::ManagementEvent };
                 match as_bool(nodes, v) {
@@ -583,6 +602,21 @@ mod tests {
         assert_eq!(row.flags[Flag::Mfa.index()], Some(false));
         assert_eq!(row.flags[Flag::ReadOnly.index()], Some(true));
         assert_eq!(row.time_ms, 1_709_294_400_000);
+    }
+
+    #[test]
+    fn tls_details_go_to_columns_and_unknown_keys_stay() {
+        let rec = r#"{"eventTime":"2024-03-01T12:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","clientProvidedHostHeader":"b.s3.amazonaws.com","quantumSafe":true}}"#;
+        let mut buf = rec.as_bytes().to_vec();
+        let len = buf.len();
+        buf.resize(len + INPUT_PADDING, 0);
+        let mut bufs = Buffers::new(len);
+        let mut tape = Tape::null();
+        simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
+        let (mut payload, mut row) = (Vec::new(), RowValues::default());
+        extract(&tape.0, 0, &mut payload, &mut row).unwrap();
+        assert_eq!(row.strings[Field::TlsHost.index()], Some("b.s3.amazonaws.com"));
+        assert_eq!(std::str::from_utf8(&payload).unwrap(), r#"{"tlsDetails":{"quantumSafe":true}}"#);
     }
 
     #[test]

@@ -257,6 +257,26 @@ impl<'a> Event<'a> {
         Fields { event: *self, payload: std::cell::OnceCell::new() }
     }
 
+    /// An object whose keys are split between columns and the payload (`userIdentity`,
+    /// `tlsDetails`), put back together; the payload part is taken out of `payload`.
+    fn merged_object(&self, payload: &mut Map<String, Value>, key: &str, columns: &[(&str, Field)]) -> Option<Value> {
+        let mut obj = Map::new();
+        for (k, field) in columns {
+            if let Some(s) = self.str(*field) {
+                obj.insert((*k).into(), Value::String(s.into()));
+            }
+        }
+        match payload.remove(key) {
+            Some(Value::Object(rest)) => {
+                obj.extend(rest);
+                Some(Value::Object(obj))
+            }
+            Some(other) if obj.is_empty() => Some(other),
+            _ if obj.is_empty() => None,
+            _ => Some(Value::Object(obj)),
+        }
+    }
+
     /// The whole record as JSON, rebuilt from columns and payload, keys in CloudTrail's usual
     /// order (unknown keys after the known ones, as they came).
     pub fn to_json(&self) -> Value {
@@ -264,33 +284,12 @@ impl<'a> Event<'a> {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        let mut identity = Map::new();
-        for (key, field) in [
-            ("type", Field::IdentityType),
-            ("principalId", Field::PrincipalId),
-            ("arn", Field::PrincipalArn),
-            ("accountId", Field::IdentityAccount),
-            ("accessKeyId", Field::AccessKeyId),
-            ("userName", Field::UserName),
-            ("invokedBy", Field::InvokedBy),
-        ] {
-            if let Some(s) = self.str(field) {
-                identity.insert(key.into(), Value::String(s.into()));
-            }
-        }
-        let identity_value = match payload.remove("userIdentity") {
-            Some(Value::Object(rest)) => {
-                identity.extend(rest);
-                Some(Value::Object(identity))
-            }
-            Some(other) if identity.is_empty() => Some(other),
-            _ if identity.is_empty() => None,
-            _ => Some(Value::Object(identity)),
-        };
+        let identity_value = self.merged_object(&mut payload, "userIdentity", &IDENTITY_KEYS);
+        let tls_value = self.merged_object(&mut payload, "tlsDetails", &TLS_KEYS);
         let mut record = Map::new();
         let col = |f: Field| self.str(f).map(|s| Value::String(s.to_owned()));
         let flag = |f: Flag| self.flag(f).map(Value::Bool);
-        let order: [(&str, Option<Value>); 23] = [
+        let order: [(&str, Option<Value>); 24] = [
             ("eventVersion", col(Field::EventVersion)),
             ("userIdentity", identity_value),
             ("eventTime", Some(Value::String(chrono_free_iso(self.time_ms())))),
@@ -314,6 +313,7 @@ impl<'a> Event<'a> {
             ("sharedEventID", col(Field::SharedEventId)),
             ("vpcEndpointId", col(Field::VpcEndpointId)),
             ("eventCategory", col(Field::EventCategory)),
+            ("tlsDetails", tls_value),
         ];
         for (k, v) in order {
             if let Some(v) = v {
@@ -328,6 +328,30 @@ impl<'a> Event<'a> {
     }
 }
 
+/// Is `path` an object whose keys are split between columns and the payload (`userIdentity`,
+/// `tlsDetails`)? [`Store::get_path`] answers such paths with the whole object put back together.
+pub fn is_split_object(path: &str) -> bool {
+    matches!(path, "userIdentity" | "tlsDetails")
+}
+
+/// Keys of `userIdentity` held in columns, in CloudTrail's order.
+const IDENTITY_KEYS: [(&str, Field); 7] = [
+    ("type", Field::IdentityType),
+    ("principalId", Field::PrincipalId),
+    ("arn", Field::PrincipalArn),
+    ("accountId", Field::IdentityAccount),
+    ("accessKeyId", Field::AccessKeyId),
+    ("userName", Field::UserName),
+    ("invokedBy", Field::InvokedBy),
+];
+
+/// Keys of `tlsDetails` held in columns.
+const TLS_KEYS: [(&str, Field); 3] = [
+    ("tlsVersion", Field::TlsVersion),
+    ("cipherSuite", Field::CipherSuite),
+    ("clientProvidedHostHeader", Field::TlsHost),
+];
+
 /// Several path lookups on one event; the payload is parsed on the first lookup that needs it.
 pub struct Fields<'a> {
     event: Event<'a>,
@@ -335,15 +359,27 @@ pub struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    fn payload_value(&self) -> &Value {
+        let store = self.event.store;
+        self.payload.get_or_init(|| serde_json::from_slice(store.payload(self.event.row)).unwrap_or(Value::Null))
+    }
+
     /// The value at a dotted path (column first, then payload).
     pub fn get(&self, path: &str) -> Option<Value> {
         let store = self.event.store;
         if let Some(v) = store.column_value(self.event.row, path) {
             return Some(v);
         }
-        let payload =
-            self.payload.get_or_init(|| serde_json::from_slice(store.payload(self.event.row)).unwrap_or(Value::Null));
-        lookup_path(payload, path).cloned()
+        // Objects split between columns and payload are answered whole.
+        let split = [("userIdentity", &IDENTITY_KEYS[..]), ("tlsDetails", &TLS_KEYS[..])];
+        if let Some((key, columns)) = split.iter().find(|(k, _)| *k == path) {
+            let mut payload = match self.payload_value() {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            return self.event.merged_object(&mut payload, key, columns);
+        }
+        lookup_path(self.payload_value(), path).cloned()
     }
 
     /// The value as a string (`None` for absent, null, objects and arrays).
@@ -444,6 +480,7 @@ mod tests {
         assert_eq!(b.get_str("eventName").as_deref(), Some("B"));
         assert_eq!(b.get("requestParameters.missing"), None);
         assert_eq!(b.source().0.path, "f0");
+        assert_eq!(b.get("userIdentity"), None, "no identity at all stays absent");
         let json = b.to_json();
         assert_eq!(json["eventTime"], "1970-01-01T00:00:02Z");
         assert_eq!(json["requestParameters"]["bucketName"], "b1");

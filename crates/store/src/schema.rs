@@ -52,11 +52,17 @@ pub enum Field {
     SharedEventId,
     /// `vpcEndpointId`
     VpcEndpointId,
+    /// `tlsDetails.tlsVersion`
+    TlsVersion,
+    /// `tlsDetails.cipherSuite`
+    CipherSuite,
+    /// `tlsDetails.clientProvidedHostHeader`: the endpoint the client called
+    TlsHost,
 }
 
 impl Field {
     /// Every string column, in storage order.
-    pub const ALL: [Field; 23] = [
+    pub const ALL: [Field; 26] = [
         Field::EventVersion,
         Field::EventSource,
         Field::EventName,
@@ -80,6 +86,9 @@ impl Field {
         Field::RequestId,
         Field::SharedEventId,
         Field::VpcEndpointId,
+        Field::TlsVersion,
+        Field::CipherSuite,
+        Field::TlsHost,
     ];
 
     /// Number of string columns.
@@ -123,6 +132,9 @@ impl Field {
             Field::RequestId => "requestID",
             Field::SharedEventId => "sharedEventID",
             Field::VpcEndpointId => "vpcEndpointId",
+            Field::TlsVersion => "tlsDetails.tlsVersion",
+            Field::CipherSuite => "tlsDetails.cipherSuite",
+            Field::TlsHost => "tlsDetails.clientProvidedHostHeader",
         }
     }
 
@@ -152,6 +164,18 @@ impl Field {
             "vpcEndpointId" => Field::VpcEndpointId,
             _ => return None,
         })
+    }
+
+    /// For a key directly under `tlsDetails`: the column that holds it. `tlsDetails` repeats
+    /// across events (a handful of distinct values), so columns hold it far more compactly than
+    /// the payload would.
+    pub fn from_tls_key(key: &str) -> Option<Field> {
+        match key {
+            "tlsVersion" => Some(Field::TlsVersion),
+            "cipherSuite" => Some(Field::CipherSuite),
+            "clientProvidedHostHeader" => Some(Field::TlsHost),
+            _ => None,
+        }
     }
 
     /// For a key directly under `userIdentity`: the column that holds it.
