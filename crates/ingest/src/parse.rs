@@ -172,6 +172,37 @@ impl ObjectWriter {
     }
 }
 
+/// An object whose string members with a column (`column_of`) go to the row; the other members
+/// are written to the payload under `key` (the sub-object is left out when nothing remains; an
+/// empty object stays visible as `{}`).
+fn split_object<'i>(
+    nodes: &[Node<'i>],
+    v: usize,
+    key: &str,
+    column_of: fn(&str) -> Option<Field>,
+    row: &mut RowValues<'i>,
+    payload: &mut Vec<u8>,
+    w: &mut ObjectWriter,
+) {
+    let mut rest: Option<ObjectWriter> = None;
+    for (k, kv) in entries(nodes, v) {
+        if let (Some(field), Some(s)) = (column_of(k), as_str(nodes, kv)) {
+            row.strings[field.index()] = Some(s);
+            continue;
+        }
+        let obj = rest.get_or_insert_with(|| {
+            w.key(payload, key);
+            ObjectWriter::open(payload)
+        });
+        obj.member(payload, k, nodes, kv);
+    }
+    match rest {
+        Some(obj) => obj.close(payload),
+        None if entries(nodes, v).next().is_none() => w.member(payload, key, nodes, v),
+        None => {}
+    }
+}
+
 /// Turn the record object at `i` into column values, writing everything else into `payload`.
 fn extract<'i>(
     nodes: &[Node<'i>],
@@ -196,54 +227,21 @@ fn extract<'i>(
                 }
             }
             "userIdentity" if matches!(nodes[v], Node::Object { .. }) => {
-                let mut ui: Option<ObjectWriter> = None;
-                for (k, uv) in entries(nodes, v) {
-                    if let (Some(field), Some(s)) = (Field::from_identity_key(k), as_str(nodes, uv)) {
-                        row.strings[field.index()] = Some(s);
-                        continue;
-                    }
-                    if k == "sessionContext" {
-                        if let Some(issuer) = get(nodes, uv, "sessionIssuer") {
-                            if let Some(arn) = get(nodes, issuer, "arn").and_then(|a| as_str(nodes, a)) {
-                                row.strings[Field::SessionIssuerArn.index()] = Some(arn);
-                            }
-                        }
-                        if let Some(attrs) = get(nodes, uv, "attributes") {
-                            row.flags[Flag::Mfa.index()] =
-                                get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
+                if let Some(ctx) = get(nodes, v, "sessionContext") {
+                    if let Some(issuer) = get(nodes, ctx, "sessionIssuer") {
+                        if let Some(arn) = get(nodes, issuer, "arn").and_then(|a| as_str(nodes, a)) {
+                            row.strings[Field::SessionIssuerArn.index()] = Some(arn);
                         }
                     }
-                    let obj = ui.get_or_insert_with(|| {
-                        w.key(payload, "userIdentity");
-                        ObjectWriter::open(payload)
-                    });
-                    obj.member(payload, k, nodes, uv);
+                    if let Some(attrs) = get(nodes, ctx, "attributes") {
+                        row.flags[Flag::Mfa.index()] =
+                            get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
+                    }
                 }
-                match ui {
-                    Some(obj) => obj.close(payload),
-                    // An identity with no keys at all stays visible as `{}`.
-                    None if entries(nodes, v).next().is_none() => w.member(payload, key, nodes, v),
-                    None => {}
-                }
+                split_object(nodes, v, key, Field::from_identity_key, row, payload, &mut w);
             }
             "tlsDetails" if matches!(nodes[v], Node::Object { .. }) => {
-                let mut rest: Option<ObjectWriter> = None;
-                for (k, tv) in entries(nodes, v) {
-                    if let (Some(field), Some(s)) = (Field::from_tls_key(k), as_str(nodes, tv)) {
-                        row.strings[field.index()] = Some(s);
-                        continue;
-                    }
-                    let obj = rest.get_or_insert_with(|| {
-                        w.key(payload, "tlsDetails");
-                        ObjectWriter::open(payload)
-                    });
-                    obj.member(payload, k, nodes, tv);
-                }
-                match rest {
-                    Some(obj) => obj.close(payload),
-                    None if entries(nodes, v).next().is_none() => w.member(payload, key, nodes, v),
-                    None => {}
-                }
+                split_object(nodes, v, key, Field::from_tls_key, row, payload, &mut w);
             }
             "readOnly" | "managementEvent" => {
                 let flag = if key == "readOnly" { Flag::ReadOnly } else { Flag::ManagementEvent };
