@@ -4,12 +4,14 @@
 //! and benchmarks: several accounts, regions and days; hundreds of eventNames in a skewed mix;
 //! IAM users, role sessions, root, AWS services and federated users; console sign-ins; errors;
 //! S3 data events; nested payloads of realistic size; and, optionally, an embedded attack whose
-//! every malicious `eventID` is written to a ground-truth file.
+//! every malicious `eventID` is written to a ground-truth file, together with benign confounders
+//! (owners' and pipelines' activity that looks like the attack) listed by kind.
 //!
 //! The same [`GenConfig`] always yields byte-identical files.
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod confounders;
 pub mod digest;
 pub mod payload;
 pub mod scenario;
@@ -33,7 +35,7 @@ use world::{is_global, role_session, user, Actor, CallSpec, Kind, Recorder, RngE
 pub struct GenConfig {
     /// RNG seed: same seed, same bytes.
     pub seed: u64,
-    /// Background events (the attack adds its own).
+    /// Background events (the attack and its confounders add their own).
     pub events: usize,
     /// Days covered, starting at `start_day`.
     pub days: u32,
@@ -92,6 +94,41 @@ pub struct GroundTruth {
     pub assumed_role: String,
     /// Accounts the attacker acted in.
     pub accounts: Vec<String>,
+    /// Benign activity that looks alarming, by kind: none of it is the attacker's.
+    #[serde(default)]
+    pub confounders: Vec<Confounder>,
+    /// Object reads the attacker made while data events were not logged (absent from the evidence).
+    #[serde(default)]
+    pub unlogged_activity: Vec<String>,
+}
+
+/// One kind of benign activity that naive analysis blames on the attacker.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct Confounder {
+    /// Stable kind: `owner-root-console-no-mfa`, `owner-enables-logging`, `iac-with-leaked-key`, `failed-high-risk-calls`, `owner-cleanup`.
+    pub kind: String,
+    /// One line for humans.
+    pub description: String,
+    /// Principal ARNs involved.
+    pub principals: Vec<String>,
+    /// Source IPs involved.
+    pub source_ips: Vec<String>,
+    /// Every eventID of the confounder's records.
+    pub event_ids: Vec<String>,
+}
+
+/// The CI pipeline's Terraform user agent (`api/ec2#...` names the SDK client making the call).
+pub const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.io) terraform-provider-aws/5.39.1 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.21.7 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.149.1";
+
+/// The day the attack runs (days since 1970-01-01): the second configured day.
+pub fn attack_day(cfg: &GenConfig) -> i64 {
+    cfg.start_day + (cfg.days.max(2) as i64 - 1).min(1)
+}
+
+/// Whether `account`'s trail logged S3 data events at `time_ms`. With the attack embedded, the
+/// data account only turns them on hours after the intrusion (a coverage gap to reason about).
+pub fn data_events_logged(cfg: &GenConfig, account: &str, time_ms: i64) -> bool {
+    !(cfg.attack && account == DATA && time_ms < confounders::data_events_enabled_ms(attack_day(cfg)))
 }
 
 /// What was written.
@@ -130,7 +167,7 @@ pub fn background_actors(rng: &mut ChaCha8Rng) -> Vec<Actor> {
     let cli = "aws-cli/2.15.30 Python/3.11.8 Darwin/23.3.0 exe/x86_64 prompt/off command/";
     let boto = "Boto3/1.34.54 md/Botocore#1.34.54 ua/2.0 os/linux#5.10.210-201.852.amzn2.x86_64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.54";
     let console = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
-    let tf = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.io) terraform-provider-aws/5.39.1 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.21.7 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.149.1";
+    let tf = TERRAFORM_UA;
     let ci_ua =
         "aws-cli/2.15.30 Python/3.11.8 Linux/5.10.210-201.852.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/";
     let mut alice = user(rng, PROD, "alice", &["198.51.100.23", "198.51.100.24"], &format!("{cli}s3.ls"), 3.0, &[]);
@@ -307,7 +344,10 @@ pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Ve
         t += rng.random_range(300..20_000);
         let roll = rng.random::<f64>();
         let mut rec = Recorder { rng };
-        let record = if roll < 0.15 && !matches!(actor.kind, Kind::Service(_)) {
+        let record = if roll < 0.15
+            && !matches!(actor.kind, Kind::Service(_))
+            && data_events_logged(cfg, &actor.account, t)
+        {
             // S3 data event.
             let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"]
                 [rec.rng.random_range(0..6)];
@@ -393,8 +433,12 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
     let mut records = background(&mut rng, cfg, &actors);
     let mut truth = GroundTruth::default();
     if cfg.attack {
-        let day = cfg.start_day + (cfg.days.max(2) as i64 - 1).min(1);
-        truth = scenario::attack(&mut rng, &actors, day, &mut records);
+        let day = attack_day(cfg);
+        let footprint;
+        (truth, footprint) = scenario::attack(&mut rng, &actors, day, &mut records);
+        // Their own stream, so tuning the confounders leaves the attack's bytes alone.
+        let mut crng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x636f_6e66_6f75_6e64);
+        truth.confounders = confounders::add(&mut crng, &actors, day, &truth, &footprint, &mut records);
     }
     let (files, bytes, delivered) = write_tree(&mut rng, cfg, out, records.iter())?;
     let mut summary = GenSummary { files, records: records.len(), bytes, truth, ..Default::default() };

@@ -1,7 +1,8 @@
 //! The embedded attack: a leaked CI access key used from a new IP with a Kali user agent, through
 //! recon, privilege escalation, defense evasion, persistence, collection, lateral movement into a
 //! second account, and a later return through the backdoor user. Every record it adds is listed
-//! in the [`GroundTruth`].
+//! in the [`GroundTruth`]; its object reads in the data account, made before that account logged
+//! data events, are only described there (`unlogged_activity`).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -49,23 +50,18 @@ impl Attack<'_> {
         self.step(actor, CallSpec::new(source, name, region).fail("AccessDenied", msg));
     }
     fn s3_read(&mut self, actor: &Actor, name: &'static str, bucket: &str, key: &str, region: &'static str) {
-        let mut call = CallSpec::new("s3.amazonaws.com", name, region)
-            .req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
-        let arn =
-            if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
-        call.data_resources = Some(
-            json!([{"type": "AWS::S3::Object", "ARN": arn}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
-        );
-        call.additional = Some(
-            json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "bytesTransferredOut": self.rec.rng.random_range(20_000..4_000_000)}),
-        );
-        call.read_only = true;
-        self.step(actor, call);
+        let bytes = self.rec.rng.random_range(20_000..4_000_000);
+        self.step(actor, CallSpec::s3_data(name, bucket, key, region, &actor.account, bytes));
+    }
+    /// A read made where data events were not logged: time passes, nothing reaches the evidence.
+    fn unlogged_read(&mut self) -> i64 {
+        self.t += self.rec.rng.random_range(2_000..25_000);
+        self.t
     }
 }
 
 /// Add the attack's records to `out`, starting at 02:13 on `day`, and return what it did.
-pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Generated>) -> GroundTruth {
+pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Generated>) -> (GroundTruth, Footprint) {
     let ci = actors
         .iter()
         .find(|a| a.user_name.as_deref() == Some(LEAKED_USER) && a.account == PROD)
@@ -127,6 +123,25 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     ] {
         a.step(&leaked, CallSpec::new(src, name, "us-east-1"));
     }
+
+    // First tries that fail: an inline admin policy on itself, and blinding GuardDuty.
+    let inline =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}";
+    let msg = format!("User: {} is not authorized to perform: iam:PutUserPolicy on resource: user {LEAKED_USER} because no identity-based policy allows the iam:PutUserPolicy action", leaked.arn);
+    a.step(
+        &leaked,
+        CallSpec::new("iam.amazonaws.com", "PutUserPolicy", "us-east-1")
+            .req(json!({"userName": LEAKED_USER, "policyName": "sync", "policyDocument": inline}))
+            .fail("AccessDenied", msg),
+    );
+    let detector = a.rec.rng.hexid(32);
+    let msg = format!("User: {} is not authorized to perform: guardduty:DeleteDetector on resource: arn:aws:guardduty:us-east-1:{PROD}:detector/{detector} because no identity-based policy allows the guardduty:DeleteDetector action", leaked.arn);
+    a.step(
+        &leaked,
+        CallSpec::new("guardduty.amazonaws.com", "DeleteDetector", "us-east-1")
+            .req(json!({"detectorId": detector}))
+            .fail("AccessDenied", msg),
+    );
 
     // Privilege escalation through a misconfigured iam:AttachUserPolicy grant.
     a.step(
@@ -265,10 +280,17 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     a.step(&session, CallSpec::new("sts.amazonaws.com", "GetCallerIdentity", "us-east-1"));
     a.step(&session, CallSpec::new("s3.amazonaws.com", "ListBuckets", "us-east-1"));
     let lake = "acme-data-lake-exports";
-    a.s3_read(&session, "ListObjects", lake, "", "us-east-1");
-    for i in 0..15 {
-        a.s3_read(&session, "GetObject", lake, &format!("exports/finance/2024-q1-part-{i:03}.parquet"), "us-east-1");
+    // DATA's trail logs no data events until its owner turns them on hours later (see
+    // `confounders`), so these reads happened but are not in the evidence.
+    let first_read = a.unlogged_read();
+    for _ in 0..15 {
+        a.unlogged_read();
     }
+    debug_assert!(a.t < crate::confounders::data_events_enabled_ms(day));
+    let unlogged = format!(
+        "15 GetObject and 1 ListObjects on s3://{lake} in {DATA} at {} before data events were enabled",
+        trailscope_store::chrono_free_iso(first_read / 1000 * 1000)
+    );
     let dave_key = akia(a.rec.rng);
     a.step(
         &session,
@@ -300,7 +322,7 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
     login.as_object_mut().map(|m| (m.remove("errorCode"), m.remove("errorMessage")));
     a.push(login, PROD.into(), "us-east-1".into());
 
-    GroundTruth {
+    let truth = GroundTruth {
         malicious_event_ids: a.ids,
         leaked_access_key: ci.access_key.clone(),
         compromised_principal: ci.arn.clone(),
@@ -311,9 +333,20 @@ pub fn attack(rng: &mut ChaCha8Rng, actors: &[Actor], day: i64, out: &mut Vec<Ge
         backdoor_role: role.into(),
         foreign_account: FOREIGN_ACCOUNT.into(),
         tampered_trails: vec![backup_trail, main_trail],
-        buckets_accessed: vec![bucket.into(), lake.into()],
+        // Only reads that are in the evidence.
+        buckets_accessed: vec![bucket.into()],
         secrets_read: secrets.iter().map(|s| s.to_string()).collect(),
         assumed_role: role_b_arn,
         accounts: vec![PROD.into(), DATA.into()],
-    }
+        unlogged_activity: vec![unlogged],
+        ..GroundTruth::default()
+    };
+    (truth, Footprint { data_user_key: dave_key })
+}
+
+/// What the attack left that the owners' later clean-up needs to name.
+#[derive(Clone, Debug)]
+pub struct Footprint {
+    /// The access key the attacker created for `dave` in the data account.
+    pub data_user_key: String,
 }

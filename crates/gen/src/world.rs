@@ -214,6 +214,8 @@ pub struct CallSpec<'a> {
     pub shared_event_id: Option<String>,
     /// `eventType` (defaults to `AwsApiCall`).
     pub event_type: Option<&'a str>,
+    /// Made from the console with console session credentials (`sessionCredentialFromConsole`).
+    pub console: bool,
 }
 
 impl<'a> CallSpec<'a> {
@@ -232,7 +234,28 @@ impl<'a> CallSpec<'a> {
             recipient: None,
             shared_event_id: None,
             event_type: None,
+            console: false,
         }
+    }
+    /// An S3 object-level (data) event: `key` empty for bucket-level reads such as ListObjects.
+    pub fn s3_data(name: &'a str, bucket: &str, key: &str, region: &'a str, account: &str, bytes_out: u64) -> Self {
+        let mut call = CallSpec::new("s3.amazonaws.com", name, region)
+            .req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
+        let arn =
+            if key.is_empty() { format!("arn:aws:s3:::{bucket}") } else { format!("arn:aws:s3:::{bucket}/{key}") };
+        call.data_resources = Some(
+            json!([{"type": "AWS::S3::Object", "ARN": arn}, {"accountId": account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
+        );
+        call.additional = Some(
+            json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "bytesTransferredOut": bytes_out}),
+        );
+        call.read_only = true;
+        call
+    }
+    /// Mark it as made from the console.
+    pub fn console(mut self) -> Self {
+        self.console = true;
+        self
     }
     /// Set `requestParameters`.
     pub fn req(mut self, v: Value) -> Self {
@@ -341,6 +364,9 @@ impl Recorder<'_> {
                 "tlsDetails".into(),
                 json!({"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": host}),
             );
+        }
+        if call.console {
+            r.insert("sessionCredentialFromConsole".into(), json!("true"));
         }
         Value::Object(r)
     }
