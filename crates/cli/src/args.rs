@@ -30,6 +30,9 @@ pub enum Command {
         /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
         #[arg(long, default_value_t = 1)]
         case_seq: u32,
+        /// Who is who: overrides and session splitting.
+        #[command(flatten)]
+        attribution: AttributionArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -187,6 +190,19 @@ pub struct RuleArgs {
 }
 
 /// Severity levels for `--min-level`.
+/// Attribution options of `analyze`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AttributionArgs {
+    /// Vouch for activity: `principal=ARN-or-part`, `ip=ADDRESS-or-CIDR`, `key=AKIA...` or
+    /// `ua=SUBSTRING`. Matching actors are benign/owner whatever their findings; the report
+    /// lists the overrides used. Repeatable.
+    #[arg(long, value_name = "KIND=VALUE")]
+    pub trust: Vec<String>,
+    /// A pause longer than this starts a new session of an actor.
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub session_gap: String,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// Everything.

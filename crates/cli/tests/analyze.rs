@@ -84,6 +84,63 @@ fn attributed_events_match_ground_truth() {
     assert!(precision >= 0.95, "precision {precision:.3}; extra: {:?}", got.difference(&want).collect::<Vec<_>>());
 }
 
+/// Actor-level: the events of `attacker` actors against the truth, with the owner's root console
+/// sessions, Terraform on the leaked key, failed high-risk calls, logging switched on and the
+/// clean-up all in the same evidence.
+#[test]
+fn attacker_actors_are_the_intruder_and_never_the_confounders() {
+    let t = truth();
+    let r = report_json(&[]);
+    let actors = r["actors"].as_array().unwrap();
+    let attacker: BTreeSet<String> = actors
+        .iter()
+        .filter(|a| a["verdict"] == "attacker")
+        .flat_map(|a| a["event_ids"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()))
+        .collect();
+    let want: BTreeSet<String> = t.malicious_event_ids.iter().cloned().collect();
+    let hit = attacker.intersection(&want).count();
+    let (recall, precision) = (hit as f64 / want.len() as f64, hit as f64 / attacker.len() as f64);
+    eprintln!("actor attribution: recall {recall:.3}, precision {precision:.3}");
+    assert!(recall >= 0.95 && precision >= 0.95, "recall {recall:.3}, precision {precision:.3}");
+    assert!(t.confounders.len() >= 5, "the sample carries its confounders");
+    for c in &t.confounders {
+        let blamed = c.event_ids.iter().filter(|e| attacker.contains(*e)).count();
+        assert_eq!(blamed, 0, "confounder {} ({}) blamed on the attacker {blamed} times", c.kind, c.description);
+    }
+    // The first actor and the first compromised credential are the intruder's.
+    let first = &actors[0];
+    assert_eq!(first["verdict"], "attacker");
+    assert!(t.attacker_ips.contains(&first["source_ips"][0].as_str().unwrap().to_owned()), "{first}");
+    assert_eq!(r["compromised_credentials"][0]["access_key"], t.leaked_access_key.as_str());
+    // Every actor says why; JSON types are clean.
+    for a in actors.iter().filter(|a| a["verdict"] == "attacker") {
+        assert!(!a["reasons"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(r["schema_version"], "2.0");
+    for c in r["compromised_credentials"].as_array().unwrap() {
+        assert!(c["first_used"].is_null() || c["first_used"].as_str().unwrap().ends_with('Z'));
+    }
+    // The owner's clean-up shows as the end state of the attacker's persistence.
+    let persistence = r["persistence"].to_string();
+    assert!(persistence.contains("\"state\":\"reverted\""), "{persistence}");
+    // The data account's object reads happened before data events were switched on.
+    let caveats = r["coverage"]["caveats"].to_string();
+    assert!(caveats.contains("210987654321") && caveats.contains("object reads before"), "{caveats}");
+}
+
+#[test]
+fn trust_override_is_applied_and_reported() {
+    let t = truth();
+    let ip = &t.attacker_ips[1];
+    let r = report_json(&["--trust", &format!("ip={ip}")]);
+    assert_eq!(r["overrides"][0], format!("ip={ip}/32").as_str());
+    let ips = strings(&r["source_ips"], "ip");
+    assert!(!ips.contains(ip), "a trusted IP is not an attacker IP: {ips:?}");
+    let o = run_on(&["analyze", "--quiet", "--trust", "colour=red"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown kind"), "{}", stderr(&o));
+}
+
 #[test]
 fn text_summary_matches_golden() {
     let o = run_on(&["analyze", "--quiet"], &[&sample()]);
@@ -120,7 +177,9 @@ fn output_is_identical_for_one_thread_and_the_default() {
     assert_eq!(one.stdout, many.stdout);
     assert_eq!(
         stdout(&one).lines().count(),
-        trailscope_gen::GenConfig::default().events + truth().malicious_event_ids.len()
+        trailscope_gen::GenConfig::default().events
+            + truth().malicious_event_ids.len()
+            + truth().confounders.iter().map(|c| c.event_ids.len()).sum::<usize>()
     );
 }
 
@@ -135,7 +194,14 @@ fn an_ioc_alone_seeds_the_attribution() {
         &[&sample()],
     );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(strings(&r["source_ips"], "ip"), BTreeSet::from([t.attacker_ips[1].clone()]));
+    assert!(strings(&r["source_ips"], "ip").contains(&t.attacker_ips[1]));
     assert!(strings(&r["compromised_credentials"], "access_key").contains(&t.created_access_key));
-    assert!(r["attacker_events"].as_u64().unwrap() >= 7);
+    let with_ioc = r["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["reasons"].as_array().unwrap().iter().any(|x| x["kind"] == "ioc"))
+        .expect("an actor carries the IOC reason");
+    assert_eq!(with_ioc["verdict"], "attacker");
+    assert!(with_ioc["source_ips"].to_string().contains(&t.attacker_ips[1]));
 }

@@ -20,9 +20,13 @@ fn hunt_jsonl(args: &[&str], paths: &[&std::path::Path]) -> (Vec<serde_json::Val
 }
 
 #[test]
-fn every_attack_event_is_flagged_and_high_findings_are_all_attack() {
+fn every_attack_event_is_flagged_and_high_findings_are_attack_or_confounders() {
     let t = truth();
     let malicious: BTreeSet<String> = t.malicious_event_ids.iter().cloned().collect();
+    // Confounders are benign activity built to look alarming (root without MFA, Terraform,
+    // failed deletions): rules may fire on them; attribution must not blame them (analyze
+    // tests). Plain background activity must stay below high.
+    let confounders: BTreeSet<String> = t.confounders.iter().flat_map(|c| c.event_ids.iter().cloned()).collect();
     let (findings, o) = hunt_jsonl(&[], &[&sample()]);
     assert_eq!(o.status.code(), Some(1));
     let mut flagged = BTreeSet::new();
@@ -31,7 +35,7 @@ fn every_attack_event_is_flagged_and_high_findings_are_all_attack() {
         let sev = f["severity"].as_str().unwrap();
         for id in f["event_ids"].as_array().unwrap() {
             let id = id.as_str().unwrap().to_owned();
-            if (sev == "high" || sev == "critical") && !malicious.contains(&id) {
+            if (sev == "high" || sev == "critical") && !malicious.contains(&id) && !confounders.contains(&id) {
                 high_benign.push(format!("{} {}", f["rule"], id));
             }
             flagged.insert(id);

@@ -69,6 +69,10 @@ pub struct RuleMeta {
     pub source: String,
     /// An examiner-supplied indicator (IOC): every event it hits is evidence on its own.
     pub indicator: bool,
+    /// A hygiene or risk finding (root used, console without MFA): worth reporting, but the
+    /// account owner trips it as often as an intruder, so it never makes an actor hostile.
+    /// Set by the Sigma tag `trailscope.risk`, or for well-known public hygiene rules.
+    pub risk: bool,
 }
 
 /// A count comparison (`> 10`, `gte: 5`).

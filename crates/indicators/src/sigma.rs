@@ -72,6 +72,17 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     Some(n * ms)
 }
 
+/// Sigma tag marking a rule as owner hygiene / risk rather than evidence of an intruder.
+pub const RISK_TAG: &str = "trailscope.risk";
+
+/// Public (SigmaHQ) rules that flag hygiene rather than intrusion, by id: root account usage,
+/// console sign-in without MFA, failed console sign-in. Their findings are listed as risks.
+pub const PUBLIC_RISK_RULES: &[&str] = &[
+    "8ad1600d-e9dc-4251-b0ee-a65268f29add",
+    "77caf516-34e5-4df9-b4db-20744fea0a60",
+    "6393e346-1977-46ef-8987-ad414a145fad",
+];
+
 /// ATT&CK techniques and tactics from Sigma tags.
 fn attack_tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
     let (mut tactics, mut techniques) = (Vec::new(), Vec::new());
@@ -97,8 +108,11 @@ pub fn parse_document(doc: &Yaml, source: &str, vars: &Vars) -> R<Parsed> {
         None => Severity::Medium,
         Some(l) => Severity::parse(&l).ok_or(RuleErrorKind::Missing("level"))?,
     };
-    let (tactics, techniques) = attack_tags(&str_list(get(doc, "tags")));
+    let tags = str_list(get(doc, "tags"));
+    let (tactics, techniques) = attack_tags(&tags);
+    let risk = tags.iter().any(|t| t.eq_ignore_ascii_case(RISK_TAG)) || PUBLIC_RISK_RULES.contains(&id.as_str());
     let meta = RuleMeta {
+        risk,
         id,
         name: get(doc, "name").and_then(scalar),
         title,

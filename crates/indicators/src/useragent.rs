@@ -48,13 +48,24 @@ fn version_after<'a>(ua: &'a str, prefix: &str) -> Option<&'a str> {
     Some(&rest[..end])
 }
 
+/// The agent as the examiner should compare it: trimmed, without the square brackets CloudTrail
+/// sometimes writes around it (`[aws-cli/2.15 ...]` is the same agent as `aws-cli/2.15 ...`).
+pub fn normalize(ua: &str) -> &str {
+    let t = ua.trim();
+    t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).map(str::trim).unwrap_or(t)
+}
+
 /// Classify a `userAgent` value.
 pub fn classify(ua: &str) -> UserAgentClass {
-    let t = ua.trim();
+    let t = normalize(ua);
     if let Some(tool) = OFFENSIVE_AGENTS.iter().find(|a| contains_ignore_case(t, a)) {
         return UserAgentClass::OffensiveTool((*tool).to_owned());
     }
     let lower = t.to_ascii_lowercase();
+    // The console's own calls name it as their agent; they are a person at a browser.
+    if lower == "console.amazonaws.com" || lower == "signin.amazonaws.com" {
+        return UserAgentClass::Console;
+    }
     if t == "AWS Internal" || (lower.ends_with(".amazonaws.com") && !lower.contains(' ')) {
         return UserAgentClass::AwsService(t.to_owned());
     }
@@ -148,6 +159,12 @@ mod tests {
         assert_eq!(classify("AWS Internal"), UserAgentClass::AwsService("AWS Internal".into()));
         assert_eq!(classify("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"), UserAgentClass::Console);
         assert_eq!(classify("curl/8.4.0"), UserAgentClass::Other);
+        assert_eq!(classify("console.amazonaws.com"), UserAgentClass::Console);
+        assert_eq!(
+            classify("[aws-cli/2.15.30 Python/3.11.8 Darwin/23.3.0]"),
+            UserAgentClass::AwsCli("v2 2.15.30".into())
+        );
+        assert_eq!(normalize(" [Boto3/1.34.54] "), "Boto3/1.34.54");
         assert_eq!(operating_system("aws-cli/2 Python/3 Linux/6.5.0-kali3-amd64"), Some("kali-linux"));
         assert_eq!(operating_system("aws-cli/2 Python/3 Darwin/23.3.0"), Some("macos"));
     }

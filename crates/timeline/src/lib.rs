@@ -6,12 +6,32 @@
 //! [`write`] only format it.
 #![deny(missing_docs)]
 
+pub mod actors;
+pub mod change;
 pub mod lineage;
 pub mod report;
 pub mod timeline;
 pub mod write;
 
+pub use actors::{Actor, ActorOptions, Actors, Trust, Verdict};
 pub use lineage::{Issuance, Lineage};
 pub use report::{Report, ReportOptions};
 pub use timeline::{Timeline, TimelineEntry};
 pub use trailscope_indicators::base_event_name;
+
+/// A point in time from the evidence (epoch milliseconds, UTC). Serialised and printed as ISO
+/// 8601 (`2024-03-05T02:13:23Z`), so the model keeps the number and writers choose the form.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub i64);
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&trailscope_store::chrono_free_iso(self.0))
+    }
+}
+
+impl serde::Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

@@ -27,10 +27,12 @@ pub struct Issuance {
     pub subject: Option<String>,
 }
 
-/// Every issuance seen in the evidence, by issued key.
+/// Every issuance seen in the evidence, by issued key, with an index by issuing key so that
+/// following a credential's children costs its children, not every issuance.
 #[derive(Clone, Debug, Default)]
 pub struct Lineage {
     by_key: AHashMap<String, Issuance>,
+    by_parent: AHashMap<String, Vec<String>>,
 }
 
 /// STS calls that return credentials.
@@ -83,7 +85,16 @@ impl Lineage {
                 }
             }
         }
-        Lineage { by_key }
+        let mut by_parent: AHashMap<String, Vec<String>> = AHashMap::new();
+        for i in by_key.values() {
+            if let Some(p) = &i.parent_key {
+                by_parent.entry(p.clone()).or_default().push(i.key.clone());
+            }
+        }
+        for kids in by_parent.values_mut() {
+            kids.sort_by_key(|k| by_key[k].row);
+        }
+        Lineage { by_key, by_parent }
     }
 
     /// How `key` was issued, if the evidence shows it.
@@ -91,9 +102,20 @@ impl Lineage {
         self.by_key.get(key)
     }
 
-    /// Keys issued (directly) by calls made with `key`.
-    pub fn children<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Issuance> + 'a {
-        self.by_key.values().filter(move |i| i.parent_key.as_deref() == Some(key))
+    /// Keys issued (directly) by calls made with `key`, oldest issuance first.
+    pub fn children<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Issuance> + 'a {
+        self.by_parent.get(key).into_iter().flatten().map(|k| &self.by_key[k])
+    }
+
+    /// The credential a key ultimately derives from: the key that made the oldest issuing call
+    /// in its chain (a long-term key, or a session whose own issuance is not in the evidence),
+    /// with the principal that made that call. `None` when the evidence shows no issuance.
+    pub fn origin(&self, key: &str) -> Option<(&str, Option<&str>)> {
+        let oldest = *self.ancestry(key).last()?;
+        Some(match &oldest.parent_key {
+            Some(p) => (p.as_str(), oldest.parent_principal.as_deref()),
+            None => (oldest.key.as_str(), oldest.subject.as_deref()),
+        })
     }
 
     /// The chain from `key` back to the oldest known ancestor (`key` first).

@@ -4,29 +4,110 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 use serde::Serialize;
 use serde_json::Value;
 use trailscope_indicators::base_event_name;
-use trailscope_indicators::useragent::classify;
+use trailscope_indicators::useragent::{classify, normalize};
 use trailscope_indicators::{Finding, Severity};
-use trailscope_store::{chrono_free_iso, Field, Selection, Store, Sym};
+use trailscope_store::{chrono_free_iso, Field, Selection, Store};
 
+use crate::actors::{attribute, outcome, Actor, ActorOptions, Actors, CallOutcome, Trust, Verdict};
+use crate::change::{logging_direction, trail_name, Direction, EndState, Undos};
 use crate::lineage::Lineage;
 use crate::timeline::{action_name, principal_name, Timeline, TimelineEntry};
+use crate::Time;
+
+/// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
+pub const SCHEMA_VERSION: &str = "2.0";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
 pub struct ReportOptions {
     /// Sequence number of the case on its day (`AWS-IR-YYYYMMDD-SEQ`).
     pub case_seq: u32,
-    /// Findings at or above this severity seed the attribution.
-    pub seed_severity: Severity,
+    /// Attribution settings (session gap, `--trust` overrides).
+    pub actors: ActorOptions,
+    /// The first-seen baselines' learning window, when baselines ran: `(from, to)` epoch ms.
+    pub baseline_window: Option<(i64, i64)>,
+    /// Where the baselines learned from, when not the evidence itself (`--baseline PATH`).
+    pub baseline_source: Option<String>,
+    /// Management-event silences at least this long in an account are listed as gaps.
+    pub gap_ms: i64,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { case_seq: 1, seed_severity: Severity::High }
+        ReportOptions {
+            case_seq: 1,
+            actors: ActorOptions::default(),
+            baseline_window: None,
+            baseline_source: None,
+            gap_ms: 12 * 3_600_000,
+        }
+    }
+}
+
+/// How a credential is held.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    /// `AKIA...`
+    LongTerm,
+    /// `ASIA...`
+    Temporary,
+    /// Anything else.
+    Other,
+}
+
+impl KeyKind {
+    /// Kind of an access key id.
+    pub fn of(key: &str) -> KeyKind {
+        match key.get(..4).unwrap_or("") {
+            "AKIA" => KeyKind::LongTerm,
+            "ASIA" => KeyKind::Temporary,
+            _ => KeyKind::Other,
+        }
+    }
+
+    /// Label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyKind::LongTerm => "long-term",
+            KeyKind::Temporary => "temporary",
+            KeyKind::Other => "other",
+        }
+    }
+}
+
+/// How the attacker came to hold a credential.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "how", rename_all = "kebab-case")]
+pub enum Obtained {
+    /// Already held when the evidence starts: used by a hostile actor, issuance not shown.
+    InitialAccess {
+        /// The actor that used it first.
+        actor: usize,
+    },
+    /// Issued by a call the attacker made with another key.
+    Issued {
+        /// The call (`AssumeRole`, `CreateAccessKey`).
+        via: String,
+        /// The key that made the call.
+        by_key: String,
+        /// When.
+        at: Time,
+    },
+}
+
+impl std::fmt::Display for Obtained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Obtained::InitialAccess { actor } => {
+                write!(f, "initial access: held before its first use by actor #{actor}")
+            }
+            Obtained::Issued { via, by_key, at } => write!(f, "{via} by {by_key} at {at}"),
+        }
     }
 }
 
@@ -35,18 +116,22 @@ impl Default for ReportOptions {
 pub struct Credential {
     /// Access key id.
     pub access_key: String,
-    /// `long-term` (AKIA) or `temporary` (ASIA) or `other`.
-    pub kind: String,
+    /// Long-term, temporary, other.
+    pub kind: KeyKind,
     /// Principals seen using it.
     pub principals: Vec<String>,
-    /// How the attacker got it: `flagged activity` for a seed, or the issuing call.
-    pub obtained: String,
-    /// First and last attacker use.
-    pub first_used: String,
+    /// How the attacker got it.
+    pub obtained: Obtained,
+    /// First attacker use (`null` when never used in the evidence).
+    pub first_used: Option<Time>,
     /// Last attacker use.
-    pub last_used: String,
+    pub last_used: Option<Time>,
     /// Attacker events made with it.
     pub events: usize,
+    /// Its deactivation or deletion, if the evidence shows one.
+    pub end_state: EndState,
+    /// Account it belongs to (where it was used or issued).
+    pub account: String,
 }
 
 /// A source IP of attacker activity.
@@ -57,10 +142,10 @@ pub struct SourceIp {
     /// Events from it.
     pub events: usize,
     /// First event.
-    pub first_seen: String,
+    pub first_seen: Time,
     /// Last event.
-    pub last_seen: String,
-    /// User agents seen from it.
+    pub last_seen: Time,
+    /// User agents seen from it (normalised).
     pub user_agents: Vec<String>,
     /// What each user agent is (same order): console, AWS CLI, SDK, offensive tool, ...
     pub user_agent_kinds: Vec<String>,
@@ -73,10 +158,12 @@ pub struct Action {
     pub action: String,
     /// Calls that succeeded.
     pub succeeded: usize,
-    /// Calls that failed.
+    /// Calls refused for lack of permission.
+    pub denied: usize,
+    /// Calls that failed otherwise.
     pub failed: usize,
     /// First call.
-    pub first: String,
+    pub first: Time,
 }
 
 /// Data the attacker read.
@@ -94,11 +181,11 @@ pub struct DataAccess {
     pub account: String,
 }
 
-/// Something the attacker created or changed to keep or widen access.
+/// Something the attacker created or changed to keep or widen access, or to hide.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// When.
-    pub time: String,
+    pub time: Time,
     /// Account.
     pub account: String,
     /// `service:EventName`.
@@ -109,6 +196,12 @@ pub struct Change {
     pub detail: String,
     /// Whether the call succeeded.
     pub succeeded: bool,
+    /// For logging changes: whether coverage went down or up.
+    pub direction: Option<Direction>,
+    /// As of the end of the evidence.
+    pub end_state: EndState,
+    /// The actor that made it.
+    pub actor: usize,
     /// `eventID`.
     pub event_id: String,
 }
@@ -122,17 +215,93 @@ pub struct RuleCount {
     pub title: String,
     /// Severity.
     pub severity: Severity,
-    /// MITRE technique.
-    pub technique: String,
+    /// A hygiene/risk rule: reported, never evidence of an intruder by itself.
+    pub risk: bool,
+    /// MITRE techniques.
+    pub techniques: Vec<String>,
     /// Findings raised.
     pub findings: usize,
     /// Events involved.
     pub events: usize,
+    /// Actors whose events raised it.
+    pub actors: Vec<usize>,
+}
+
+/// A stretch when logging was off or absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CoverageGap {
+    /// A trail stopped (or deleted) until started (or recreated) again, or the end of evidence.
+    TrailOff {
+        /// Account.
+        account: String,
+        /// Trail name.
+        trail: String,
+        /// From.
+        from: Time,
+        /// Until (`null`: still off at the end of the evidence).
+        to: Option<Time>,
+    },
+    /// No management event at all in an account for a long stretch.
+    Silence {
+        /// Account.
+        account: String,
+        /// Last event before.
+        from: Time,
+        /// First event after.
+        to: Time,
+    },
+    /// Data events (S3 object reads, Lambda invocations) absent before some time, or entirely.
+    NoDataEvents {
+        /// Account.
+        account: String,
+        /// First data event (`null`: none in the evidence).
+        first_data_event: Option<Time>,
+    },
+}
+
+/// What the evidence covers, per account, and where it is silent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Gaps, by account then time.
+    pub gaps: Vec<CoverageGap>,
+    /// Consequences for this case: attacker activity inside a gap, so absence is not innocence.
+    pub caveats: Vec<String>,
+}
+
+/// The first-seen baselines' learning window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BaselineWindow {
+    /// Start.
+    pub from: Time,
+    /// End.
+    pub to: Time,
+    /// Where it learned: `evidence` or the `--baseline` path.
+    pub source: String,
+    /// Attacker events inside the window (first-seen rules could not fire on them).
+    pub attacker_events_inside: usize,
+}
+
+/// One containment or remediation step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Remediation {
+    /// What to do, imperative (`Deactivate and delete access key`).
+    pub step: String,
+    /// On what.
+    pub target: String,
+    /// Account.
+    pub account: String,
+    /// Why: the finding behind it.
+    pub because: String,
+    /// Already done in the evidence (`reverted`), or still to do (`present`).
+    pub status: EndState,
 }
 
 /// The whole report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Version of this JSON form.
+    pub schema_version: &'static str,
     /// `AWS-IR-<YYYYMMDD>-<SEQ>`, dated by the first attacker event (or the evidence start).
     pub id: String,
     /// Accounts in the evidence.
@@ -142,23 +311,27 @@ pub struct Report {
     /// Regions in the evidence.
     pub regions: Vec<String>,
     /// Evidence time range.
-    pub evidence_from: Option<String>,
+    pub evidence_from: Option<Time>,
     /// Evidence time range end.
-    pub evidence_to: Option<String>,
+    pub evidence_to: Option<Time>,
     /// First attacker event.
-    pub activity_from: Option<String>,
+    pub activity_from: Option<Time>,
     /// Last attacker event.
-    pub activity_to: Option<String>,
+    pub activity_to: Option<Time>,
     /// Events in the evidence.
     pub events_total: usize,
     /// Input files read (set by the caller from the ingest; the report does not see files).
     pub evidence_files: usize,
     /// SHA-256 of the evidence manifest (`manifest.json`), set by the caller.
     pub manifest_sha256: Option<String>,
-    /// Attributed events plus other events with a finding of medium severity or more.
+    /// Examiner overrides in force (`--trust`).
+    pub overrides: Vec<String>,
+    /// Attacker events plus other events with a non-risk finding of medium severity or more.
     pub suspicious_events: usize,
-    /// Events attributed to the attacker.
+    /// Events of attacker actors.
     pub attacker_events: usize,
+    /// Every actor, ranked (attackers first).
+    pub actors: Vec<Actor>,
     /// Credentials the attacker held.
     pub compromised_credentials: Vec<Credential>,
     /// Where the attacker came from.
@@ -167,12 +340,18 @@ pub struct Report {
     pub actions: Vec<Action>,
     /// What data the attacker read.
     pub data_accessed: Vec<DataAccess>,
-    /// Persistence created.
+    /// Persistence created (or attempted).
     pub persistence: Vec<Change>,
-    /// Logging and detection weakened.
+    /// Logging and detection weakened (or attempted).
     pub defense_evasion: Vec<Change>,
-    /// Findings by rule.
+    /// Containment and remediation checklist.
+    pub remediation: Vec<Remediation>,
+    /// Findings by rule (risk rules flagged).
     pub findings: Vec<RuleCount>,
+    /// What the evidence covers.
+    pub coverage: Coverage,
+    /// The baselines' learning window, when baselines ran.
+    pub baseline: Option<BaselineWindow>,
     /// Attacker timeline.
     pub timeline: Timeline,
 }
@@ -212,15 +391,18 @@ pub const PERSISTENCE_CALLS: &[&str] = &[
     "EnableMFADevice",
 ];
 
-/// Calls that weaken logging or detection.
+/// Calls that can weaken logging or detection (whether one did is decided per call, by
+/// [`logging_direction`]).
 pub const EVASION_CALLS: &[&str] = &[
     "StopLogging",
     "DeleteTrail",
     "UpdateTrail",
     "PutEventSelectors",
+    "PutInsightSelectors",
     "DeleteDetector",
     "UpdateDetector",
     "DisassociateFromMasterAccount",
+    "DisassociateFromAdministratorAccount",
     "DeleteConfigurationRecorder",
     "StopConfigurationRecorder",
     "DeleteDeliveryChannel",
@@ -230,200 +412,180 @@ pub const EVASION_CALLS: &[&str] = &[
     "DeleteLogGroup",
     "PutBucketLogging",
     "LeaveOrganization",
+    "DeleteEventDataStore",
+    "StopEventDataStoreIngestion",
 ];
 
 impl Report {
-    /// Attribute activity and build the report.
+    /// Attribute activity to actors and build the report.
     ///
-    /// Attribution, step by step (documented in `docs/report-format.md`):
-    /// 1. findings at or above `seed_severity` give seed access keys and (real) source IPs;
-    /// 2. keys issued by calls made with a compromised key (lineage) are compromised too;
-    /// 3. attacker events: any event from an attacker IP, and any use of a key the attacker
-    ///    issued (whose source IPs then join the attacker IPs), repeated until nothing changes.
-    ///    A seed key's uses from other IPs stay unattributed: a leaked key keeps being used by
-    ///    its owner;
-    /// 4. cross-account copies (same `sharedEventID`) of attacker events join them.
+    /// The actor model ([`crate::actors`]) decides who the attacker is; every section below the
+    /// actors table is computed from the events of `attacker` actors only.
     pub fn build(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &ReportOptions) -> Report {
-        let keys_col = store.column(Field::AccessKeyId);
-        let ip_col = store.column(Field::SourceIp);
-        let key_str = |row: usize| store.dict(Field::AccessKeyId).resolve(keys_col[row]);
-        let ip_str = |row: usize| store.dict(Field::SourceIp).resolve(ip_col[row]);
+        let actors = attribute(store, findings, lineage, &opts.actors);
+        Self::from_actors(store, findings, lineage, actors, opts)
+    }
 
-        let mut seed_keys: BTreeSet<String> = BTreeSet::new();
-        let mut attacker_ips: BTreeSet<String> = BTreeSet::new();
-        // Seeds come from single-event findings only: a burst or correlation also holds the
-        // benign events around the malicious one (the owner's own calls with a leaked key).
-        for f in
-            findings.iter().filter(|f| f.rule.severity >= opts.seed_severity && (f.rows.len() == 1 || f.rule.indicator))
-        {
-            for &row in &f.rows {
-                if let Some(k) = key_str(row as usize) {
-                    seed_keys.insert(k.to_owned());
-                }
-                if let Some(ip) = ip_str(row as usize).filter(|s| is_ip(s)) {
-                    attacker_ips.insert(ip.to_owned());
-                }
-            }
+    /// Build the report from actors already attributed.
+    pub fn from_actors(
+        store: &Store,
+        findings: &[Finding],
+        lineage: &Lineage,
+        actors: Actors,
+        opts: &ReportOptions,
+    ) -> Report {
+        let key_str = |row: usize| store.event(row).str(Field::AccessKeyId);
+        let ip_str = |row: usize| store.event(row).str(Field::SourceIp);
+        let times = store.times();
+        let rows: Vec<usize> = actors.attacker_rows();
+        let mut attacker_row = Selection::none(store.len());
+        for &r in &rows {
+            attacker_row.insert(r);
         }
-        // Keys issued by attacker-held keys, transitively, with how they were obtained.
-        let mut obtained: BTreeMap<String, String> = seed_keys
-            .iter()
-            .map(|k| (k.clone(), "initial access: used in high-severity findings".to_owned()))
-            .collect();
-        let mut issued: BTreeSet<String> = BTreeSet::new();
-        let mut frontier: Vec<String> = seed_keys.iter().cloned().collect();
-        while let Some(k) = frontier.pop() {
-            let mut kids: Vec<_> = lineage.children(&k).collect();
-            kids.sort_by_key(|i| i.row);
-            for child in kids {
-                if obtained.contains_key(&child.key) {
-                    continue;
-                }
-                let how = format!("{} by {} at {}", child.via, k, chrono_free_iso(store.times()[child.row]));
-                obtained.insert(child.key.clone(), how);
-                issued.insert(child.key.clone());
-                frontier.push(child.key.clone());
-            }
-        }
+        let actor_of = |row: usize| actors.of_row[row] as usize + 1;
+        let undos = Undos::build(store);
 
-        // The scan compares dictionary ids, not strings: one hash look-up per distinct value.
-        let sym_set = |field: Field, values: &BTreeSet<String>| -> AHashSet<Sym> {
-            values.iter().filter_map(|v| store.dict(field).lookup(v)).collect()
-        };
-        let issued_syms = sym_set(Field::AccessKeyId, &issued);
-        let mut ip_syms = sym_set(Field::SourceIp, &attacker_ips);
-        let mut activity = Selection::none(store.len());
-        loop {
-            let before = (activity.count(), ip_syms.len());
-            for row in 0..store.len() {
-                let (key, ip) = (keys_col[row], ip_col[row]);
-                let ip_hit = ip_syms.contains(&ip);
-                let key_issued = issued_syms.contains(&key);
-                if key_issued || ip_hit {
-                    activity.insert(row);
-                    if key_issued && !ip_hit {
-                        if let Some(ip_s) = ip_str(row).filter(|s| is_ip(s)) {
-                            attacker_ips.insert(ip_s.to_owned());
-                            ip_syms.insert(ip);
-                        }
-                    }
-                }
-            }
-            if (activity.count(), ip_syms.len()) == before {
-                break;
-            }
-        }
-        let shared: AHashSet<_> =
-            activity.iter().map(|r| store.column(Field::SharedEventId)[r]).filter(|s| !s.is_null()).collect();
-        if !shared.is_empty() {
-            for (row, s) in store.column(Field::SharedEventId).iter().enumerate() {
-                if shared.contains(s) {
-                    activity.insert(row);
-                }
-            }
-        }
-
-        let mut rules_by_row: AHashMap<usize, Vec<String>> = AHashMap::new();
+        let mut rules_by_row: AHashMap<usize, Vec<&Finding>> = AHashMap::new();
         let mut flagged = Selection::none(store.len());
         for f in findings {
             for &r in &f.rows {
-                if f.rule.severity >= Severity::Medium {
+                if f.rule.severity >= Severity::Medium && !f.rule.risk {
                     flagged.insert(r as usize);
                 }
-                let ids = rules_by_row.entry(r as usize).or_default();
-                if !ids.contains(&f.rule.id) {
-                    ids.push(f.rule.id.clone());
-                }
+                rules_by_row.entry(r as usize).or_default().push(f);
             }
         }
         let mut suspicious = flagged.clone();
-        suspicious.or(&activity);
-        let rows: Vec<usize> = activity.iter().collect();
+        suspicious.or(&attacker_row);
 
         let timeline = Timeline {
             entries: rows
                 .iter()
-                .map(|&r| TimelineEntry::new(store, r, rules_by_row.get(&r).cloned().unwrap_or_default()))
+                .map(|&r| {
+                    let (mut ids, mut techniques): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+                    for f in rules_by_row.get(&r).into_iter().flatten() {
+                        if !ids.contains(&f.rule.id) {
+                            ids.push(f.rule.id.clone());
+                        }
+                        for t in &f.rule.techniques {
+                            if !techniques.contains(t) {
+                                techniques.push(t.clone());
+                            }
+                        }
+                    }
+                    TimelineEntry::new(store, r, actor_of(r), ids, techniques)
+                })
                 .collect(),
         };
 
         let accounts = distinct(store, Field::RecipientAccount, 0..store.len());
         let regions = distinct(store, Field::AwsRegion, 0..store.len());
         let affected_accounts = distinct(store, Field::RecipientAccount, rows.iter().copied());
-        let times = store.times();
-        let iso = |r: usize| chrono_free_iso(times[r]);
 
-        // Prefer the issuing call over "flagged" when the evidence shows how a key came to be.
-        let held: BTreeSet<String> = obtained.keys().cloned().collect();
-        for (key, how) in obtained.iter_mut() {
-            if let Some(i) = lineage.issuance(key) {
-                if let Some(parent) = i.parent_key.as_ref().filter(|p| held.contains(*p)) {
-                    *how = format!("{} by {} at {}", i.via, parent, chrono_free_iso(store.times()[i.row]));
+        // Credentials: every key an attacker actor used, and every key it issued.
+        let mut used: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &r in &rows {
+            if let Some(k) = key_str(r) {
+                used.entry(k).or_default().push(r);
+            }
+        }
+        let mut held: BTreeSet<String> = used.keys().map(|k| k.to_string()).collect();
+        let mut frontier: Vec<String> = held.iter().cloned().collect();
+        while let Some(k) = frontier.pop() {
+            for child in lineage.children(&k) {
+                if attacker_row.contains(child.row) && held.insert(child.key.clone()) {
+                    frontier.push(child.key.clone());
                 }
             }
         }
         let mut credentials = Vec::new();
-        for (key, how) in &obtained {
-            let used: Vec<usize> = rows.iter().copied().filter(|&r| key_str(r) == Some(key.as_str())).collect();
-            if used.is_empty() && !issued.contains(key) {
-                continue;
-            }
+        for key in &held {
+            let used_rows = used.get(key.as_str()).cloned().unwrap_or_default();
+            let obtained = match lineage.issuance(key) {
+                Some(i) if attacker_row.contains(i.row) => Obtained::Issued {
+                    via: i.via.clone(),
+                    by_key: i.parent_key.clone().unwrap_or_default(),
+                    at: Time(times[i.row]),
+                },
+                _ => Obtained::InitialAccess { actor: used_rows.first().map(|&r| actor_of(r)).unwrap_or(0) },
+            };
+            let end_state = undos.key_state(store, key);
+            let account = used_rows
+                .first()
+                .copied()
+                .or_else(|| lineage.issuance(key).map(|i| i.row))
+                .and_then(|r| store.event(r).str(Field::RecipientAccount))
+                .unwrap_or("")
+                .to_owned();
             credentials.push(Credential {
                 access_key: key.clone(),
-                kind: match key.get(..4).unwrap_or("") {
-                    "AKIA" => "long-term",
-                    "ASIA" => "temporary",
-                    _ => "other",
-                }
-                .into(),
-                principals: match distinct(store, Field::PrincipalArn, used.iter().copied()) {
+                kind: KeyKind::of(key),
+                principals: match distinct(store, Field::PrincipalArn, used_rows.iter().copied()) {
                     p if p.is_empty() => lineage.issuance(key).and_then(|i| i.subject.clone()).into_iter().collect(),
                     p => p,
                 },
-                obtained: how.clone(),
-                first_used: used.first().map(|&r| iso(r)).unwrap_or_else(|| "never used".into()),
-                last_used: used.last().map(|&r| iso(r)).unwrap_or_else(|| "never used".into()),
-                events: used.len(),
+                obtained,
+                first_used: used_rows.first().map(|&r| Time(times[r])),
+                last_used: used_rows.last().map(|&r| Time(times[r])),
+                events: used_rows.len(),
+                end_state,
+                account,
             });
         }
-        credentials.sort_by(|a, b| (a.first_used.as_str(), &a.access_key).cmp(&(b.first_used.as_str(), &b.access_key)));
+        // Initial access first (the credential the intrusion started with), then by first use.
+        credentials.sort_by(|a, b| {
+            let rank = |c: &Credential| (!matches!(c.obtained, Obtained::InitialAccess { .. }), c.first_used.is_none());
+            (rank(a), a.first_used, &a.access_key).cmp(&(rank(b), b.first_used, &b.access_key))
+        });
 
-        let mut ips: BTreeMap<&str, (usize, usize, usize, BTreeSet<&str>)> = BTreeMap::new();
+        let mut ips: BTreeMap<&str, (usize, usize, usize, Vec<String>)> = BTreeMap::new();
         for &r in &rows {
             if let Some(ip) = ip_str(r).filter(|s| is_ip(s)) {
-                let e = ips.entry(ip).or_insert((0, r, r, BTreeSet::new()));
+                let e = ips.entry(ip).or_insert((0, r, r, Vec::new()));
                 e.0 += 1;
                 e.2 = r;
                 if let Some(ua) = store.event(r).str(Field::UserAgent) {
-                    e.3.insert(ua);
+                    let ua = normalize(ua).to_owned();
+                    if !e.3.contains(&ua) {
+                        e.3.push(ua);
+                    }
                 }
             }
         }
         let mut source_ips: Vec<SourceIp> = ips
             .into_iter()
-            .map(|(ip, (n, first, last, uas))| SourceIp {
-                ip: ip.into(),
-                events: n,
-                first_seen: iso(first),
-                last_seen: iso(last),
-                user_agent_kinds: uas.iter().map(|u| classify(u).label()).collect(),
-                user_agents: uas.into_iter().map(str::to_owned).collect(),
+            .map(|(ip, (n, first, last, mut uas))| {
+                uas.sort();
+                SourceIp {
+                    ip: ip.into(),
+                    events: n,
+                    first_seen: Time(times[first]),
+                    last_seen: Time(times[last]),
+                    user_agent_kinds: uas.iter().map(|u| classify(u).label()).collect(),
+                    user_agents: uas,
+                }
             })
             .collect();
-        source_ips.sort_by(|a, b| (&a.first_seen, &a.ip).cmp(&(&b.first_seen, &b.ip)));
+        source_ips.sort_by(|a, b| (a.first_seen, &a.ip).cmp(&(b.first_seen, &b.ip)));
 
         let mut actions: Vec<Action> = Vec::new();
         let mut action_index: AHashMap<String, usize> = AHashMap::new();
         for &r in &rows {
             let name = action_name(store, r);
             let i = *action_index.entry(name.clone()).or_insert_with(|| {
-                actions.push(Action { action: name.clone(), succeeded: 0, failed: 0, first: iso(r) });
+                actions.push(Action {
+                    action: name.clone(),
+                    succeeded: 0,
+                    denied: 0,
+                    failed: 0,
+                    first: Time(times[r]),
+                });
                 actions.len() - 1
             });
-            if store.event(r).str(Field::ErrorCode).is_some() {
-                actions[i].failed += 1;
-            } else {
-                actions[i].succeeded += 1;
+            match outcome(store, r) {
+                CallOutcome::Ok => actions[i].succeeded += 1,
+                CallOutcome::Denied => actions[i].denied += 1,
+                CallOutcome::Failed => actions[i].failed += 1,
             }
         }
 
@@ -431,67 +593,306 @@ impl Report {
         for &r in &rows {
             let e = store.event(r);
             let name = base_event_name(e.str(Field::EventName).unwrap_or(""));
+            let direction = logging_direction(store, r);
             let into = if PERSISTENCE_CALLS.contains(&name) {
                 &mut persistence
-            } else if EVASION_CALLS.contains(&name) {
+            } else if EVASION_CALLS.contains(&name) && direction != Some(Direction::Strengthens) {
                 &mut defense_evasion
             } else {
                 continue;
             };
             let (target, detail) = describe_change(store, r, name, &accounts);
             into.push(Change {
-                time: iso(r),
+                time: Time(times[r]),
                 account: e.str(Field::RecipientAccount).unwrap_or("").into(),
                 action: action_name(store, r),
                 target,
                 detail,
                 succeeded: e.str(Field::ErrorCode).is_none(),
+                direction,
+                end_state: undos.end_state(store, r),
+                actor: actor_of(r),
                 event_id: e.str(Field::EventId).unwrap_or("").into(),
             });
         }
 
-        let mut by_rule: BTreeMap<&str, RuleCount> = BTreeMap::new();
+        let mut by_rule: BTreeMap<&str, (RuleCount, BTreeSet<usize>)> = BTreeMap::new();
         for f in findings {
-            let c = by_rule.entry(&f.rule.id).or_insert_with(|| RuleCount {
-                rule: f.rule.id.clone(),
-                title: f.rule.title.clone(),
-                severity: f.rule.severity,
-                technique: f.rule.techniques.join(", "),
-                findings: 0,
-                events: 0,
+            let c = by_rule.entry(&f.rule.id).or_insert_with(|| {
+                (
+                    RuleCount {
+                        rule: f.rule.id.clone(),
+                        title: f.rule.title.clone(),
+                        severity: f.rule.severity,
+                        risk: f.rule.risk,
+                        techniques: f.rule.techniques.clone(),
+                        findings: 0,
+                        events: 0,
+                        actors: Vec::new(),
+                    },
+                    BTreeSet::new(),
+                )
             });
-            c.findings += 1;
-            c.events += f.rows.len();
+            c.0.findings += 1;
+            c.0.events += f.rows.len();
+            c.1.extend(f.rows.iter().map(|&r| actor_of(r as usize)));
         }
-        let mut rule_counts: Vec<RuleCount> = by_rule.into_values().collect();
-        rule_counts.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        let mut rule_counts: Vec<RuleCount> = by_rule
+            .into_values()
+            .map(|(mut c, a)| {
+                c.actors = a.into_iter().collect();
+                c
+            })
+            .collect();
+        rule_counts.sort_by(|a, b| a.risk.cmp(&b.risk).then(b.severity.cmp(&a.severity)).then(a.rule.cmp(&b.rule)));
+
+        let coverage = coverage(store, &rows, opts.gap_ms);
+        let baseline = opts.baseline_window.map(|(from, to)| BaselineWindow {
+            from: Time(from),
+            to: Time(to),
+            source: opts.baseline_source.clone().unwrap_or_else(|| "evidence".into()),
+            attacker_events_inside: if opts.baseline_source.is_some() {
+                0
+            } else {
+                rows.iter().filter(|&&r| times[r] >= from && times[r] < to).count()
+            },
+        });
+        let remediation = remediation(&credentials, &persistence, &defense_evasion, &data_accessed, store, &rows);
 
         let day_of = rows.first().copied().map(|r| times[r]).or(times.first().copied());
         let date = day_of.map(|t| chrono_free_iso(t)[..10].replace('-', "")).unwrap_or_else(|| "00000000".into());
         Report {
+            schema_version: SCHEMA_VERSION,
             id: format!("AWS-IR-{date}-{:03}", opts.case_seq),
             accounts,
             affected_accounts,
             regions,
-            evidence_from: times.first().map(|&t| chrono_free_iso(t)),
-            evidence_to: times.last().map(|&t| chrono_free_iso(t)),
-            activity_from: rows.first().map(|&r| iso(r)),
-            activity_to: rows.last().map(|&r| iso(r)),
+            evidence_from: times.first().map(|&t| Time(t)),
+            evidence_to: times.last().map(|&t| Time(t)),
+            activity_from: rows.first().map(|&r| Time(times[r])),
+            activity_to: rows.last().map(|&r| Time(times[r])),
             events_total: store.len(),
             evidence_files: store.sources().len(),
             manifest_sha256: None,
+            overrides: opts.actors.trust.iter().map(Trust::describe).collect(),
             suspicious_events: suspicious.count(),
             attacker_events: rows.len(),
+            actors: actors.actors,
             compromised_credentials: credentials,
             source_ips,
             actions,
             data_accessed,
             persistence,
             defense_evasion,
+            remediation,
             findings: rule_counts,
+            coverage,
+            baseline,
             timeline,
         }
     }
+
+    /// Actors with a given verdict.
+    pub fn actors_with(&self, verdict: Verdict) -> impl Iterator<Item = &Actor> {
+        self.actors.iter().filter(move |a| a.verdict == verdict)
+    }
+}
+
+/// Trail-off stretches, long silences and missing data events, with what they mean for the
+/// attacker's activity.
+fn coverage(store: &Store, attacker_rows: &[usize], gap_ms: i64) -> Coverage {
+    let times = store.times();
+    let mut gaps = Vec::new();
+    let mut per_account: BTreeMap<&str, (Option<i64>, Vec<i64>)> = BTreeMap::new();
+    let mut trail_off: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut closed: Vec<CoverageGap> = Vec::new();
+    for (row, &time) in times.iter().enumerate() {
+        let e = store.event(row);
+        let account = e.str(Field::RecipientAccount).unwrap_or("");
+        let slot = per_account.entry(account).or_default();
+        if e.str(Field::EventCategory) == Some("Data") {
+            slot.0.get_or_insert(time);
+        } else {
+            slot.1.push(time);
+        }
+        let name = e.str(Field::EventName).unwrap_or("");
+        if !matches!(name, "StopLogging" | "DeleteTrail" | "StartLogging" | "CreateTrail")
+            || e.str(Field::ErrorCode).is_some()
+        {
+            continue;
+        }
+        let Some(trail) = e.fields().get_str("requestParameters.name").map(|t| trail_name(&t)) else { continue };
+        let k = (account.to_owned(), trail);
+        match name {
+            "StopLogging" | "DeleteTrail" => {
+                trail_off.entry(k).or_insert(time);
+            }
+            _ => {
+                if let Some(from) = trail_off.remove(&k) {
+                    closed.push(CoverageGap::TrailOff {
+                        account: k.0,
+                        trail: k.1,
+                        from: Time(from),
+                        to: Some(Time(time)),
+                    });
+                }
+            }
+        }
+    }
+    for ((account, trail), from) in trail_off {
+        closed.push(CoverageGap::TrailOff { account, trail, from: Time(from), to: None });
+    }
+    let evidence_start = times.first().copied().unwrap_or(0);
+    let span = times.last().copied().unwrap_or(0) - evidence_start;
+    for (account, (first_data, mgmt)) in &per_account {
+        match first_data {
+            None => gaps.push(CoverageGap::NoDataEvents { account: (*account).into(), first_data_event: None }),
+            // Data events that start well after the evidence does were switched on meanwhile
+            // (sparse data events in a quiet account start late by chance, hence the margin).
+            Some(t) if *t - evidence_start > (6 * 3_600_000).max(span / 10) => {
+                gaps.push(CoverageGap::NoDataEvents { account: (*account).into(), first_data_event: Some(Time(*t)) })
+            }
+            _ => {}
+        }
+        for w in mgmt.windows(2) {
+            if w[1] - w[0] >= gap_ms {
+                gaps.push(CoverageGap::Silence { account: (*account).into(), from: Time(w[0]), to: Time(w[1]) });
+            }
+        }
+    }
+    gaps.extend(closed);
+    let mut caveats = Vec::new();
+    let mut first_attack: BTreeMap<&str, i64> = BTreeMap::new();
+    for &r in attacker_rows {
+        first_attack.entry(store.event(r).str(Field::RecipientAccount).unwrap_or("")).or_insert(times[r]);
+    }
+    for g in &gaps {
+        match g {
+            CoverageGap::NoDataEvents { account, first_data_event } => {
+                if let Some(&t) = first_attack.get(account.as_str()) {
+                    match first_data_event {
+                        None => caveats.push(format!(
+                            "account {account}: no data events in the evidence; the attacker was active there from {}, so S3 object reads and Lambda invocations are unknown, not absent",
+                            Time(t)
+                        )),
+                        Some(d) if d.0 > t => caveats.push(format!(
+                            "account {account}: data events only from {d}; the attacker was active there from {}, so object reads before {d} are not in the evidence",
+                            Time(t)
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            CoverageGap::TrailOff { account, trail, from, to } => caveats.push(format!(
+                "account {account}: trail {trail} off from {from} to {}: activity it alone would have logged is missing",
+                to.map(|t| t.to_string()).unwrap_or_else(|| "the end of the evidence".into())
+            )),
+            CoverageGap::Silence { account, from, to } => {
+                if first_attack.contains_key(account.as_str()) {
+                    caveats.push(format!("account {account}: no management events from {from} to {to}"));
+                }
+            }
+        }
+    }
+    Coverage { gaps, caveats }
+}
+
+fn remediation(
+    credentials: &[Credential],
+    persistence: &[Change],
+    evasion: &[Change],
+    data: &[DataAccess],
+    store: &Store,
+    rows: &[usize],
+) -> Vec<Remediation> {
+    let mut out = Vec::new();
+    for c in credentials {
+        let principal = c.principals.first().cloned().unwrap_or_default();
+        let account = c.account.clone();
+        let (step, because) = match c.kind {
+            KeyKind::LongTerm => ("Deactivate, then delete, access key", format!("used by the attacker ({principal})")),
+            _ => (
+                "Revoke active sessions of the role behind temporary key",
+                format!("attacker session as {principal}; expires by itself, but revoke older sessions now"),
+            ),
+        };
+        out.push(Remediation {
+            step: step.into(),
+            target: c.access_key.clone(),
+            account,
+            because,
+            status: c.end_state.clone(),
+        });
+    }
+    for ch in persistence.iter().chain(evasion).filter(|c| c.succeeded) {
+        let name = ch.action.rsplit(':').next().unwrap_or("");
+        let step = match name {
+            "CreateUser" => "Delete user (with its login profile, keys and policies)",
+            "CreateLoginProfile" | "UpdateLoginProfile" => "Delete or reset the console password of",
+            "CreateAccessKey" => "Delete the access key created for",
+            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => "Detach the policy from",
+            "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => "Delete the inline policy of",
+            "CreateRole" => "Delete role",
+            "UpdateAssumeRolePolicy" => "Restore the trust policy of",
+            "StopLogging" => "Start logging again on trail",
+            "DeleteTrail" => "Recreate trail",
+            "PutEventSelectors" | "UpdateTrail" => "Restore the logging configuration of trail",
+            "DeleteDetector" | "UpdateDetector" => "Re-enable GuardDuty in",
+            _ => "Review and undo",
+        };
+        let target = if ch.detail.is_empty() { ch.target.clone() } else { format!("{} ({})", ch.target, ch.detail) };
+        out.push(Remediation {
+            step: step.into(),
+            target,
+            account: ch.account.clone(),
+            because: format!("{} at {} by actor #{}", ch.action, ch.time, ch.actor),
+            status: ch.end_state.clone(),
+        });
+    }
+    for d in data {
+        let step = match d.service.as_str() {
+            "s3" => "Review the data exposed in bucket",
+            "secretsmanager" => "Rotate secret",
+            "ssm" => "Rotate parameter",
+            "kms" => "Review what was decrypted with key",
+            _ => "Review",
+        };
+        out.push(Remediation {
+            step: step.into(),
+            target: d.resource.clone(),
+            account: d.account.clone(),
+            because: format!("{} successful reads by the attacker", d.reads),
+            status: EndState::Present,
+        });
+    }
+    let launches: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| {
+            store.event(r).str(Field::EventName) == Some("RunInstances") && outcome(store, r) == CallOutcome::Ok
+        })
+        .collect();
+    for r in launches {
+        let e = store.event(r);
+        let ids = e
+            .fields()
+            .get("responseElements.instancesSet.items")
+            .and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter().filter_map(|i| i.get("instanceId").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")
+                })
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("launched in {}", e.str(Field::AwsRegion).unwrap_or("?")));
+        out.push(Remediation {
+            step: "Terminate the instances".into(),
+            target: ids,
+            account: e.str(Field::RecipientAccount).unwrap_or("").into(),
+            because: format!("RunInstances by the attacker at {}", Time(e.time_ms())),
+            status: EndState::Present,
+        });
+    }
+    out
 }
 
 fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<String> {

@@ -1,7 +1,9 @@
 //! The chronological attacker timeline.
 
 use serde::Serialize;
-use trailscope_store::{chrono_free_iso, Field, Store};
+use trailscope_store::{Field, Store};
+
+use crate::Time;
 
 /// One event on the timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -9,8 +11,10 @@ pub struct TimelineEntry {
     /// Store row.
     #[serde(skip)]
     pub row: usize,
-    /// `eventTime`, ISO 8601 UTC.
-    pub time: String,
+    /// `eventTime`.
+    pub time: Time,
+    /// The actor (rank in the report's actors).
+    pub actor: usize,
     /// Account whose trail logged it.
     pub account: String,
     /// Region.
@@ -29,6 +33,8 @@ pub struct TimelineEntry {
     pub event_id: String,
     /// Ids of rules that fired on this event.
     pub findings: Vec<String>,
+    /// ATT&CK techniques of those rules.
+    pub techniques: Vec<String>,
 }
 
 /// Attacker activity in time order.
@@ -60,11 +66,12 @@ pub fn principal_name(store: &Store, row: usize) -> String {
 
 impl TimelineEntry {
     /// Build the entry for a row.
-    pub fn new(store: &Store, row: usize, findings: Vec<String>) -> Self {
+    pub fn new(store: &Store, row: usize, actor: usize, findings: Vec<String>, techniques: Vec<String>) -> Self {
         let e = store.event(row);
         TimelineEntry {
             row,
-            time: chrono_free_iso(e.time_ms()),
+            time: Time(e.time_ms()),
+            actor,
             account: e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("").into(),
             region: e.str(Field::AwsRegion).unwrap_or("").into(),
             principal: principal_name(store, row),
@@ -74,6 +81,7 @@ impl TimelineEntry {
             error: e.str(Field::ErrorCode).map(str::to_owned),
             event_id: e.str(Field::EventId).unwrap_or("").into(),
             findings,
+            techniques,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! `trailscope analyze`: ingest, run the rules, attribute, print the forensic summary.
 
+use anyhow::Context;
+use trailscope_indicators::baseline::learning_end;
+use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::{sha256_hex, Manifest};
-use trailscope_timeline::{write, Lineage, Report, ReportOptions};
+use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{InputArgs, OutArgs, ReportFormat, RuleArgs};
+use crate::args::{AttributionArgs, InputArgs, OutArgs, ReportFormat, RuleArgs};
 use crate::detect::Detectors;
 use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
@@ -13,14 +16,18 @@ pub fn run(
     rule_args: &RuleArgs,
     format: ReportFormat,
     case_seq: u32,
+    attribution: &AttributionArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    let actors = actor_options(attribution)?;
     let detectors = Detectors::load(rule_args, input.quiet)?;
     let (store, ingest_report) = evidence::load(input)?;
     let findings = detectors.run(&store);
     let lineage = Lineage::build(&store);
-    let mut report =
-        Report::build(&store, &findings, &lineage, &ReportOptions { case_seq, ..ReportOptions::default() });
+    let baseline_window =
+        detectors.baseline.as_ref().and_then(|b| Some((*store.times().first()?, learning_end(&store, b)?)));
+    let opts = ReportOptions { case_seq, actors, baseline_window, ..ReportOptions::default() };
+    let mut report = Report::build(&store, &findings, &lineage, &opts);
     // The report names the exact evidence it describes: the manifest's hash (the same bytes
     // `--out` writes as manifest.json).
     report.evidence_files = ingest_report.files.len();
@@ -38,4 +45,16 @@ pub fn run(
     }
     close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
     Ok(detectors.outcome(&findings, &ingest_report))
+}
+
+/// Attribution options from the command line, checked before any evidence is read.
+fn actor_options(args: &AttributionArgs) -> anyhow::Result<ActorOptions> {
+    let trust = args
+        .trust
+        .iter()
+        .map(|t| Trust::parse(t).map_err(|e| anyhow::anyhow!("--trust {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let session_gap_ms = parse_duration(&args.session_gap)
+        .with_context(|| format!("--session-gap: not a duration: {:?} (use e.g. 30m or 2h)", args.session_gap))?;
+    Ok(ActorOptions { session_gap_ms, trust })
 }

@@ -14,8 +14,8 @@ use crate::Outcome;
 /// Run the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Analyze { input, rules, format, case_seq, out } => {
-            analyze::run(&input, &rules, format, case_seq, &out)
+        Command::Analyze { input, rules, format, case_seq, attribution, out } => {
+            analyze::run(&input, &rules, format, case_seq, &attribution, &out)
         }
         Command::Hunt { input, rules, min_level, explain, format, out } => {
             hunt::run(&input, &rules, min_level, explain, format, &out)

@@ -5,11 +5,19 @@ use std::io::{self, Write};
 
 use crate::Report;
 
+fn dash(t: Option<crate::Time>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
+}
+
 /// Escape a value for a Markdown table cell. Values come from the evidence, so an attacker
 /// chooses some of them (user agents, names): HTML is escaped (html-escape) so a renderer shows
 /// it as text, and Markdown's table and code delimiters are escaped too.
 fn cell(s: &str) -> String {
-    html_escape::encode_text(s).replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ").replace('`', "\\`")
+    html_escape::encode_text(&super::clean(&s.replace(['\n', '\r'], " ")))
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+        .replace('`', "\\`")
 }
 
 /// Write the report as Markdown.
@@ -22,17 +30,11 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     writeln!(out, "| Account(s) | {} |", cell(&r.accounts.join(", ")))?;
     writeln!(out, "| Affected accounts | {} |", cell(&r.affected_accounts.join(", ")))?;
     writeln!(out, "| Regions | {} |", cell(&r.regions.join(", ")))?;
-    writeln!(
-        out,
-        "| Evidence | {} events, {} .. {} |",
-        r.events_total,
-        r.evidence_from.as_deref().unwrap_or("-"),
-        r.evidence_to.as_deref().unwrap_or("-")
-    )?;
+    writeln!(out, "| Evidence | {} events, {} .. {} |", r.events_total, dash(r.evidence_from), dash(r.evidence_to))?;
     if let Some(m) = &r.manifest_sha256 {
         writeln!(out, "| Manifest | {} files, SHA-256 `{m}` |", r.evidence_files)?;
     }
-    match (&r.activity_from, &r.activity_to) {
+    match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => writeln!(out, "| Timeframe | {a} .. {b} (attacker activity) |")?,
         _ => writeln!(out, "| Timeframe | no attacker activity attributed |")?,
     }
@@ -42,29 +44,74 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         r.suspicious_events, r.attacker_events
     )?;
 
+    if !r.overrides.is_empty() {
+        writeln!(out, "| Overrides | --trust {} |", cell(&r.overrides.join(", ")))?;
+    }
+    if let Some(b) = &r.baseline {
+        let warn = if b.attacker_events_inside > 0 {
+            format!(
+                " — **{} attacker events inside: first-seen rules could not fire on them**",
+                b.attacker_events_inside
+            )
+        } else {
+            String::new()
+        };
+        writeln!(out, "| Baseline window | {} .. {} (learned from {}){warn} |", b.from, b.to, cell(&b.source))?;
+    }
+
+    writeln!(out, "\n## Actors\n\n| # | verdict | confidence | score | credential | network | tool | first .. last seen | events | errors | top reasons |\n|---:|---|---:|---:|---|---|---|---|---:|---:|---|")?;
+    for a in &r.actors {
+        let reasons: Vec<String> =
+            a.reasons.iter().take(3).map(|x| format!("{:+} {}", x.points, cell(&x.detail))).collect();
+        writeln!(
+            out,
+            "| {} | {} | {:.2} | {} | `{}` | {} | {} | {} .. {} | {} | {} | {} |",
+            a.id,
+            a.verdict.label(),
+            a.confidence,
+            a.score,
+            cell(&a.credential),
+            cell(&a.network),
+            a.tool.label(),
+            a.first_seen,
+            a.last_seen,
+            a.events,
+            a.errors,
+            reasons.join("<br>")
+        )?;
+    }
+
     writeln!(out, "\n## Compromised Credentials\n\n| access key | kind | principals | obtained | attacker events | first .. last use |\n|---|---|---|---|---:|---|")?;
     for c in &r.compromised_credentials {
         writeln!(
             out,
             "| `{}` | {} | {} | {} | {} | {} .. {} |",
             cell(&c.access_key),
-            c.kind,
+            c.kind.label(),
             cell(&c.principals.join(", ")),
-            cell(&c.obtained),
+            cell(&c.obtained.to_string()),
             c.events,
-            c.first_used,
-            c.last_used
+            dash(c.first_used),
+            dash(c.last_used)
         )?;
     }
     writeln!(out, "\n## Source IPs\n\n| IP | events | first .. last seen | user agents |\n|---|---:|---|---|")?;
     for ip in &r.source_ips {
         let uas: Vec<String> =
             ip.user_agents.iter().zip(&ip.user_agent_kinds).map(|(u, k)| format!("{} ({k})", cell(u))).collect();
-        writeln!(out, "| {} | {} | {} .. {} | {} |", ip.ip, ip.events, ip.first_seen, ip.last_seen, uas.join("<br>"))?;
+        writeln!(
+            out,
+            "| {} | {} | {} .. {} | {} |",
+            cell(&ip.ip),
+            ip.events,
+            ip.first_seen,
+            ip.last_seen,
+            uas.join("<br>")
+        )?;
     }
-    writeln!(out, "\n## Actions Taken\n\n| first | action | succeeded | failed |\n|---|---|---:|---:|")?;
+    writeln!(out, "\n## Actions Taken\n\n| first | action | succeeded | denied | failed |\n|---|---|---:|---:|---:|")?;
     for a in &r.actions {
-        writeln!(out, "| {} | `{}` | {} | {} |", a.first, cell(&a.action), a.succeeded, a.failed)?;
+        writeln!(out, "| {} | `{}` | {} | {} | {} |", a.first, cell(&a.action), a.succeeded, a.denied, a.failed)?;
     }
     writeln!(
         out,
@@ -76,51 +123,78 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     for (title, changes) in [("Persistence Mechanisms", &r.persistence), ("Defense Evasion", &r.defense_evasion)] {
         writeln!(
             out,
-            "\n## {title}\n\n| time | account | action | target | detail | result |\n|---|---|---|---|---|---|"
+            "\n## {title}\n\n| time | account | actor | action | target | detail | end state |\n|---|---|---:|---|---|---|---|"
         )?;
         for c in changes.iter() {
-            let result = if c.succeeded { "succeeded" } else { "FAILED" };
             writeln!(
                 out,
-                "| {} | {} | `{}` | {} | {} | {result} |",
+                "| {} | {} | #{} | `{}` | {} | {} | {} |",
                 c.time,
                 c.account,
+                c.actor,
                 cell(&c.action),
                 cell(&c.target),
-                cell(&c.detail)
+                cell(&c.detail),
+                cell(&c.end_state.to_string())
             )?;
         }
     }
-    writeln!(out, "\n## Findings by rule\n\n| severity | rule | findings | events | title | techniques |\n|---|---|---:|---:|---|---|")?;
+    writeln!(
+        out,
+        "\n## Remediation and Containment\n\n| step | target | account | because | status |\n|---|---|---|---|---|"
+    )?;
+    for m in &r.remediation {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&m.step),
+            cell(&m.target),
+            m.account,
+            cell(&m.because),
+            cell(&m.status.to_string())
+        )?;
+    }
+    writeln!(out, "\n## Coverage\n")?;
+    for g in &r.coverage.gaps {
+        writeln!(out, "- {}", cell(&serde_json::to_string(g).unwrap_or_default()))?;
+    }
+    for c in &r.coverage.caveats {
+        writeln!(out, "- **Caveat:** {}", cell(c))?;
+    }
+    writeln!(out, "\n## Findings by rule\n\n| severity | rule | risk | findings | events | title | techniques |\n|---|---|---|---:|---:|---|---|")?;
     for f in &r.findings {
         writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} |",
             f.severity.name(),
             cell(&f.rule),
+            if f.risk { "risk" } else { "" },
             f.findings,
             f.events,
             cell(&f.title),
-            cell(&f.technique)
+            cell(&f.techniques.join(", "))
         )?;
     }
     writeln!(
         out,
-        "\n## Attacker Timeline\n\n| time | account | region | source IP | access key | action | error | principal | rules |\n|---|---|---|---|---|---|---|---|---|"
+        "\n## Attacker Timeline\n\n| time | actor | account | region | source IP | access key | action | error | principal | rules | ATT&CK | event id |\n|---|---:|---|---|---|---|---|---|---|---|---|---|"
     )?;
     for e in &r.timeline.entries {
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | `{}` | {} | {} | {} |",
+            "| {} | #{} | {} | {} | {} | {} | `{}` | {} | {} | {} | {} | {} |",
             e.time,
+            e.actor,
             e.account,
             e.region,
             cell(&e.source_ip),
-            e.access_key.as_deref().unwrap_or("-"),
+            cell(e.access_key.as_deref().unwrap_or("-")),
             cell(&e.action),
-            e.error.as_deref().unwrap_or(""),
+            cell(e.error.as_deref().unwrap_or("")),
             cell(&e.principal),
-            e.findings.join(", ")
+            cell(&e.findings.join(", ")),
+            e.techniques.join(", "),
+            cell(&e.event_id)
         )?;
     }
     Ok(())

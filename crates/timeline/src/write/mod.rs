@@ -3,3 +3,23 @@
 pub mod json;
 pub mod markdown;
 pub mod text;
+
+/// Evidence text made safe for a terminal or a plain-text file: control characters (escape
+/// sequences an attacker can plant in a user agent or a name) become `?`.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>().into()
+    } else {
+        s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(super::clean("aws-cli\x1b[31mred\x07"), "aws-cli?[31mred?");
+        assert_eq!(super::clean("plain"), "plain");
+        assert_eq!(super::clean("tab\there\u{9b}"), "tab?here?");
+    }
+}

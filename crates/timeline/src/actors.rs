@@ -1,0 +1,1272 @@
+//! Who did it: activity clustered into **actors**, each scored from its own evidence and given
+//! a verdict with the reasons behind it.
+//!
+//! An actor is one originating credential (followed back through the lineage: a role session
+//! belongs to the key that assumed it) × one source network (IPv4 /24, IPv6 /48, or "AWS") ×
+//! one tool class (console, CLI, SDK, infrastructure as code, offensive tool, AWS service).
+//! Two actors are merged in judgement, never by accident: a hostile verdict passes to another
+//! actor only when evidence ties them — it uses a key the hostile actor issued, it is a user or
+//! role the hostile actor created, or it shares the hostile actor's credential *and* network
+//! with a hands-on tool (CLI, SDK, console). Infrastructure as code sharing a key and network
+//! is noted, not convicted: pipelines and intruders share leaked keys.
+//!
+//! Owner-hygiene findings (rules marked `risk`: root sign-in, console without MFA) are listed
+//! as risks and add nothing to a score. Findings on failed calls count as attempts (denied) or
+//! barely at all (failed on a resource fault or limit). See `docs/report-format.md`.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use ahash::{AHashMap, AHashSet};
+use serde::Serialize;
+use trailscope_indicators::useragent::{classify, normalize, UserAgentClass};
+use trailscope_indicators::{base_event_name, Finding, Severity};
+use trailscope_store::{Field, Store, Sym};
+
+use crate::change::{logging_direction, Direction};
+use crate::lineage::Lineage;
+use crate::Time;
+
+/// What kind of client an actor uses, coarse enough that one person's tool stays one class.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolClass {
+    /// A browser on the AWS console.
+    Console,
+    /// The AWS CLI.
+    Cli,
+    /// An AWS SDK.
+    Sdk,
+    /// Terraform, CloudFormation, CDK, Pulumi.
+    InfrastructureAsCode,
+    /// A known offensive tool or offensive Linux distribution.
+    OffensiveTool,
+    /// An AWS service acting on its own or for a principal.
+    AwsService,
+    /// Anything else, or no user agent.
+    Other,
+}
+
+impl ToolClass {
+    /// Label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            ToolClass::Console => "console",
+            ToolClass::Cli => "CLI",
+            ToolClass::Sdk => "SDK",
+            ToolClass::InfrastructureAsCode => "IaC",
+            ToolClass::OffensiveTool => "offensive tool",
+            ToolClass::AwsService => "AWS service",
+            ToolClass::Other => "other",
+        }
+    }
+
+    fn of(ua: &str) -> ToolClass {
+        match classify(ua) {
+            UserAgentClass::OffensiveTool(_) => ToolClass::OffensiveTool,
+            UserAgentClass::Console => ToolClass::Console,
+            UserAgentClass::AwsCli(_) => ToolClass::Cli,
+            UserAgentClass::Sdk(_) => ToolClass::Sdk,
+            UserAgentClass::InfrastructureAsCode(_) => ToolClass::InfrastructureAsCode,
+            UserAgentClass::AwsService(_) => ToolClass::AwsService,
+            UserAgentClass::Other => ToolClass::Other,
+        }
+    }
+
+    /// A person or script typing commands: a hostile verdict passes between such tools on the
+    /// same credential and network.
+    fn hands_on(self) -> bool {
+        !matches!(self, ToolClass::InfrastructureAsCode | ToolClass::AwsService)
+    }
+}
+
+/// The conclusion about an actor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The intruder.
+    Attacker,
+    /// Hostile signs, not enough to conclude.
+    Suspicious,
+    /// Not enough evidence either way.
+    Unknown,
+    /// The account's owner, its automation, or AWS itself.
+    Benign,
+}
+
+impl Verdict {
+    /// Label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Attacker => "attacker",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Unknown => "unknown",
+            Verdict::Benign => "benign/owner",
+        }
+    }
+}
+
+/// Why an actor scored what it did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonKind {
+    /// An examiner's IOC matched.
+    Ioc,
+    /// A detection rule fired on its events.
+    Finding,
+    /// Calls from an offensive tool or distribution.
+    OffensiveTool,
+    /// It widened its own rights.
+    SelfEscalation,
+    /// Reconnaissance with many denials.
+    ReconWithDenials,
+    /// It created users, passwords or keys for others.
+    NewCredentials,
+    /// It reduced logging or detection.
+    LoggingWeakened,
+    /// The credential's first use from this network, after history elsewhere.
+    NewNetworkForCredential,
+    /// The credential's first use with this tool, after history with others.
+    NewToolForCredential,
+    /// Its first call was `GetCallerIdentity` ("whoami").
+    WhoAmIFirst,
+    /// It used a key a hostile actor issued.
+    IssuedByHostileActor,
+    /// It is a user or role a hostile actor created.
+    CreatedByHostileActor,
+    /// Same credential and network as a hostile actor, with a hands-on tool.
+    SameCredentialAndNetwork,
+    /// Same credential and network as a hostile actor, but automation (noted, not convicted).
+    SharesCredentialWithHostileActor,
+    /// The examiner vouched for it (`--trust`).
+    Trusted,
+    /// Active from the start of the evidence with this credential, network and tool: findings
+    /// and new credentials weigh half (owners administer; intruders arrive).
+    Established,
+    /// Findings on resources its own credential created earlier (set-up and tear-down).
+    OwnResources,
+}
+
+/// One reason, with its weight and the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// What kind of evidence.
+    pub kind: ReasonKind,
+    /// Points added to the score.
+    pub points: i32,
+    /// In the examiner's words.
+    pub detail: String,
+    /// Rule id, for findings.
+    pub rule: Option<String>,
+    /// Up to five event ids showing it.
+    pub event_ids: Vec<String>,
+    /// The first row showing it: findings on one event count once, at their heaviest.
+    #[serde(skip)]
+    anchor: Option<u32>,
+}
+
+/// A stretch of activity without a pause longer than the session gap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// First event.
+    pub start: Time,
+    /// Last event.
+    pub end: Time,
+    /// Events.
+    pub events: usize,
+    /// Failed calls.
+    pub errors: usize,
+}
+
+/// One actor.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Actor {
+    /// Rank, from 1 (most hostile first).
+    pub id: usize,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// How sure (0..1).
+    pub confidence: f64,
+    /// Sum of the reasons' points.
+    pub score: i32,
+    /// The originating credential: a long-term key, or a principal ARN when the evidence shows
+    /// no key (console sign-ins, sessions issued outside the evidence).
+    pub credential: String,
+    /// Access keys used, in order of first use.
+    pub access_keys: Vec<String>,
+    /// Principals (ARNs) acting.
+    pub principals: Vec<String>,
+    /// Accounts whose trails logged it.
+    pub accounts: Vec<String>,
+    /// Source network: `a.b.c.0/24`, `x:y:z::/48`, or `AWS` for AWS services.
+    pub network: String,
+    /// Source IPs (or service names).
+    pub source_ips: Vec<String>,
+    /// Tool class.
+    pub tool: ToolClass,
+    /// User agents (normalised), most used first.
+    pub user_agents: Vec<String>,
+    /// First event.
+    pub first_seen: Time,
+    /// Last event.
+    pub last_seen: Time,
+    /// Events.
+    pub events: usize,
+    /// Failed calls.
+    pub errors: usize,
+    /// Calls denied for lack of permission.
+    pub denied: usize,
+    /// Reasons, heaviest first.
+    pub reasons: Vec<Reason>,
+    /// Risk (hygiene) rules that fired on its events: reported, never scored.
+    pub risks: Vec<String>,
+    /// Actors the evidence ties it to (by id).
+    pub linked_to: Vec<usize>,
+    /// Sessions, split at inactivity.
+    pub sessions: Vec<Session>,
+    /// Every event id, in time order.
+    pub event_ids: Vec<String>,
+    /// Store rows, ascending.
+    #[serde(skip)]
+    pub rows: Vec<u32>,
+}
+
+/// What the examiner vouches for (`--trust KIND=VALUE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// A principal: full ARN, or a part of it (`user/alice`).
+    Principal(String),
+    /// A source IP or CIDR.
+    Ip(ipnet::IpNet),
+    /// An access key id.
+    Key(String),
+    /// A user agent substring.
+    UserAgent(String),
+}
+
+impl Trust {
+    /// Parse `principal=...`, `ip=...` (address or CIDR), `key=...` or `ua=...`.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn parse(s: &str) -> Result<Trust, String> {
+        let (kind, value) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected KIND=VALUE"))?;
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("{s:?}: empty value"));
+        }
+        Ok(match kind.trim() {
+            "principal" => Trust::Principal(value.into()),
+            "ip" => Trust::Ip(match value.parse::<ipnet::IpNet>() {
+                Ok(n) => n,
+                Err(_) => ipnet::IpNet::from(
+                    value.parse::<IpAddr>().map_err(|_| format!("{s:?}: not an IP address or CIDR"))?,
+                ),
+            }),
+            "key" => Trust::Key(value.into()),
+            "ua" => Trust::UserAgent(value.into()),
+            k => return Err(format!("{s:?}: unknown kind {k:?} (principal, ip, key or ua)")),
+        })
+    }
+
+    /// As given on the command line.
+    pub fn describe(&self) -> String {
+        match self {
+            Trust::Principal(p) => format!("principal={p}"),
+            Trust::Ip(n) => format!("ip={n}"),
+            Trust::Key(k) => format!("key={k}"),
+            Trust::UserAgent(u) => format!("ua={u}"),
+        }
+    }
+}
+
+/// Attribution settings.
+#[derive(Clone, Debug)]
+pub struct ActorOptions {
+    /// A pause longer than this starts a new session.
+    pub session_gap_ms: i64,
+    /// Examiner overrides.
+    pub trust: Vec<Trust>,
+}
+
+impl Default for ActorOptions {
+    fn default() -> Self {
+        ActorOptions { session_gap_ms: 30 * 60_000, trust: Vec::new() }
+    }
+}
+
+/// Score at or above which an actor is the attacker.
+pub const ATTACKER_SCORE: i32 = 50;
+/// Score at or above which an actor is suspicious.
+pub const SUSPICIOUS_SCORE: i32 = 20;
+/// Score at or above which an actor is unknown rather than benign.
+pub const UNKNOWN_SCORE: i32 = 10;
+const TIE_POINTS: i32 = 50;
+
+/// Every actor, ranked, and which actor each event belongs to.
+#[derive(Clone, Debug, Default)]
+pub struct Actors {
+    /// Ranked: attackers first, then suspicious, unknown, benign; by score within each.
+    pub actors: Vec<Actor>,
+    /// Per store row, the index into `actors`.
+    pub of_row: Vec<u32>,
+}
+
+impl Actors {
+    /// Rows of hostile (attacker-verdict) actors, ascending.
+    pub fn attacker_rows(&self) -> Vec<usize> {
+        (0..self.of_row.len()).filter(|&r| self.actors[self.of_row[r] as usize].verdict == Verdict::Attacker).collect()
+    }
+
+    /// The actor of a row.
+    pub fn of(&self, row: usize) -> &Actor {
+        &self.actors[self.of_row[row] as usize]
+    }
+}
+
+/// Outcome of a call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// No error.
+    Ok,
+    /// Refused for lack of permission.
+    Denied,
+    /// Failed otherwise (resource state, limits, not found, throttling).
+    Failed,
+}
+
+/// Whether an error code means "not allowed".
+pub fn is_denial(code: &str) -> bool {
+    let c = code.to_ascii_lowercase();
+    c.contains("accessdenied") || c.contains("unauthorized") || c.contains("notauthorized") || c.contains("forbidden")
+}
+
+/// The outcome of a row's call.
+pub fn outcome(store: &Store, row: usize) -> CallOutcome {
+    match store.event(row).str(Field::ErrorCode) {
+        None => CallOutcome::Ok,
+        Some(c) if is_denial(c) => CallOutcome::Denied,
+        // ConsoleLogin failures carry the error and a "Failure" response.
+        Some(_) => CallOutcome::Failed,
+    }
+}
+
+fn network_of(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) if ip.is_empty() => "unknown".into(),
+        Err(_) if ip.ends_with("amazonaws.com") || ip == "AWS Internal" => "AWS".into(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
+/// `(account, name)` of the IAM user or role behind a principal ARN.
+fn principal_entity(arn: &str) -> Option<(String, String)> {
+    let rest = arn.strip_prefix("arn:aws")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_, _svc, _, account, res) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if let Some(u) = res.strip_prefix("user/") {
+        return Some((account.into(), u.rsplit('/').next()?.into()));
+    }
+    if let Some(r) = res.strip_prefix("assumed-role/") {
+        return Some((account.into(), r.split('/').next()?.into()));
+    }
+    if let Some(r) = res.strip_prefix("role/") {
+        return Some((account.into(), r.rsplit('/').next()?.into()));
+    }
+    None
+}
+
+#[derive(Default)]
+struct Cluster {
+    origin: u32,
+    network: u32,
+    tool: Option<ToolClass>,
+    rows: Vec<u32>,
+    keys: Vec<Sym>,
+    ips: AHashSet<Sym>,
+    uas: AHashMap<Sym, usize>,
+    principals: AHashSet<Sym>,
+    accounts: AHashSet<Sym>,
+    errors: usize,
+    denied: usize,
+    reasons: Vec<Reason>,
+    risks: BTreeSet<String>,
+    linked: BTreeSet<usize>,
+    trusted: Option<String>,
+    tied: bool,
+}
+
+impl Cluster {
+    fn score(&self) -> i32 {
+        self.reasons.iter().map(|r| r.points).sum()
+    }
+    fn hostile(&self) -> bool {
+        self.trusted.is_none() && (self.tied || self.score() >= ATTACKER_SCORE)
+    }
+    fn add(&mut self, kind: ReasonKind, points: i32, detail: String, rule: Option<String>, event_ids: Vec<String>) {
+        if let Some(r) = self.reasons.iter_mut().find(|r| r.kind == kind && r.rule == rule) {
+            if points > r.points {
+                r.points = points;
+                r.detail = detail;
+            }
+            for e in event_ids {
+                if r.event_ids.len() < 5 && !r.event_ids.contains(&e) {
+                    r.event_ids.push(e);
+                }
+            }
+            return;
+        }
+        self.reasons.push(Reason { kind, points, detail, rule, event_ids, anchor: None });
+    }
+}
+
+fn severity_points(s: Severity) -> i32 {
+    match s {
+        Severity::Critical => 40,
+        Severity::High => 25,
+        Severity::Medium => 8,
+        Severity::Low => 2,
+        Severity::Informational => 0,
+    }
+}
+
+/// Calls that widen the rights of a user or role named in the request.
+const ESCALATION_CALLS: &[&str] = &[
+    "AttachUserPolicy",
+    "PutUserPolicy",
+    "AttachRolePolicy",
+    "PutRolePolicy",
+    "AddUserToGroup",
+    "CreatePolicyVersion",
+];
+/// Calls that give someone a new way in.
+const NEW_CREDENTIAL_CALLS: &[&str] = &["CreateUser", "CreateLoginProfile", "UpdateLoginProfile", "CreateAccessKey"];
+
+/// Cluster the store's activity into actors, score and rank them.
+pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &ActorOptions) -> Actors {
+    let n = store.len();
+    let event_id = |row: usize| store.event(row).str(Field::EventId).unwrap_or("").to_owned();
+    let (key_col, ip_col, ua_col) =
+        (store.column(Field::AccessKeyId), store.column(Field::SourceIp), store.column(Field::UserAgent));
+    let (arn_col, type_col, acct_col) =
+        (store.column(Field::PrincipalArn), store.column(Field::IdentityType), store.column(Field::RecipientAccount));
+    let err_col = store.column(Field::ErrorCode);
+
+    // Labels interned once per distinct value: the per-row loop only hashes small integers.
+    let mut labels: Vec<String> = Vec::new();
+    let mut label_ids: AHashMap<String, u32> = AHashMap::new();
+    let mut intern = |s: String| -> u32 {
+        if let Some(&i) = label_ids.get(&s) {
+            return i;
+        }
+        labels.push(s.clone());
+        label_ids.insert(s, labels.len() as u32 - 1);
+        labels.len() as u32 - 1
+    };
+    let mut origin_of_key: AHashMap<Sym, u32> = AHashMap::new();
+    let mut origin_of_principal: AHashMap<(Sym, Sym, Sym), u32> = AHashMap::new();
+    let mut network_of_ip: AHashMap<Sym, u32> = AHashMap::new();
+    let mut tool_of_ua: AHashMap<Sym, ToolClass> = AHashMap::new();
+    let mut denial_of_err: AHashMap<Sym, bool> = AHashMap::new();
+    let mut cluster_of: AHashMap<(u32, u32, ToolClass), u32> = AHashMap::new();
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut of_row: Vec<u32> = Vec::with_capacity(n);
+
+    for row in 0..n {
+        let e = store.event(row);
+        let service = e.str(Field::IdentityType) == Some("AWSService");
+        let principal_label = |e: &trailscope_store::Event<'_>| -> String {
+            if service {
+                return format!("service:{}", e.str(Field::InvokedBy).or(e.str(Field::SourceIp)).unwrap_or("?"));
+            }
+            e.str(Field::PrincipalArn).map(str::to_owned).unwrap_or_else(|| {
+                format!(
+                    "{}:{}",
+                    e.str(Field::IdentityType).unwrap_or("unknown"),
+                    e.str(Field::IdentityAccount).or(e.str(Field::PrincipalId)).unwrap_or("?")
+                )
+            })
+        };
+        let origin = if !key_col[row].is_null() && !service {
+            match origin_of_key.get(&key_col[row]) {
+                Some(&o) => o,
+                None => {
+                    let key = store.dict(Field::AccessKeyId).get(key_col[row]);
+                    let label = match lineage.origin(key) {
+                        Some((k, _)) if k.starts_with("AKIA") => k.to_owned(),
+                        Some((_, Some(p))) => p.to_owned(),
+                        Some((k, None)) => k.to_owned(),
+                        None if key.starts_with("AKIA") => key.to_owned(),
+                        // Console and instance sessions rotate keys the evidence never issues:
+                        // the principal is the stable credential.
+                        None => principal_label(&e),
+                    };
+                    let o = intern(label);
+                    origin_of_key.insert(key_col[row], o);
+                    o
+                }
+            }
+        } else {
+            let k = (arn_col[row], type_col[row], if service { ip_col[row] } else { Sym::NULL });
+            match origin_of_principal.get(&k) {
+                Some(&o) => o,
+                None => {
+                    let o = intern(principal_label(&e));
+                    origin_of_principal.insert(k, o);
+                    o
+                }
+            }
+        };
+        let network = match network_of_ip.get(&ip_col[row]) {
+            Some(&w) => w,
+            None => {
+                let w = intern(network_of(e.str(Field::SourceIp).unwrap_or("")));
+                network_of_ip.insert(ip_col[row], w);
+                w
+            }
+        };
+        let tool = if service {
+            ToolClass::AwsService
+        } else {
+            *tool_of_ua.entry(ua_col[row]).or_insert_with(|| ToolClass::of(e.str(Field::UserAgent).unwrap_or("")))
+        };
+        let id = *cluster_of.entry((origin, network, tool)).or_insert_with(|| {
+            clusters.push(Cluster { origin, network, tool: Some(tool), ..Cluster::default() });
+            clusters.len() as u32 - 1
+        });
+        of_row.push(id);
+    }
+
+    // The copy of a cross-account call that the target account logs names only the calling
+    // account: it belongs with its twin (same sharedEventID).
+    let shared_col = store.column(Field::SharedEventId);
+    let account_type = store.dict(Field::IdentityType).lookup("AWSAccount");
+    if account_type.is_some() {
+        let mut twin: AHashMap<Sym, u32> = AHashMap::new();
+        for row in 0..n {
+            if !shared_col[row].is_null() && Some(type_col[row]) != account_type {
+                twin.entry(shared_col[row]).or_insert(of_row[row]);
+            }
+        }
+        for row in 0..n {
+            if !shared_col[row].is_null() && Some(type_col[row]) == account_type {
+                if let Some(&c) = twin.get(&shared_col[row]) {
+                    of_row[row] = c;
+                }
+            }
+        }
+    }
+
+    for (row, &c) in of_row.iter().enumerate() {
+        let cl = &mut clusters[c as usize];
+        cl.rows.push(row as u32);
+        if !key_col[row].is_null() && !cl.keys.contains(&key_col[row]) {
+            cl.keys.push(key_col[row]);
+        }
+        cl.ips.insert(ip_col[row]);
+        *cl.uas.entry(ua_col[row]).or_default() += 1;
+        cl.principals.insert(arn_col[row]);
+        cl.accounts.insert(acct_col[row]);
+        if !err_col[row].is_null() {
+            cl.errors += 1;
+            let denied = *denial_of_err
+                .entry(err_col[row])
+                .or_insert_with(|| is_denial(store.dict(Field::ErrorCode).get(err_col[row])));
+            if denied {
+                cl.denied += 1;
+            }
+        }
+    }
+
+    // Examiner overrides.
+    for cl in clusters.iter_mut() {
+        for t in &opts.trust {
+            let hit = match t {
+                Trust::Principal(p) => cl
+                    .principals
+                    .iter()
+                    .any(|&s| store.dict(Field::PrincipalArn).resolve(s).is_some_and(|a| a.contains(p.as_str()))),
+                Trust::Ip(net) => cl.ips.iter().any(|&s| {
+                    store
+                        .dict(Field::SourceIp)
+                        .resolve(s)
+                        .and_then(|i| i.parse::<IpAddr>().ok())
+                        .is_some_and(|i| net.contains(&i))
+                }),
+                Trust::Key(k) => {
+                    labels[cl.origin as usize] == *k
+                        || cl.keys.iter().any(|&s| store.dict(Field::AccessKeyId).get(s) == k.as_str())
+                }
+                Trust::UserAgent(u) => cl
+                    .uas
+                    .keys()
+                    .any(|&s| store.dict(Field::UserAgent).resolve(s).is_some_and(|a| a.contains(u.as_str()))),
+            };
+            if hit && cl.trusted.is_none() {
+                cl.trusted = Some(t.describe());
+            }
+        }
+    }
+
+    let own = OwnResources::build(store, &of_row, &clusters);
+    score_findings(store, findings, &of_row, &mut clusters, &event_id, &own);
+    score_behaviour(store, &mut clusters, &labels, &event_id, &own);
+    settle(store, &mut clusters);
+    let mut tie_reasons: Vec<String> = Vec::new();
+    propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id, &mut tie_reasons);
+
+    // Rank and build the public model.
+    let mut order: Vec<usize> = (0..clusters.len()).filter(|&c| !clusters[c].rows.is_empty()).collect();
+    let verdict_of = |cl: &Cluster| -> Verdict {
+        if cl.trusted.is_some() || cl.tool == Some(ToolClass::AwsService) && !cl.hostile() {
+            return Verdict::Benign;
+        }
+        match cl.score() {
+            _ if cl.hostile() => Verdict::Attacker,
+            s if s >= SUSPICIOUS_SCORE => Verdict::Suspicious,
+            s if s >= UNKNOWN_SCORE => Verdict::Unknown,
+            _ => Verdict::Benign,
+        }
+    };
+    let times = store.times();
+    order.sort_by(|&a, &b| {
+        let (ca, cb) = (&clusters[a], &clusters[b]);
+        (verdict_of(ca), -ca.score(), times[ca.rows[0] as usize], a).cmp(&(
+            verdict_of(cb),
+            -cb.score(),
+            times[cb.rows[0] as usize],
+            b,
+        ))
+    });
+    let mut rank = vec![0usize; clusters.len()];
+    for (i, &c) in order.iter().enumerate() {
+        rank[c] = i;
+    }
+    let actors = order
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let cl = &mut clusters[c];
+            let verdict = verdict_of(cl);
+            let score = cl.score();
+            let confidence = match verdict {
+                Verdict::Attacker => {
+                    let own = 0.6 + 0.4 * ((score - ATTACKER_SCORE).max(0) as f64 / 100.0).min(1.0);
+                    if cl.tied {
+                        own.max(0.85)
+                    } else {
+                        own
+                    }
+                }
+                Verdict::Suspicious => 0.5 + 0.3 * (score - SUSPICIOUS_SCORE) as f64 / 30.0,
+                Verdict::Unknown => 0.5,
+                Verdict::Benign if cl.trusted.is_some() => 1.0,
+                Verdict::Benign if cl.tool == Some(ToolClass::AwsService) => 0.95,
+                Verdict::Benign => 0.9 - 0.04 * score.max(0) as f64,
+            };
+            let mut reasons = std::mem::take(&mut cl.reasons);
+            if let Some(t) = &cl.trusted {
+                reasons.push(Reason {
+                    kind: ReasonKind::Trusted,
+                    points: 0,
+                    detail: format!("trusted by the examiner (--trust {t})"),
+                    rule: None,
+                    event_ids: Vec::new(),
+                    anchor: None,
+                });
+            }
+            reasons.sort_by(|a, b| b.points.cmp(&a.points).then(a.kind.cmp(&b.kind)));
+            let strs = |field: Field, set: &mut dyn Iterator<Item = Sym>| -> Vec<String> {
+                let v: BTreeSet<String> = set.filter_map(|s| store.dict(field).resolve(s).map(str::to_owned)).collect();
+                v.into_iter().collect()
+            };
+            let mut uas: Vec<(&Sym, &usize)> = cl.uas.iter().collect();
+            uas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let mut user_agents: Vec<String> = Vec::new();
+            for (s, _) in uas {
+                if let Some(u) = store.dict(Field::UserAgent).resolve(*s) {
+                    let u = normalize(u).to_owned();
+                    if !user_agents.contains(&u) {
+                        user_agents.push(u);
+                    }
+                }
+            }
+            let rows = std::mem::take(&mut cl.rows);
+            Actor {
+                id: i + 1,
+                verdict,
+                confidence: (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0,
+                score,
+                credential: labels[cl.origin as usize].clone(),
+                access_keys: cl.keys.iter().map(|&k| store.dict(Field::AccessKeyId).get(k).to_owned()).collect(),
+                principals: strs(Field::PrincipalArn, &mut cl.principals.iter().copied()),
+                accounts: strs(Field::RecipientAccount, &mut cl.accounts.iter().copied()),
+                network: labels[cl.network as usize].clone(),
+                source_ips: strs(Field::SourceIp, &mut cl.ips.iter().copied()),
+                tool: cl.tool.unwrap_or(ToolClass::Other),
+                user_agents,
+                first_seen: Time(times[rows[0] as usize]),
+                last_seen: Time(times[*rows.last().unwrap_or(&rows[0]) as usize]),
+                events: rows.len(),
+                errors: cl.errors,
+                denied: cl.denied,
+                reasons,
+                risks: cl.risks.iter().cloned().collect(),
+                linked_to: cl.linked.iter().map(|&l| rank[l] + 1).collect(),
+                sessions: sessions(times, &rows, &err_col_vec(err_col, &rows), opts.session_gap_ms),
+                event_ids: rows.iter().map(|&r| event_id(r as usize)).collect(),
+                rows,
+            }
+        })
+        .collect();
+    let of_row = of_row.into_iter().map(|c| rank[c as usize] as u32).collect();
+    Actors { actors, of_row }
+}
+
+/// Resources each credential created in the evidence, so that acting on them later (a tear-down
+/// deleting the log group its own set-up made) is not read as an attack on someone else's.
+struct OwnResources {
+    created: AHashMap<(String, String), (u32, usize)>,
+    of_row: Vec<u32>,
+    origins: Vec<u32>,
+}
+
+const CREATE_CALLS: &[&str] = &[
+    "CreateRole",
+    "CreateUser",
+    "CreateLogGroup",
+    "CreateFunction20150331",
+    "CreateFunction",
+    "CreateBucket",
+    "CreateSecurityGroup",
+    "CreateTrail",
+    "CreatePolicy",
+    "CreateDetector",
+    "CreateFlowLogs",
+    "CreateVpc",
+];
+const HANDLE_KEYS: &[&str] =
+    &["roleName", "userName", "logGroupName", "functionName", "bucketName", "groupName", "policyName", "name"];
+
+fn handles(f: &trailscope_store::Fields<'_>, account: &str) -> Vec<(String, String)> {
+    HANDLE_KEYS
+        .iter()
+        .filter_map(|k| {
+            let v = f.get_str(&format!("requestParameters.{k}"))?;
+            let v = if *k == "name" { crate::change::trail_name(&v) } else { v };
+            Some((account.to_owned(), format!("{k}={v}")))
+        })
+        .collect()
+}
+
+impl OwnResources {
+    fn build(store: &Store, of_row: &[u32], clusters: &[Cluster]) -> OwnResources {
+        let dict = store.dict(Field::EventName);
+        let syms: Vec<Sym> = CREATE_CALLS.iter().filter_map(|n| dict.lookup(n)).collect();
+        let origins: Vec<u32> = clusters.iter().map(|c| c.origin).collect();
+        let mut created = AHashMap::new();
+        for (row, s) in store.column(Field::EventName).iter().enumerate() {
+            if !syms.contains(s) || outcome(store, row) != CallOutcome::Ok {
+                continue;
+            }
+            let e = store.event(row);
+            let account = e.str(Field::RecipientAccount).unwrap_or("");
+            for h in handles(&e.fields(), account) {
+                created.entry(h).or_insert((origins[of_row[row] as usize], row));
+            }
+        }
+        OwnResources { created, of_row: of_row.to_vec(), origins }
+    }
+
+    fn cluster_of(&self, row: usize) -> u32 {
+        self.of_row[row]
+    }
+
+    /// The call at `row` (by cluster `c`) names a resource its credential created before.
+    fn acts_on_own(&self, store: &Store, row: usize, c: u32) -> bool {
+        if self.created.is_empty() {
+            return false;
+        }
+        let e = store.event(row);
+        let account = e.str(Field::RecipientAccount).unwrap_or("");
+        let hs = handles(&e.fields(), account);
+        !hs.is_empty()
+            && hs.iter().all(|h| {
+                self.created.get(h).is_some_and(|&(origin, at)| origin == self.origins[c as usize] && at < row)
+            })
+    }
+}
+
+/// Findings on one event count once, at their heaviest; established actors weigh half.
+fn settle(store: &Store, clusters: &mut [Cluster]) {
+    let times = store.times();
+    let (Some(&start), Some(&end)) = (times.first(), times.last()) else { return };
+    let early = start + ((end - start) / 5).max(6 * 3_600_000);
+    for cl in clusters.iter_mut() {
+        let mut best: AHashMap<u32, i32> = AHashMap::new();
+        for r in &cl.reasons {
+            if let Some(a) = r.anchor {
+                let b = best.entry(a).or_insert(0);
+                *b = (*b).max(r.points);
+            }
+        }
+        for r in cl.reasons.iter_mut() {
+            if let Some(a) = r.anchor {
+                if best.get(&a) == Some(&r.points) {
+                    best.insert(a, i32::MIN); // keep the first at the top weight
+                } else if r.points > 0 {
+                    r.detail += " (same event as a heavier finding: not counted again)";
+                    r.points = 0;
+                }
+            }
+        }
+        if cl.rows.is_empty() || cl.tool == Some(ToolClass::AwsService) {
+            continue;
+        }
+        let (first, last) = (times[cl.rows[0] as usize], times[*cl.rows.last().unwrap() as usize]);
+        if first <= early && last - first >= 24 * 3_600_000 {
+            let soft: i32 = cl
+                .reasons
+                .iter()
+                .filter(|r| matches!(r.kind, ReasonKind::Finding | ReasonKind::NewCredentials))
+                .map(|r| r.points)
+                .sum();
+            if soft >= 2 {
+                cl.add(
+                    ReasonKind::Established,
+                    -(soft / 2),
+                    format!(
+                        "established: active from {} to {} with this credential, network and tool",
+                        Time(first),
+                        Time(last)
+                    ),
+                    None,
+                    Vec::new(),
+                );
+            }
+        }
+    }
+}
+
+fn err_col_vec(err: &[Sym], rows: &[u32]) -> Vec<bool> {
+    rows.iter().map(|&r| !err[r as usize].is_null()).collect()
+}
+
+fn sessions(times: &[i64], rows: &[u32], failed: &[bool], gap: i64) -> Vec<Session> {
+    let mut out: Vec<Session> = Vec::new();
+    for (i, &r) in rows.iter().enumerate() {
+        let t = times[r as usize];
+        match out.last_mut() {
+            Some(s) if t - s.end.0 <= gap => {
+                s.end = Time(t);
+                s.events += 1;
+                s.errors += failed[i] as usize;
+            }
+            _ => out.push(Session { start: Time(t), end: Time(t), events: 1, errors: failed[i] as usize }),
+        }
+    }
+    out
+}
+
+fn score_findings(
+    store: &Store,
+    findings: &[Finding],
+    of_row: &[u32],
+    clusters: &mut [Cluster],
+    event_id: &dyn Fn(usize) -> String,
+    own: &OwnResources,
+) {
+    for f in findings {
+        // A burst or correlation holds the events around the hostile one too: it speaks for
+        // the actors that hold a real share of it.
+        let mut share: AHashMap<u32, Vec<u32>> = AHashMap::new();
+        for &r in &f.rows {
+            share.entry(of_row[r as usize]).or_default().push(r);
+        }
+        let need = if f.rows.len() == 1 || f.rule.indicator { 1 } else { 3.min(f.rows.len()).max(f.rows.len() / 2) };
+        for (c, rows) in share {
+            if rows.len() < need {
+                continue;
+            }
+            let cl = &mut clusters[c as usize];
+            if f.rule.risk {
+                cl.risks.insert(f.rule.id.clone());
+                continue;
+            }
+            let ids: Vec<String> = rows.iter().take(5).map(|&r| event_id(r as usize)).collect();
+            if f.rule.indicator {
+                cl.add(ReasonKind::Ioc, 60, f.rule.title.clone(), Some(f.rule.id.clone()), ids);
+                continue;
+            }
+            let base = severity_points(f.rule.severity);
+            if base == 0 {
+                continue;
+            }
+            // Judge the call by how it ended: a denied attempt shows intent, a call that failed
+            // on a resource fault or a limit shows little.
+            let ok = rows.iter().any(|&r| outcome(store, r as usize) == CallOutcome::Ok);
+            let denied = rows.iter().any(|&r| outcome(store, r as usize) == CallOutcome::Denied);
+            let (points, how) = if ok {
+                (base, String::new())
+            } else if denied {
+                (base / 2, " (attempted, denied)".to_owned())
+            } else {
+                let code = store.event(rows[0] as usize).str(Field::ErrorCode).unwrap_or("error").to_owned();
+                (base / 10, format!(" (failed: {code})"))
+            };
+            if rows.iter().all(|&r| own.acts_on_own(store, r as usize, c)) {
+                let detail = format!("{} [{}] on a resource it created itself", f.rule.title, f.rule.severity.name());
+                cl.add(ReasonKind::OwnResources, 0, detail, Some(f.rule.id.clone()), ids);
+                continue;
+            }
+            let detail = format!("{} [{}]{how}", f.rule.title, f.rule.severity.name());
+            cl.add(ReasonKind::Finding, points, detail, Some(f.rule.id.clone()), ids);
+            if let Some(r) = cl.reasons.iter_mut().find(|r| r.rule.as_deref() == Some(f.rule.id.as_str())) {
+                r.anchor = r.anchor.min(Some(rows[0])).or(Some(rows[0]));
+            }
+        }
+    }
+}
+
+fn score_behaviour(
+    store: &Store,
+    clusters: &mut [Cluster],
+    labels: &[String],
+    event_id: &dyn Fn(usize) -> String,
+    owned: &OwnResources,
+) {
+    let names = store.column(Field::EventName);
+    let name_dict = store.dict(Field::EventName);
+    let interesting: AHashSet<Sym> = ESCALATION_CALLS
+        .iter()
+        .chain(NEW_CREDENTIAL_CALLS)
+        .chain(&["PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail", "GetCallerIdentity"])
+        .chain(crate::report::EVASION_CALLS)
+        .filter_map(|n| name_dict.lookup(n))
+        .collect();
+    for cl in clusters.iter_mut() {
+        if cl.rows.is_empty() || cl.trusted.is_some() {
+            continue;
+        }
+        if cl.tool == Some(ToolClass::OffensiveTool) {
+            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
+            let tool = match classify(ua) {
+                UserAgentClass::OffensiveTool(t) => t,
+                _ => "offensive".into(),
+            };
+            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
+            cl.add(
+                ReasonKind::OffensiveTool,
+                40,
+                format!("calls made with an offensive tool or distribution ({tool})"),
+                None,
+                ids,
+            );
+        }
+        let first = cl.rows[0] as usize;
+        if name_dict.resolve(names[first]) == Some("GetCallerIdentity") {
+            cl.add(ReasonKind::WhoAmIFirst, 5, "first call was GetCallerIdentity".into(), None, vec![event_id(first)]);
+        }
+        let own: BTreeSet<(String, String)> = cl
+            .principals
+            .iter()
+            .filter_map(|&p| store.dict(Field::PrincipalArn).resolve(p).and_then(principal_entity))
+            .collect();
+        let mut created_kinds: BTreeSet<&str> = BTreeSet::new();
+        for &r in cl.rows.clone().iter() {
+            let row = r as usize;
+            if !interesting.contains(&names[row]) {
+                continue;
+            }
+            let e = store.event(row);
+            let name = base_event_name(e.str(Field::EventName).unwrap_or(""));
+            let result = outcome(store, row);
+            if result == CallOutcome::Failed || owned.acts_on_own(store, row, owned.cluster_of(row)) {
+                continue;
+            }
+            let account = e.str(Field::RecipientAccount).unwrap_or("").to_owned();
+            if ESCALATION_CALLS.contains(&name) {
+                let f = e.fields();
+                let target =
+                    f.get_str("requestParameters.userName").or_else(|| f.get_str("requestParameters.roleName"));
+                if let Some(t) = target.filter(|t| own.contains(&(account.clone(), t.clone()))) {
+                    let (points, how) = if result == CallOutcome::Ok { (35, "") } else { (10, " (denied)") };
+                    cl.add(
+                        ReasonKind::SelfEscalation,
+                        points,
+                        format!("widened its own rights: {name} on {t}{how}"),
+                        None,
+                        vec![event_id(row)],
+                    );
+                }
+            } else if NEW_CREDENTIAL_CALLS.contains(&name) && result == CallOutcome::Ok {
+                let target = e.fields().get_str("requestParameters.userName");
+                let for_other = target.as_ref().is_some_and(|t| !own.contains(&(account.clone(), t.clone())));
+                if name == "CreateUser" || for_other {
+                    created_kinds.insert(name);
+                    let points = (15 * created_kinds.len() as i32).min(30);
+                    let what: Vec<&str> = created_kinds.iter().copied().collect();
+                    cl.add(
+                        ReasonKind::NewCredentials,
+                        points,
+                        format!("gave someone a new way in: {}", what.join(", ")),
+                        None,
+                        vec![event_id(row)],
+                    );
+                }
+            } else if let Some(Direction::Weakens) = logging_direction(store, row) {
+                let (points, how) = if result == CallOutcome::Ok { (30, "") } else { (10, " (denied)") };
+                cl.add(
+                    ReasonKind::LoggingWeakened,
+                    points,
+                    format!("reduced logging or detection: {name}{how}"),
+                    None,
+                    vec![event_id(row)],
+                );
+            }
+        }
+        // Probing shows as many denials across APIs, and as a real share of the calls: busy
+        // automation collects a few denials over days without probing anything.
+        if cl.denied >= 5 && cl.denied * 20 >= cl.rows.len() {
+            let denied_apis: AHashSet<Sym> = cl
+                .rows
+                .iter()
+                .filter(|&&r| outcome(store, r as usize) == CallOutcome::Denied)
+                .map(|&r| names[r as usize])
+                .collect();
+            if denied_apis.len() >= 3 {
+                let ids = cl
+                    .rows
+                    .iter()
+                    .filter(|&&r| outcome(store, r as usize) == CallOutcome::Denied)
+                    .take(5)
+                    .map(|&r| event_id(r as usize))
+                    .collect();
+                cl.add(
+                    ReasonKind::ReconWithDenials,
+                    20,
+                    format!("{} calls denied across {} APIs (probing its permissions)", cl.denied, denied_apis.len()),
+                    None,
+                    ids,
+                );
+            }
+        }
+    }
+
+    // A credential seen from a network or with a tool it had not used before: only meaningful
+    // where the credential has a history in the evidence.
+    let times = store.times();
+    let mut by_origin: AHashMap<u32, Vec<usize>> = AHashMap::new();
+    for (i, cl) in clusters.iter().enumerate() {
+        if !cl.rows.is_empty() && cl.tool != Some(ToolClass::AwsService) {
+            by_origin.entry(cl.origin).or_default().push(i);
+        }
+    }
+    for members in by_origin.values() {
+        if members.len() < 2 {
+            continue;
+        }
+        for &c in members {
+            if clusters[c].trusted.is_some() {
+                continue;
+            }
+            let start = times[clusters[c].rows[0] as usize];
+            let earlier: Vec<usize> =
+                members.iter().copied().filter(|&o| o != c && times[clusters[o].rows[0] as usize] < start).collect();
+            if earlier.is_empty() {
+                continue;
+            }
+            let first_row = clusters[c].rows[0] as usize;
+            let nets: BTreeSet<&str> = earlier.iter().map(|&o| labels[clusters[o].network as usize].as_str()).collect();
+            if !nets.contains(labels[clusters[c].network as usize].as_str()) {
+                let detail = format!(
+                    "first use of {} from {} (used before from {})",
+                    labels[clusters[c].origin as usize],
+                    labels[clusters[c].network as usize],
+                    nets.into_iter().collect::<Vec<_>>().join(", ")
+                );
+                clusters[c].add(ReasonKind::NewNetworkForCredential, 15, detail, None, vec![event_id(first_row)]);
+            }
+            let tools: BTreeSet<ToolClass> = earlier.iter().filter_map(|&o| clusters[o].tool).collect();
+            if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
+                let detail = format!("first use of {} with {}", labels[clusters[c].origin as usize], t.label());
+                clusters[c].add(ReasonKind::NewToolForCredential, 5, detail, None, vec![event_id(first_row)]);
+            }
+        }
+    }
+}
+
+/// Pass hostile verdicts along evidence that ties actors, until nothing changes.
+fn propagate(
+    store: &Store,
+    lineage: &Lineage,
+    of_row: &[u32],
+    clusters: &mut [Cluster],
+    labels: &[String],
+    event_id: &dyn Fn(usize) -> String,
+    _notes: &mut Vec<String>,
+) {
+    let times = store.times();
+    // Which cluster issued each key a cluster uses.
+    let issuer: Vec<Vec<(usize, String, usize)>> = clusters
+        .iter()
+        .map(|cl| {
+            cl.keys
+                .iter()
+                .filter_map(|&k| {
+                    let key = store.dict(Field::AccessKeyId).get(k);
+                    lineage.issuance(key).map(|i| (of_row[i.row] as usize, key.to_owned(), i.row))
+                })
+                .collect()
+        })
+        .collect();
+    let own: Vec<BTreeSet<(String, String)>> = clusters
+        .iter()
+        .map(|cl| {
+            cl.principals
+                .iter()
+                .filter_map(|&p| store.dict(Field::PrincipalArn).resolve(p).and_then(principal_entity))
+                .collect()
+        })
+        .collect();
+    let creation_names: AHashSet<Sym> = ["CreateUser", "CreateLoginProfile", "UpdateLoginProfile", "CreateRole"]
+        .iter()
+        .filter_map(|n| store.dict(Field::EventName).lookup(n))
+        .collect();
+    let names = store.column(Field::EventName);
+    loop {
+        let hostile: Vec<bool> = clusters.iter().map(Cluster::hostile).collect();
+        // Users and roles hostile actors created: (account, name) -> (row, creator, console only after).
+        let mut created: AHashMap<(String, String), (usize, usize, Option<i64>)> = AHashMap::new();
+        for (c, cl) in clusters.iter().enumerate().filter(|(c, _)| hostile[*c]) {
+            for &r in &cl.rows {
+                let row = r as usize;
+                if !creation_names.contains(&names[row]) || outcome(store, row) != CallOutcome::Ok {
+                    continue;
+                }
+                let e = store.event(row);
+                let f = e.fields();
+                let account = e.str(Field::RecipientAccount).unwrap_or("").to_owned();
+                let name = e.str(Field::EventName).unwrap_or("");
+                let (target, console_after) = match name {
+                    "CreateRole" => (f.get_str("requestParameters.roleName"), None),
+                    "CreateUser" => (f.get_str("requestParameters.userName"), None),
+                    // A password set by the intruder makes later console sign-ins theirs.
+                    _ => (f.get_str("requestParameters.userName"), Some(times[row])),
+                };
+                if let Some(t) = target {
+                    created.entry((account, t)).or_insert((row, c, console_after));
+                }
+            }
+        }
+        let mut changed = false;
+        for c in 0..clusters.len() {
+            // Ties are recorded for hostile actors too (the report shows how actors connect),
+            // but only a newly hostile actor makes the loop go round again.
+            if clusters[c].rows.is_empty() || clusters[c].trusted.is_some() {
+                continue;
+            }
+            let mut ties: Vec<(ReasonKind, String, usize, usize)> = Vec::new();
+            for (src, key, row) in &issuer[c] {
+                if hostile[*src] && *src != c {
+                    let via = lineage.issuance(key).map(|i| i.via.clone()).unwrap_or_default();
+                    ties.push((
+                        ReasonKind::IssuedByHostileActor,
+                        format!("uses {key}, issued by a hostile actor ({via} at {})", Time(times[*row])),
+                        *src,
+                        *row,
+                    ));
+                }
+            }
+            for ent in &own[c] {
+                if let Some(&(row, creator, console_after)) = created.get(ent) {
+                    let first = times[clusters[c].rows[0] as usize];
+                    let applies = match console_after {
+                        None => true,
+                        Some(t) => clusters[c].tool == Some(ToolClass::Console) && first >= t,
+                    };
+                    if applies && creator != c {
+                        let what = store.event(row).str(Field::EventName).unwrap_or("").to_owned();
+                        ties.push((
+                            ReasonKind::CreatedByHostileActor,
+                            format!("{} {} set up by a hostile actor ({what} at {})", ent.0, ent.1, Time(times[row])),
+                            creator,
+                            row,
+                        ));
+                    }
+                }
+            }
+            for (o, other) in clusters.iter().enumerate() {
+                if hostile[o] && o != c && other.origin == clusters[c].origin && other.network == clusters[c].network {
+                    let tool = clusters[c].tool.unwrap_or(ToolClass::Other);
+                    let kind = if tool.hands_on() && other.tool.is_some_and(ToolClass::hands_on) {
+                        ReasonKind::SameCredentialAndNetwork
+                    } else {
+                        ReasonKind::SharesCredentialWithHostileActor
+                    };
+                    let detail = format!(
+                        "same credential {} and network {} as a hostile actor ({})",
+                        labels[other.origin as usize],
+                        labels[other.network as usize],
+                        other.tool.unwrap_or(ToolClass::Other).label()
+                    );
+                    ties.push((kind, detail, o, other.rows[0] as usize));
+                }
+            }
+            for (kind, detail, src, row) in ties {
+                let cl = &mut clusters[c];
+                if cl.linked.insert(src) || !cl.reasons.iter().any(|r| r.kind == kind) {
+                    let points = if kind == ReasonKind::SharesCredentialWithHostileActor { 10 } else { TIE_POINTS };
+                    cl.add(kind, points, detail, None, vec![event_id(row)]);
+                    if kind != ReasonKind::SharesCredentialWithHostileActor {
+                        cl.tied = true;
+                        changed |= !hostile[c];
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_and_entities() {
+        assert_eq!(network_of("185.220.101.47"), "185.220.101.0/24");
+        assert_eq!(network_of("2001:db8:1:2::5"), "2001:db8:1::/48");
+        assert_eq!(network_of("ec2.amazonaws.com"), "AWS");
+        assert_eq!(
+            principal_entity("arn:aws:iam::123456789012:user/ops/ci-deployer"),
+            Some(("123456789012".into(), "ci-deployer".into()))
+        );
+        assert_eq!(
+            principal_entity("arn:aws:sts::210987654321:assumed-role/OrgRole/ci-sync"),
+            Some(("210987654321".into(), "OrgRole".into()))
+        );
+        assert_eq!(principal_entity("arn:aws:iam::123456789012:root"), None);
+        assert!(is_denial("AccessDenied") && is_denial("Client.UnauthorizedOperation"));
+        assert!(!is_denial("InvalidDBInstanceStateFault"));
+    }
+
+    #[test]
+    fn trust_parses() {
+        assert_eq!(Trust::parse("ip=198.51.100.0/24").unwrap().describe(), "ip=198.51.100.0/24");
+        assert_eq!(Trust::parse("ip=198.51.100.7").unwrap().describe(), "ip=198.51.100.7/32");
+        assert!(Trust::parse("ip=nope").is_err());
+        assert!(Trust::parse("colour=red").is_err());
+        assert_eq!(Trust::parse("key=AKIAX").unwrap(), Trust::Key("AKIAX".into()));
+    }
+}

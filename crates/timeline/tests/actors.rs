@@ -1,0 +1,357 @@
+//! The actor model on small hand-made evidence, one test per way naive attribution goes wrong
+//! on real dumps: owner hygiene, one key driving two tools, direction and outcome of calls, the
+//! baseline's blind spot, a timeline that hides the attacker, and data access without coverage.
+
+use serde_json::{json, Value};
+use trailscope_indicators::RuleSet;
+use trailscope_ingest::{ingest, IngestOptions};
+use trailscope_store::Store;
+use trailscope_timeline::actors::{attribute, ReasonKind, Verdict};
+use trailscope_timeline::change::EndState;
+use trailscope_timeline::report::CoverageGap;
+use trailscope_timeline::{ActorOptions, Lineage, Report, ReportOptions, Trust};
+
+const ACCOUNT: &str = "111122223333";
+const KALI: &str = "aws-cli/2.13.5 Python/3.11.4 Linux/6.5.0-kali3-amd64 exe/x86_64.kali.2023";
+const TERRAFORM: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 terraform-provider-aws/5.39.1 aws-sdk-go-v2/1.25.2";
+const BOTO: &str = "Boto3/1.34.54 md/Botocore#1.34.54 ua/2.0 os/linux#5.10 lang/python#3.11.8";
+const CHROME: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/122.0.0.0 Safari/537.36";
+
+/// Who makes a call.
+#[derive(Clone)]
+struct Who {
+    identity: Value,
+    ip: &'static str,
+    ua: &'static str,
+}
+
+fn user(name: &str, key: &str, ip: &'static str, ua: &'static str) -> Who {
+    Who {
+        identity: json!({"type": "IAMUser", "principalId": format!("AIDA{name}"), "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+            "accountId": ACCOUNT, "accessKeyId": key, "userName": name}),
+        ip,
+        ua,
+    }
+}
+
+fn root_console(key: &str, ip: &'static str) -> Who {
+    Who {
+        identity: json!({"type": "Root", "principalId": ACCOUNT, "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT,
+            "accessKeyId": key, "sessionContext": {"attributes": {"mfaAuthenticated": "false", "creationDate": "2024-05-01T09:00:00Z"}}}),
+        ip,
+        ua: CHROME,
+    }
+}
+
+/// The evidence under construction: records with increasing times.
+#[derive(Default)]
+struct Case {
+    records: Vec<Value>,
+    t: i64,
+}
+
+impl Case {
+    /// A call `secs` seconds after the previous one.
+    fn call(&mut self, secs: i64, who: &Who, source: &str, name: &str, req: Value, error: Option<&str>) -> String {
+        self.t += secs;
+        let t = 1_714_550_400 + self.t; // 2024-05-01T08:00:00Z
+        let (d, h, m, s) = (1 + t / 86_400 - 19_844, (t % 86_400) / 3600, (t % 3600) / 60, t % 60);
+        let id = format!("evt-{:05}", self.records.len());
+        let mut r = json!({
+            "eventVersion": "1.08", "userIdentity": who.identity, "eventTime": format!("2024-05-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+            "eventSource": format!("{source}.amazonaws.com"), "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": who.ip, "userAgent": who.ua, "requestParameters": req, "responseElements": null,
+            "requestID": format!("req-{id}"), "eventID": id, "readOnly": name.starts_with("Get") || name.starts_with("List") || name.starts_with("Describe"),
+            "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": ACCOUNT, "eventCategory": "Management"
+        });
+        if let Some(code) = error {
+            r["errorCode"] = json!(code);
+            r["errorMessage"] = json!(format!("{code} for {name}"));
+        }
+        if source == "signin" {
+            r["eventType"] = json!("AwsConsoleSignIn");
+            r["responseElements"] = json!({"ConsoleLogin": "Success"});
+            r["additionalEventData"] = json!({"MFAUsed": "No"});
+            r["userIdentity"].as_object_mut().unwrap().remove("accessKeyId");
+        }
+        if source == "s3" && name == "GetObject" {
+            r["eventCategory"] = json!("Data");
+            r["managementEvent"] = json!(false);
+        }
+        self.records.push(r);
+        id
+    }
+
+    fn ok(&mut self, secs: i64, who: &Who, source: &str, name: &str, req: Value) -> String {
+        self.call(secs, who, source, name, req, None)
+    }
+
+    fn store(&self) -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({"Records": self.records})).unwrap())
+            .unwrap();
+        let (store, report) =
+            ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
+        assert_eq!(report.stored() as usize, self.records.len(), "every test record must ingest");
+        store
+    }
+
+    fn report(&self, opts: &ReportOptions) -> (Store, Report) {
+        let store = self.store();
+        let findings = RuleSet::builtin().run(&store);
+        let report = Report::build(&store, &findings, &Lineage::build(&store), opts);
+        (store, report)
+    }
+}
+
+/// The intruder of most tests: a leaked IAM user key from a VPS, an offensive distribution,
+/// denied recon, its own policy widened, a key for a new user.
+fn intrusion(c: &mut Case, key: &str) -> Vec<String> {
+    let who = user("ci-deployer", key, "185.220.101.47", KALI);
+    let mut ids = vec![c.ok(30, &who, "sts", "GetCallerIdentity", json!(null))];
+    for name in
+        ["ListUsers", "ListRoles", "ListPolicies", "GetAccountAuthorizationDetails", "ListGroups", "ListAccessKeys"]
+    {
+        ids.push(c.call(5, &who, "iam", name, json!(null), Some("AccessDenied")));
+    }
+    ids.push(c.ok(5, &who, "iam", "ListAttachedUserPolicies", json!({"userName": "ci-deployer"})));
+    ids.push(c.ok(
+        5,
+        &who,
+        "iam",
+        "PutUserPolicy",
+        json!({"userName": "ci-deployer", "policyName": "x", "policyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}),
+    ));
+    ids.push(c.ok(5, &who, "iam", "CreateUser", json!({"userName": "backup-svc"})));
+    ids.push(c.ok(5, &who, "iam", "CreateAccessKey", json!({"userName": "backup-svc"})));
+    ids
+}
+
+fn attacker_ids(r: &Report) -> Vec<String> {
+    r.actors.iter().filter(|a| a.verdict == Verdict::Attacker).flat_map(|a| a.event_ids.clone()).collect()
+}
+
+#[test]
+fn owner_root_console_without_mfa_is_a_risk_not_the_attacker() {
+    let mut c = Case::default();
+    let owner = root_console("ASIAOWNERCONSOLE0001", "198.51.100.23");
+    c.ok(0, &owner, "signin", "ConsoleLogin", json!(null));
+    let mut owner_ids = Vec::new();
+    for i in 0..60 {
+        let (src, name) = [
+            ("ec2", "DescribeInstances"),
+            ("iam", "ListUsers"),
+            ("s3", "ListBuckets"),
+            ("cloudtrail", "DescribeTrails"),
+        ][i % 4];
+        owner_ids.push(c.ok(20, &owner, src, name, json!(null)));
+    }
+    for i in 0..30 {
+        let key = format!("AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2024/05/01/f{i}.json.gz");
+        owner_ids.push(c.ok(3, &owner, "s3", "GetObject", json!({"bucketName": "acme-cloudtrail-logs", "key": key})));
+    }
+    let bad = intrusion(&mut c, "AKIALEAKEDKEY0000001");
+    let (_, r) = c.report(&ReportOptions::default());
+
+    let first = &r.actors[0];
+    assert_eq!(first.verdict, Verdict::Attacker);
+    assert_eq!(first.source_ips, ["185.220.101.47"]);
+    let root = r.actors.iter().find(|a| a.principals.iter().any(|p| p.ends_with(":root"))).unwrap();
+    assert_ne!(root.verdict, Verdict::Attacker, "owner root: {:?}", root.reasons);
+    assert!(
+        root.risks.iter().any(|x| x.contains("root")),
+        "root's hygiene findings are listed as risks: {:?}",
+        root.risks
+    );
+    let got = attacker_ids(&r);
+    assert!(bad.iter().all(|i| got.contains(i)));
+    assert!(owner_ids.iter().all(|i| !got.contains(i)), "owner's console calls are not the attacker's");
+    assert!(r.data_accessed.iter().all(|d| d.resource != "acme-cloudtrail-logs"), "{:?}", r.data_accessed);
+    assert_eq!(r.compromised_credentials[0].access_key, "AKIALEAKEDKEY0000001");
+    assert!(r.findings.iter().any(|f| f.risk && f.rule == "ts-root-activity"));
+}
+
+#[test]
+fn one_key_and_ip_two_tools_only_the_technique_is_hostile() {
+    let mut c = Case::default();
+    let tf = user("ci-deployer", "AKIALEAKEDKEY0000001", "185.220.101.47", TERRAFORM);
+    let mut iac = Vec::new();
+    for i in 0..40 {
+        iac.push(c.ok(2, &tf, "ec2", "DescribeVpcs", json!({"i": i})));
+    }
+    iac.push(c.ok(2, &tf, "iam", "CreateRole", json!({"roleName": "stratus-role", "assumeRolePolicyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"})));
+    iac.push(c.call(2, &tf, "ec2", "DeleteVpc", json!({"vpcId": "vpc-1"}), Some("DependencyViolation")));
+    // The technique: the same key and IP, an SDK this time.
+    let sdk = user("ci-deployer", "AKIALEAKEDKEY0000001", "185.220.101.47", BOTO);
+    let mut technique = Vec::new();
+    for name in ["ListUsers", "ListRoles", "ListPolicies", "ListGroups", "GetAccountAuthorizationDetails"] {
+        technique.push(c.call(3, &sdk, "iam", name, json!(null), Some("AccessDenied")));
+    }
+    technique.push(c.ok(
+        3,
+        &sdk,
+        "iam",
+        "AttachUserPolicy",
+        json!({"userName": "ci-deployer", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    ));
+    technique.push(c.ok(3, &sdk, "cloudtrail", "StopLogging", json!({"name": "main"})));
+    let (_, r) = c.report(&ReportOptions::default());
+
+    let got = attacker_ids(&r);
+    assert!(technique.iter().all(|i| got.contains(i)), "technique attributed: {got:?}");
+    assert!(iac.iter().all(|i| !got.contains(i)), "Terraform set-up is not the attacker's: {:?}", r.actors);
+    let tf_actor = r.actors.iter().find(|a| a.event_ids.contains(&iac[0])).unwrap();
+    assert!(
+        tf_actor.reasons.iter().any(|x| x.kind == ReasonKind::SharesCredentialWithHostileActor),
+        "the shared key is noted: {:?}",
+        tf_actor.reasons
+    );
+}
+
+#[test]
+fn direction_and_outcome_decide_what_counts() {
+    let mut c = Case::default();
+    let owner = user("alice", "AKIAALICE00000000001", "198.51.100.23", BOTO);
+    // Turning logging ON is not evasion.
+    let on = c.ok(10, &owner, "cloudtrail", "PutEventSelectors", json!({"trailName": "main", "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true, "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]}));
+    c.ok(
+        10,
+        &owner,
+        "cloudtrail",
+        "UpdateTrail",
+        json!({"name": "main", "cloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:111122223333:log-group:ct"}),
+    );
+    // Failed calls that would be alarming had they worked.
+    c.call(
+        10,
+        &owner,
+        "rds",
+        "DeleteDBInstance",
+        json!({"dBInstanceIdentifier": "db1", "skipFinalSnapshot": true}),
+        Some("InvalidDBInstanceStateFault"),
+    );
+    c.call(10, &owner, "cloudtrail", "StopLogging", json!({"name": "tf-test-trail"}), Some("TrailNotFoundException"));
+    c.call(10, &owner, "ec2", "RunInstances", json!({"instanceType": "p3.16xlarge"}), Some("VcpuLimitExceeded"));
+    // The intruder narrows logging, fails once, and is later cleaned up by the owner.
+    let bad = user("ci-deployer", "AKIALEAKEDKEY0000001", "185.220.101.47", KALI);
+    c.call(10, &bad, "guardduty", "DeleteDetector", json!({"detectorId": "d1"}), Some("AccessDenied"));
+    let narrowed = c.ok(10, &bad, "cloudtrail", "PutEventSelectors", json!({"trailName": "main", "eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": true}]}));
+    let created = c.ok(10, &bad, "iam", "CreateUser", json!({"userName": "backup-svc"}));
+    c.ok(
+        10,
+        &bad,
+        "iam",
+        "AttachUserPolicy",
+        json!({"userName": "ci-deployer", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    );
+    let cleanup = c.ok(3600, &owner, "iam", "DeleteUser", json!({"userName": "backup-svc"}));
+    let (_, r) = c.report(&ReportOptions::default());
+
+    let owner_actor = r.actors.iter().find(|a| a.source_ips == ["198.51.100.23"]).unwrap();
+    assert_eq!(owner_actor.verdict, Verdict::Benign, "{:?}", owner_actor.reasons);
+    assert!(r.defense_evasion.iter().all(|e| e.event_id != on), "enabling data events is not evasion");
+    let weakened = r.defense_evasion.iter().find(|e| e.event_id == narrowed).expect("narrowing is evasion");
+    assert_eq!(weakened.end_state, EndState::Present);
+    let attempt = r.defense_evasion.iter().find(|e| e.action == "guardduty:DeleteDetector").unwrap();
+    assert!(matches!(&attempt.end_state, EndState::Attempted { error } if error == "AccessDenied"));
+    let user = r.persistence.iter().find(|p| p.event_id == created).unwrap();
+    match &user.end_state {
+        EndState::Reverted { event_id, by_principal, .. } => {
+            assert_eq!(event_id, &cleanup);
+            assert!(by_principal.ends_with("user/alice"));
+        }
+        other => panic!("CreateUser should be undone by the owner's DeleteUser, is {other:?}"),
+    }
+    assert!(r.persistence.iter().all(|p| p.action != "iam:DeleteUser"), "clean-up is not persistence");
+    let action = r.actions.iter().find(|a| a.action == "guardduty:DeleteDetector").unwrap();
+    assert_eq!((action.succeeded, action.denied), (0, 1));
+}
+
+#[test]
+fn baseline_window_covering_the_attack_is_reported() {
+    let mut c = Case::default();
+    intrusion(&mut c, "AKIALEAKEDKEY0000001");
+    let owner = user("alice", "AKIAALICE00000000001", "198.51.100.23", BOTO);
+    for _ in 0..20 {
+        c.ok(3600, &owner, "ec2", "DescribeInstances", json!(null));
+    }
+    let store = c.store();
+    let window = Some((store.times()[0], store.times()[0] + 6 * 3_600_000));
+    let findings = RuleSet::builtin().run(&store);
+    let r = Report::build(
+        &store,
+        &findings,
+        &Lineage::build(&store),
+        &ReportOptions { baseline_window: window, ..ReportOptions::default() },
+    );
+    let b = r.baseline.clone().expect("baseline window reported");
+    assert_eq!(b.attacker_events_inside, r.attacker_events, "the whole attack lies inside the window");
+    let mut text = Vec::new();
+    trailscope_timeline::write::text::write_report(&mut text, &r).unwrap();
+    assert!(String::from_utf8(text).unwrap().contains("attacker events lie inside the learning window"));
+}
+
+#[test]
+fn text_timeline_shows_the_attacker_first_whatever_the_cap() {
+    let mut c = Case::default();
+    // A second hostile actor early on, with many rows, then the main intruder.
+    let noisy = user("ci-deployer", "AKIALEAKEDKEY0000001", "203.0.113.99", KALI);
+    for i in 0..300 {
+        c.ok(1, &noisy, "s3", "ListBuckets", json!({"n": i % 7}));
+    }
+    let bad = intrusion(&mut c, "AKIAOTHERKEY00000002");
+    let (_, r) = c.report(&ReportOptions::default());
+    let mut text = Vec::new();
+    trailscope_timeline::write::text::write_report(&mut text, &r).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let timeline = &text[text.find("Attacker Timeline").unwrap()..];
+    let first_actor = &r.actors[0];
+    assert!(first_actor.event_ids.contains(&bad[0]), "the intruder with the heaviest evidence ranks first");
+    assert!(timeline.contains(&bad[0]), "the top actor's first row is printed");
+    assert!(timeline.contains(" x"), "repeats are folded: {}", &timeline[..timeline.len().min(2000)]);
+    assert!(timeline.lines().count() < 250);
+}
+
+#[test]
+fn data_access_before_data_events_were_on_is_flagged() {
+    let mut c = Case::default();
+    let owner = user("alice", "AKIAALICE00000000001", "198.51.100.23", BOTO);
+    for _ in 0..10 {
+        c.ok(3600, &owner, "ec2", "DescribeInstances", json!(null));
+    }
+    intrusion(&mut c, "AKIALEAKEDKEY0000001");
+    for _ in 0..10 {
+        c.ok(3600, &owner, "ec2", "DescribeInstances", json!(null));
+    }
+    c.ok(10, &owner, "cloudtrail", "PutEventSelectors", json!({"trailName": "main", "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true, "dataResources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]}));
+    for i in 0..5 {
+        c.ok(60, &owner, "s3", "GetObject", json!({"bucketName": "b", "key": format!("k{i}")}));
+    }
+    let (_, r) = c.report(&ReportOptions::default());
+    assert!(r
+        .coverage
+        .gaps
+        .iter()
+        .any(|g| matches!(g, CoverageGap::NoDataEvents { account, first_data_event: Some(_) } if account == ACCOUNT)));
+    assert!(
+        r.coverage.caveats.iter().any(|c| c.contains("object reads before")),
+        "caveat names the blind spot: {:?}",
+        r.coverage.caveats
+    );
+}
+
+#[test]
+fn trust_overrides_reshape_verdicts() {
+    let mut c = Case::default();
+    intrusion(&mut c, "AKIALEAKEDKEY0000001");
+    let store = c.store();
+    let findings = RuleSet::builtin().run(&store);
+    let lineage = Lineage::build(&store);
+    let plain = attribute(&store, &findings, &lineage, &ActorOptions::default());
+    assert_eq!(plain.actors[0].verdict, Verdict::Attacker);
+    let opts = ActorOptions { trust: vec![Trust::parse("ip=185.220.101.0/24").unwrap()], ..ActorOptions::default() };
+    let trusted = attribute(&store, &findings, &lineage, &opts);
+    assert!(trusted.actors.iter().all(|a| a.verdict == Verdict::Benign));
+    assert!(trusted.actors[0].reasons.iter().any(|r| r.kind == ReasonKind::Trusted));
+}
