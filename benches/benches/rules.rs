@@ -1,6 +1,9 @@
-//! Rules x events: the whole built-in pack over the store, and the report on top.
+//! Rules x events: the whole built-in pack over the store, and the report on top; and the
+//! detection work of `hunt` against the whole of `analyze` (detection, lineage, actors,
+//! report) on the same store — attribution must stay near-linear, within 1.5x of hunt.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use trailscope_indicators::baseline::{self, BaselineOptions};
 use trailscope_indicators::RuleSet;
 use trailscope_ingest::{ingest, IngestOptions};
 use trailscope_timeline::{Lineage, Report, ReportOptions};
@@ -19,6 +22,15 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(store.len() as u64));
     g.bench_function("lineage-and-report", |b| {
         b.iter(|| Report::build(&store, &findings, &Lineage::build(&store), &ReportOptions::default()))
+    });
+    let detect = || {
+        let mut f = rules.run(&store);
+        f.extend(baseline::run(&store, &BaselineOptions::default()));
+        f
+    };
+    g.bench_function("hunt-detection", |b| b.iter(detect));
+    g.bench_function("analyze-detection-lineage-actors-report", |b| {
+        b.iter(|| Report::build(&store, &detect(), &Lineage::build(&store), &ReportOptions::default()))
     });
     g.finish();
 }
