@@ -480,9 +480,10 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut of_row: Vec<u32> = Vec::with_capacity(n);
 
+    let service_type = store.dict(Field::IdentityType).lookup("AWSService");
     for row in 0..n {
         let e = store.event(row);
-        let service = e.str(Field::IdentityType) == Some("AWSService");
+        let service = service_type.is_some() && Some(type_col[row]) == service_type;
         let principal_label = |e: &trailscope_store::Event<'_>| -> String {
             if service {
                 return format!("service:{}", e.str(Field::InvokedBy).or(e.str(Field::SourceIp)).unwrap_or("?"));
@@ -1167,6 +1168,11 @@ fn propagate(
                 }
             }
         }
+        // Hostile actors by credential and network: the same-credential tie looks up, not scans.
+        let mut hostile_here: AHashMap<(u32, u32), Vec<usize>> = AHashMap::new();
+        for (o, cl) in clusters.iter().enumerate().filter(|(o, _)| hostile[*o]) {
+            hostile_here.entry((cl.origin, cl.network)).or_default().push(o);
+        }
         let mut changed = false;
         for c in 0..clusters.len() {
             // Ties are recorded for hostile actors too (the report shows how actors connect),
@@ -1204,8 +1210,9 @@ fn propagate(
                     }
                 }
             }
-            for (o, other) in clusters.iter().enumerate() {
-                if hostile[o] && o != c && other.origin == clusters[c].origin && other.network == clusters[c].network {
+            for &o in hostile_here.get(&(clusters[c].origin, clusters[c].network)).into_iter().flatten() {
+                let other = &clusters[o];
+                if o != c {
                     let tool = clusters[c].tool.unwrap_or(ToolClass::Other);
                     let kind = if tool.hands_on() && other.tool.is_some_and(ToolClass::hands_on) {
                         ReasonKind::SameCredentialAndNetwork
