@@ -11,6 +11,13 @@ pub const FILES: &[(&str, &str)] = &[
     ("discovery.yml", include_str!("../rules/builtin/discovery.yml")),
     ("exfiltration.yml", include_str!("../rules/builtin/exfiltration.yml")),
     ("impact.yml", include_str!("../rules/builtin/impact.yml")),
+    // By service theme (rules whose tactic varies with the call; test cases in rules/builtin/tests/).
+    ("rds.yml", include_str!("../rules/builtin/rds.yml")),
+    ("s3-protection.yml", include_str!("../rules/builtin/s3-protection.yml")),
+    ("network.yml", include_str!("../rules/builtin/network.yml")),
+    ("monitoring.yml", include_str!("../rules/builtin/monitoring.yml")),
+    ("identity.yml", include_str!("../rules/builtin/identity.yml")),
+    ("services.yml", include_str!("../rules/builtin/services.yml")),
 ];
 
 /// User-agent fragments of offensive and audit tooling (matched as substrings, any case).

@@ -1,5 +1,6 @@
 //! Every built-in rule fires on its positive case and stays quiet on its negative case
-//! (`rules/builtin/tests.yml`), on records ingested exactly as evidence would be.
+//! (`rules/builtin/tests.yml` and every `rules/builtin/tests/*.yml`), on records ingested exactly
+//! as evidence would be.
 
 use std::collections::BTreeMap;
 
@@ -92,12 +93,33 @@ fn fires(rules: &RuleSet, id: &str, recs: &[Value]) -> bool {
     rules.run(&store).iter().any(|f| f.rule.id == id)
 }
 
+/// Every test case by rule id, from `tests.yml` and the per-theme files under `tests/`; a rule
+/// with cases in two files is a mistake.
+fn test_cases() -> BTreeMap<String, Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/builtin");
+    let mut files = vec![root.join("tests.yml")];
+    let mut themed: Vec<_> = std::fs::read_dir(root.join("tests"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yml")).collect()
+        })
+        .unwrap_or_default();
+    themed.sort();
+    files.extend(themed);
+    let mut cases = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let Some(doc) = YamlLoader::load_from_str(&text).unwrap().into_iter().next() else { continue };
+        for (id, case) in to_json(&doc).as_object().cloned().unwrap_or_default() {
+            assert!(cases.insert(id.clone(), case).is_none(), "{id}: test cases in two files ({})", f.display());
+        }
+    }
+    cases
+}
+
 #[test]
 fn every_builtin_rule_has_a_passing_positive_and_negative_case() {
     let rules = RuleSet::builtin();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/builtin/tests.yml")).unwrap();
-    let cases = to_json(&YamlLoader::load_from_str(&text).unwrap()[0]);
-    let cases: BTreeMap<String, Value> = cases.as_object().unwrap().clone().into_iter().collect();
+    let cases = test_cases();
     let generating: Vec<&str> = rules.rules.iter().filter(|r| r.generate).map(|r| r.meta.id.as_str()).collect();
     assert!(generating.len() >= 60, "the pack has {} rules", generating.len());
     let mut failures = Vec::new();
