@@ -103,6 +103,18 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Per-principal summaries: counts, outcomes, APIs, regions, IPs, user agents, keys.
+    Summary {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
+    },
     /// List events, filtered.
     Events {
         /// Evidence to read.
@@ -303,5 +315,16 @@ pub enum EventFormat {
     /// One full CloudTrail record per line.
     Jsonl,
     /// CSV with a header.
+    Csv,
+}
+
+/// Summary formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFormat {
+    /// Aligned columns, lists indented below each principal.
+    Table,
+    /// A JSON array, one object per principal.
+    Json,
+    /// CSV with a header, one row per principal.
     Csv,
 }
