@@ -199,6 +199,11 @@ pub struct RuleArgs {
     /// Baseline learning window (e.g. 7d, 36h); default: first 20 % of the evidence, at least 6 hours.
     #[arg(long, value_name = "DURATION")]
     pub learn: Option<String>,
+    /// Learn the first-seen baselines from this earlier dump of the same accounts (file or
+    /// directory, repeatable) instead of the evidence's first part: then every evidence event,
+    /// the first included, is compared with what each principal did there.
+    #[arg(long = "baseline", value_name = "PATH", conflicts_with_all = ["learn", "no_baseline"])]
+    pub baseline: Vec<PathBuf>,
 }
 
 /// Severity levels for `--min-level`.
