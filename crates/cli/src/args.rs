@@ -103,6 +103,18 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Per-principal summaries: counts, outcomes, APIs, regions, IPs, user agents, keys.
+    Summary {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
+    },
     /// List events, filtered.
     Events {
         /// Evidence to read.
@@ -187,6 +199,11 @@ pub struct RuleArgs {
     /// Baseline learning window (e.g. 7d, 36h); default: first 20 % of the evidence, at least 6 hours.
     #[arg(long, value_name = "DURATION")]
     pub learn: Option<String>,
+    /// Learn the first-seen baselines from this earlier dump of the same accounts (file or
+    /// directory, repeatable) instead of the evidence's first part: then every evidence event,
+    /// the first included, is compared with what each principal did there.
+    #[arg(long = "baseline", value_name = "PATH", conflicts_with_all = ["learn", "no_baseline"])]
+    pub baseline: Vec<PathBuf>,
 }
 
 /// Severity levels for `--min-level`.
@@ -303,5 +320,16 @@ pub enum EventFormat {
     /// One full CloudTrail record per line.
     Jsonl,
     /// CSV with a header.
+    Csv,
+}
+
+/// Summary formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFormat {
+    /// Aligned columns, lists indented below each principal.
+    Table,
+    /// A JSON array, one object per principal.
+    Json,
+    /// CSV with a header, one row per principal.
     Csv,
 }

@@ -5,11 +5,13 @@ use trailscope_indicators::baseline::{self, BaselineOptions};
 use trailscope_indicators::ioc::IocSet;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_indicators::{load_vars, Finding, RuleLoadReport, RuleSet, Vars};
+use trailscope_ingest::IngestReport;
+use trailscope_integrity::{sha256_hex, Manifest};
 use trailscope_store::Store;
 
-use crate::args::RuleArgs;
+use crate::args::{InputArgs, RuleArgs};
 
-fn rule_set_hash(args: &RuleArgs) -> anyhow::Result<String> {
+fn rule_set_hash(args: &RuleArgs, history: Option<&History>) -> anyhow::Result<String> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let mut feed = |label: &str, bytes: &[u8]| {
@@ -34,7 +36,43 @@ fn rule_set_hash(args: &RuleArgs) -> anyhow::Result<String> {
         feed(&f.display().to_string(), &bytes);
     }
     feed("baseline", format!("{}:{:?}", args.no_baseline, args.learn).as_bytes());
+    // The dump the baselines learned from decides findings as much as a rule file does.
+    if let Some(h) = history {
+        feed("baseline-dump", h.manifest_sha256.as_bytes());
+    }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An earlier dump the baselines learn from (`--baseline`).
+pub struct History {
+    /// Its events.
+    pub store: Store,
+    /// What its ingest read and skipped.
+    pub report: IngestReport,
+    /// The paths as given, for the report.
+    pub source: String,
+    /// SHA-256 of its evidence manifest.
+    pub manifest_sha256: String,
+}
+
+impl History {
+    /// Ingest the `--baseline` paths with the evidence's reading options.
+    fn load(paths: &[std::path::PathBuf], input: &InputArgs) -> anyhow::Result<Self> {
+        let source = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let input = InputArgs { paths: paths.to_vec(), ..input.clone() };
+        let (store, report) = crate::evidence::load(&input).with_context(|| format!("--baseline {source}"))?;
+        if store.is_empty() {
+            bail!("--baseline {source}: no CloudTrail event to learn from");
+        }
+        let manifest_sha256 = sha256_hex(&Manifest::from_report(&report).to_json());
+        Ok(History { store, report, source, manifest_sha256 })
+    }
+
+    /// First and last event (epoch ms).
+    pub fn span(&self) -> (i64, i64) {
+        let t = self.store.times();
+        (t[0], t[t.len() - 1])
+    }
 }
 
 /// Everything that detects, loaded once.
@@ -47,15 +85,36 @@ pub struct Detectors {
     pub iocs: IocSet,
     /// Baselines, unless switched off.
     pub baseline: Option<BaselineOptions>,
+    /// The dump baselines learn from, instead of the evidence's first part.
+    pub history: Option<History>,
     /// SHA-256 over everything that decides findings: built-in rule texts (when used), rule,
-    /// IOC and variables files (in path order), and the baseline settings.
+    /// IOC and variables files (in path order), the baseline settings and the `--baseline`
+    /// dump's manifest.
     pub rule_set_sha256: String,
 }
 
 impl Detectors {
-    /// Load from arguments. Refused rules are printed on stderr (and make the exit status 1);
-    /// a bad IOC line or variables file is fatal, since it would silently lose an indicator.
+    /// Load from arguments, without reading any `--baseline` dump (for listings).
     pub fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
+        Self::build(args, quiet)
+    }
+
+    /// Load from arguments for a run on evidence: a `--baseline` dump is ingested with the
+    /// evidence's reading options.
+    pub fn load_for(args: &RuleArgs, input: &InputArgs) -> anyhow::Result<Self> {
+        // Rules and IOCs first: a typo should not wait for a long ingest to be reported.
+        let mut d = Self::build(args, input.quiet)?;
+        if !args.baseline.is_empty() {
+            let history = History::load(&args.baseline, input)?;
+            d.rule_set_sha256 = rule_set_hash(args, Some(&history))?;
+            d.history = Some(history);
+        }
+        Ok(d)
+    }
+
+    /// Refused rules are printed on stderr (and make the exit status 1); a bad IOC line or
+    /// variables file is fatal, since it would silently lose an indicator.
+    fn build(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
         let vars: Vars = match &args.vars {
             Some(p) => load_vars(p).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => Vars::new(),
@@ -85,13 +144,15 @@ impl Detectors {
             };
             Some(BaselineOptions { learn_ms })
         };
-        let rule_set_sha256 = rule_set_hash(args)?;
-        Ok(Detectors { rules, report, iocs, baseline, rule_set_sha256 })
+        let rule_set_sha256 = rule_set_hash(args, None)?;
+        Ok(Detectors { rules, report, iocs, baseline, history: None, rule_set_sha256 })
     }
 
-    /// Clean only when nothing was found, every file was read and every rule loaded.
+    /// Clean only when nothing was found, every file (of the evidence and of a `--baseline`
+    /// dump) was read and every rule loaded.
     pub fn outcome(&self, findings: &[Finding], ingest: &trailscope_ingest::IngestReport) -> crate::Outcome {
-        if findings.is_empty() && !ingest.has_problems() && self.report.errors.is_empty() {
+        let history_problems = self.history.as_ref().is_some_and(|h| h.report.has_problems());
+        if findings.is_empty() && !ingest.has_problems() && !history_problems && self.report.errors.is_empty() {
             crate::Outcome::Clean
         } else {
             crate::Outcome::Attention
@@ -102,8 +163,10 @@ impl Detectors {
     pub fn run(&self, store: &Store) -> Vec<Finding> {
         let mut f = self.rules.run(store);
         f.extend(self.iocs.run(store));
-        if let Some(b) = &self.baseline {
-            f.extend(baseline::run(store, b));
+        match (&self.baseline, &self.history) {
+            (Some(_), Some(h)) => f.extend(baseline::run_with_history(store, &h.store)),
+            (Some(b), None) => f.extend(baseline::run(store, b)),
+            (None, _) => {}
         }
         f.sort_by(|a, b| (a.rows[0], &a.rule.id, &a.group).cmp(&(b.rows[0], &b.rule.id, &b.group)));
         f

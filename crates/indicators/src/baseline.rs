@@ -13,6 +13,11 @@
 //! and, at any time, an access key whose user agent names another operating system than before
 //! → `ts-key-os-change` (medium); a principal never seen before whose first call is
 //! `GetCallerIdentity` after the window → `ts-first-call-get-caller-identity` (medium).
+//!
+//! With a separate, earlier dump of the same accounts ([`run_with_history`], `--baseline PATH`)
+//! the whole dump is the learning window and the whole evidence comes after it. Both forms share
+//! one per-row step ([`Seen::observe`]); the history's dictionary ids are translated to the
+//! evidence's once per distinct value.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -87,78 +92,223 @@ pub fn learning_end(store: &Store, opts: &BaselineOptions) -> Option<i64> {
     Some(first + learn)
 }
 
-/// Run the baselines.
+/// Run the baselines, learning from the first part of the evidence (the learning window).
 pub fn run(store: &Store, opts: &BaselineOptions) -> Vec<Finding> {
     let Some(end) = learning_end(store, opts) else { return Vec::new() };
+    detect(store, Seen::default(), end)
+}
+
+/// Run the baselines, learning from `history`, a separate and earlier dump of the same
+/// accounts: all of `store` is after the window, so even its first event can be first-seen. A
+/// principal absent from `history` is new (`ts-first-call-get-caller-identity` applies).
+pub fn run_with_history(store: &Store, history: &Store) -> Vec<Finding> {
+    let mut seen = Seen::default();
+    let cols = Columns::new(history);
+    let to_evidence = Translation::new(history, store);
+    for row in 0..history.len() {
+        // Findings inside the history are not the case's: only what it teaches is kept.
+        seen.observe(&to_evidence.obs(cols.obs(row)), false);
+    }
+    detect(store, seen, i64::MIN)
+}
+
+/// What one row says to the baselines, in one store's dictionary ids.
+#[derive(Copy, Clone)]
+struct Obs {
+    principal: Sym,
+    /// `None` when the source is a service name, not an address.
+    ip: Option<Sym>,
+    region: Sym,
+    source: Sym,
+    name: Sym,
+    ua: Sym,
+    key: Sym,
+    os: Option<&'static str>,
+    /// A successful `GetCallerIdentity`.
+    whoami: bool,
+}
+
+/// A store's columns and per-distinct-value facts, so that per row only ids are read.
+struct Columns<'s> {
+    principal: &'s [Sym],
+    ips: &'s [Sym],
+    regions: &'s [Sym],
+    sources: &'s [Sym],
+    names: &'s [Sym],
+    uas: &'s [Sym],
+    keys: &'s [Sym],
+    errors: &'s [Sym],
+    is_ip: Vec<bool>,
+    os_of: Vec<Option<&'static str>>,
+    gci: Option<Sym>,
+}
+
+impl<'s> Columns<'s> {
+    fn new(store: &'s Store) -> Self {
+        let ip_dict = store.dict(Field::SourceIp);
+        let ua_dict = store.dict(Field::UserAgent);
+        Columns {
+            principal: store.column(Field::PrincipalArn),
+            ips: store.column(Field::SourceIp),
+            regions: store.column(Field::AwsRegion),
+            sources: store.column(Field::EventSource),
+            names: store.column(Field::EventName),
+            uas: store.column(Field::UserAgent),
+            keys: store.column(Field::AccessKeyId),
+            errors: store.column(Field::ErrorCode),
+            is_ip: (0..ip_dict.len() as u32).map(|i| i > 0 && ip_dict.get(Sym(i)).parse::<IpAddr>().is_ok()).collect(),
+            os_of: (0..ua_dict.len() as u32)
+                .map(|i| if i == 0 { None } else { operating_system(ua_dict.get(Sym(i))) })
+                .collect(),
+            gci: store.dict(Field::EventName).lookup("GetCallerIdentity"),
+        }
+    }
+
+    fn obs(&self, row: usize) -> Obs {
+        let ip = self.ips[row];
+        Obs {
+            principal: self.principal[row],
+            ip: self.is_ip[ip.index()].then_some(ip),
+            region: self.regions[row],
+            source: self.sources[row],
+            name: self.names[row],
+            ua: self.uas[row],
+            key: self.keys[row],
+            os: self.os_of[self.uas[row].index()],
+            whoami: Some(self.names[row]) == self.gci && self.errors[row].is_null(),
+        }
+    }
+}
+
+/// Stands for a history value the evidence never holds: it can match nothing there.
+const ABSENT: Sym = Sym(u32::MAX);
+
+/// History ids to evidence ids, one dictionary look-up per distinct history value.
+struct Translation {
+    principal: Vec<Sym>,
+    ip: Vec<Sym>,
+    region: Vec<Sym>,
+    source: Vec<Sym>,
+    name: Vec<Sym>,
+    ua: Vec<Sym>,
+    key: Vec<Sym>,
+}
+
+impl Translation {
+    fn new(from: &Store, to: &Store) -> Self {
+        let table = |f: Field| -> Vec<Sym> {
+            let (src, dst) = (from.dict(f), to.dict(f));
+            (0..src.len() as u32)
+                .map(|i| if i == 0 { Sym::NULL } else { dst.lookup(src.get(Sym(i))).unwrap_or(ABSENT) })
+                .collect()
+        };
+        Translation {
+            principal: table(Field::PrincipalArn),
+            ip: table(Field::SourceIp),
+            region: table(Field::AwsRegion),
+            source: table(Field::EventSource),
+            name: table(Field::EventName),
+            ua: table(Field::UserAgent),
+            key: table(Field::AccessKeyId),
+        }
+    }
+
+    fn obs(&self, o: Obs) -> Obs {
+        Obs {
+            principal: self.principal[o.principal.index()],
+            ip: o.ip.map(|s| self.ip[s.index()]),
+            region: self.region[o.region.index()],
+            source: self.source[o.source.index()],
+            name: self.name[o.name.index()],
+            ua: self.ua[o.ua.index()],
+            key: self.key[o.key.index()],
+            ..o
+        }
+    }
+}
+
+/// Which rules a row raised.
+#[derive(Default)]
+struct Fired {
+    /// The key's previous operating system, when it changed.
+    os_change: Option<&'static str>,
+    whoami_first: bool,
+    ip: bool,
+    region: bool,
+    api: bool,
+    ua: bool,
+}
+
+/// Everything seen so far, per principal (and per key for the operating system).
+#[derive(Default)]
+struct Seen {
+    learned: HashSet<Sym>,
+    any: HashSet<Sym>,
+    ip: HashSet<(Sym, Sym)>,
+    region: HashSet<(Sym, Sym)>,
+    api: HashSet<(Sym, Sym, Sym)>,
+    ua: HashSet<(Sym, Sym)>,
+    key_os: AHashMap<Sym, &'static str>,
+}
+
+impl Seen {
+    /// Record a row; `after` the learning window, report what it does for the first time.
+    fn observe(&mut self, o: &Obs, after: bool) -> Fired {
+        let mut fired = Fired::default();
+        if let (Some(os), false) = (o.os, o.key.is_null()) {
+            if let Some(prev) = self.key_os.insert(o.key, os).filter(|&prev| prev != os) {
+                fired.os_change = Some(prev);
+            }
+        }
+        let p = o.principal;
+        if p.is_null() {
+            return fired;
+        }
+        let new_principal = self.any.insert(p);
+        if !after {
+            self.learned.insert(p);
+        }
+        fired.whoami_first = after && new_principal && o.whoami;
+        let known = after && self.learned.contains(&p);
+        fired.ip = o.ip.is_some_and(|ip| self.ip.insert((p, ip))) && known;
+        fired.region = self.region.insert((p, o.region)) && known && !o.region.is_null();
+        fired.api = self.api.insert((p, o.source, o.name)) && known;
+        fired.ua = !o.ua.is_null() && self.ua.insert((p, o.ua)) && known;
+        fired
+    }
+}
+
+/// Walk the evidence: rows from `end` on are after the learning window.
+fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
     let r = rules();
     let (ip_rule, region_rule, api_rule, ua_rule, os_rule, gci_rule) = (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]);
-    let principal = store.column(Field::PrincipalArn);
-    let ips = store.column(Field::SourceIp);
-    let regions = store.column(Field::AwsRegion);
-    let sources = store.column(Field::EventSource);
-    let names = store.column(Field::EventName);
-    let uas = store.column(Field::UserAgent);
-    let keys = store.column(Field::AccessKeyId);
-    let errors = store.column(Field::ErrorCode);
-    let ip_dict = store.dict(Field::SourceIp);
-    let is_ip: Vec<bool> =
-        (0..ip_dict.len() as u32).map(|i| i > 0 && ip_dict.get(Sym(i)).parse::<IpAddr>().is_ok()).collect();
-    let ua_dict = store.dict(Field::UserAgent);
-    let os_of: Vec<Option<&str>> =
-        (0..ua_dict.len() as u32).map(|i| if i == 0 { None } else { operating_system(ua_dict.get(Sym(i))) }).collect();
-    let gci = store.dict(Field::EventName).lookup("GetCallerIdentity");
-
-    let mut learned: HashSet<Sym> = HashSet::new();
-    let mut seen_any: HashSet<Sym> = HashSet::new();
-    let mut seen_ip: HashSet<(Sym, Sym)> = HashSet::new();
-    let mut seen_region: HashSet<(Sym, Sym)> = HashSet::new();
-    let mut seen_api: HashSet<(Sym, Sym, Sym)> = HashSet::new();
-    let mut seen_ua: HashSet<(Sym, Sym)> = HashSet::new();
-    let mut key_os: AHashMap<Sym, &str> = AHashMap::new();
+    let cols = Columns::new(store);
+    let name = |f: Field, s: Sym| store.dict(f).get(s);
     let mut out = Vec::new();
     let mut push = |rule: &Arc<RuleMeta>, row: usize, group: String| {
         out.push(Finding { rule: rule.clone(), rows: vec![row as u32], group: Some(group) })
     };
-    let pstr = |s: Sym| store.dict(Field::PrincipalArn).get(s).to_owned();
-    for row in 0..store.len() {
-        let p = principal[row];
-        let after = store.times()[row] >= end;
-        if let (Some(os), k) = (os_of[uas[row].index()], keys[row]) {
-            if !k.is_null() {
-                match key_os.get(&k) {
-                    Some(prev) if *prev != os => {
-                        push(os_rule, row, format!("{}: {prev} -> {os}", store.dict(Field::AccessKeyId).get(k)));
-                        key_os.insert(k, os);
-                    }
-                    Some(_) => {}
-                    None => {
-                        key_os.insert(k, os);
-                    }
-                }
-            }
+    for (row, &t) in store.times().iter().enumerate() {
+        let o = cols.obs(row);
+        let f = seen.observe(&o, t >= end);
+        if let (Some(prev), Some(os)) = (f.os_change, o.os) {
+            push(os_rule, row, format!("{}: {prev} -> {os}", name(Field::AccessKeyId, o.key)));
         }
-        if p.is_null() {
-            continue;
+        let p = || name(Field::PrincipalArn, o.principal);
+        if f.whoami_first {
+            push(gci_rule, row, p().to_owned());
         }
-        let new_principal = seen_any.insert(p);
-        if !after {
-            learned.insert(p);
+        if f.ip {
+            push(ip_rule, row, format!("{} from {}", p(), name(Field::SourceIp, cols.ips[row])));
         }
-        if after && new_principal && Some(names[row]) == gci && errors[row].is_null() {
-            push(gci_rule, row, pstr(p));
+        if f.region {
+            push(region_rule, row, format!("{} in {}", p(), name(Field::AwsRegion, o.region)));
         }
-        let known = learned.contains(&p) && after;
-        if is_ip[ips[row].index()] && seen_ip.insert((p, ips[row])) && known {
-            push(ip_rule, row, format!("{} from {}", pstr(p), ip_dict.get(ips[row])));
+        if f.api {
+            push(api_rule, row, format!("{} called {}", p(), name(Field::EventName, o.name)));
         }
-        if seen_region.insert((p, regions[row])) && known && !regions[row].is_null() {
-            push(region_rule, row, format!("{} in {}", pstr(p), store.dict(Field::AwsRegion).get(regions[row])));
-        }
-        if seen_api.insert((p, sources[row], names[row])) && known {
-            push(api_rule, row, format!("{} called {}", pstr(p), store.dict(Field::EventName).get(names[row])));
-        }
-        if !uas[row].is_null() && seen_ua.insert((p, uas[row])) && known {
-            push(ua_rule, row, format!("{} with {}", pstr(p), ua_dict.get(uas[row])));
+        if f.ua {
+            push(ua_rule, row, format!("{} with {}", p(), name(Field::UserAgent, o.ua)));
         }
     }
     out

@@ -2,7 +2,7 @@
 //!
 //! From a [`Store`](trailscope_store::Store) and its [`Finding`](trailscope_indicators::Finding)s
 //! to what the examiner reads: the attacker [`Timeline`], credential [`Lineage`] and the
-//! forensic [`Report`]. The report is computed once, as plain serializable data; the writers in
+//! forensic [`Report`], and per-principal [`summary`]s. The report is computed once, as plain serializable data; the writers in
 //! [`write`] only format it.
 #![deny(missing_docs)]
 
@@ -10,12 +10,14 @@ pub mod actors;
 pub mod change;
 pub mod lineage;
 pub mod report;
+pub mod summary;
 pub mod timeline;
 pub mod write;
 
 pub use actors::{Actor, ActorOptions, Actors, Trust, Verdict};
 pub use lineage::{Issuance, Lineage};
 pub use report::{Report, ReportOptions};
+pub use summary::{summarize, PrincipalSummary};
 pub use timeline::{Timeline, TimelineEntry};
 pub use trailscope_indicators::base_event_name;
 

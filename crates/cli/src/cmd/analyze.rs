@@ -20,13 +20,17 @@ pub fn run(
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let actors = actor_options(attribution)?;
-    let detectors = Detectors::load(rule_args, input.quiet)?;
+    let detectors = Detectors::load_for(rule_args, input)?;
     let (store, ingest_report) = evidence::load(input)?;
     let findings = detectors.run(&store);
     let lineage = Lineage::build(&store);
-    let baseline_window =
-        detectors.baseline.as_ref().and_then(|b| Some((*store.times().first()?, learning_end(&store, b)?)));
-    let opts = ReportOptions { case_seq, actors, baseline_window, ..ReportOptions::default() };
+    // With --baseline the window is the earlier dump; otherwise the evidence's first part.
+    let (baseline_window, baseline_source) = match (&detectors.baseline, &detectors.history) {
+        (Some(_), Some(h)) => (Some(h.span()), Some(h.source.clone())),
+        (Some(b), None) => (store.times().first().and_then(|&from| Some((from, learning_end(&store, b)?))), None),
+        (None, _) => (None, None),
+    };
+    let opts = ReportOptions { case_seq, actors, baseline_window, baseline_source, ..ReportOptions::default() };
     let mut report = Report::build(&store, &findings, &lineage, &opts);
     // The report names the exact evidence it describes: the manifest's hash (the same bytes
     // `--out` writes as manifest.json).

@@ -63,7 +63,7 @@ pub fn run(
     format: EventFormat,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
-    let detectors = Detectors::load(rule_args, input.quiet)?;
+    let detectors = Detectors::load_for(rule_args, input)?;
     let (store, ingest_report) = evidence::load(input)?;
     if explain {
         for line in detectors.rules.explain(&store) {

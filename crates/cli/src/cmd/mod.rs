@@ -6,6 +6,7 @@ mod events;
 mod hunt;
 mod ingest;
 mod rules;
+mod summary;
 mod verify;
 
 use crate::args::{Cli, Command};
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Rules { command } => rules::run(&command),
         Command::Ingest { input, out } => ingest::run(&input, &out),
+        Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, format, limit, out } => events::run(&input, &filter, format, limit, &out),
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)

@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod summary;
 pub mod text;
 
 /// Evidence text made safe for a terminal or a plain-text file: control characters (escape

@@ -1,0 +1,25 @@
+//! `trailscope summary`: what each principal did, as a table, JSON or CSV.
+
+use trailscope_timeline::{summarize, write};
+
+use crate::args::{InputArgs, OutArgs, SummaryFormat};
+use crate::evidence;
+use crate::output::{close, Tee};
+
+pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyhow::Result<crate::Outcome> {
+    let (store, report) = evidence::load(input)?;
+    let summaries = summarize(&store);
+    let name = match format {
+        SummaryFormat::Table => "summary.txt",
+        SummaryFormat::Json => "summary.json",
+        SummaryFormat::Csv => "summary.csv",
+    };
+    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    match format {
+        SummaryFormat::Table => write::summary::write_table(&mut out, &summaries)?,
+        SummaryFormat::Json => write::summary::write_json(&mut out, &summaries)?,
+        SummaryFormat::Csv => write::summary::write_csv(&mut out, &summaries)?,
+    }
+    close(out, out_args.out.as_deref(), Some(&report), None)?;
+    Ok(super::evidence_outcome(&report))
+}
