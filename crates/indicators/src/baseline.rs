@@ -278,37 +278,61 @@ impl Seen {
     }
 }
 
-/// Walk the evidence: rows from `end` on are after the learning window.
+/// Walk the evidence: rows from `end` on are after the learning window. One finding per
+/// (principal, new value), holding every later event with that value, so its count and span show
+/// how the new thing was used (not one finding per event).
 fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
     let r = rules();
     let (ip_rule, region_rule, api_rule, ua_rule, os_rule, gci_rule) = (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]);
     let cols = Columns::new(store);
     let name = |f: Field, s: Sym| store.dict(f).get(s);
-    let mut out = Vec::new();
-    let mut push = |rule: &Arc<RuleMeta>, row: usize, group: String| {
-        out.push(Finding { rule: rule.clone(), rows: vec![row as u32], group: Some(group) })
+    let mut out: Vec<Finding> = Vec::new();
+    // Open first-seen findings by (rule, principal, value, second value) -> index in `out`.
+    let mut open: AHashMap<(u8, Sym, Sym, Sym), usize> = AHashMap::new();
+    let mut with_open: HashSet<Sym> = HashSet::new();
+    let mut push = |out: &mut Vec<Finding>, rule: &Arc<RuleMeta>, row: usize, group: String| {
+        out.push(Finding { rule: rule.clone(), rows: vec![row as u32], group: Some(group) });
+        out.len() - 1
     };
     for (row, &t) in store.times().iter().enumerate() {
         let o = cols.obs(row);
         let f = seen.observe(&o, t >= end);
         if let (Some(prev), Some(os)) = (f.os_change, o.os) {
-            push(os_rule, row, format!("{}: {prev} -> {os}", name(Field::AccessKeyId, o.key)));
+            push(&mut out, os_rule, row, format!("{}: {prev} -> {os}", name(Field::AccessKeyId, o.key)));
         }
         let p = || name(Field::PrincipalArn, o.principal);
         if f.whoami_first {
-            push(gci_rule, row, p().to_owned());
+            push(&mut out, gci_rule, row, p().to_owned());
         }
-        if f.ip {
-            push(ip_rule, row, format!("{} from {}", p(), name(Field::SourceIp, cols.ips[row])));
+        let keys = [
+            (0u8, o.ip.unwrap_or(Sym::NULL), Sym::NULL),
+            (1, o.region, Sym::NULL),
+            (2, o.source, o.name),
+            (3, o.ua, Sym::NULL),
+        ];
+        let fired = [f.ip, f.region, f.api, f.ua];
+        if with_open.contains(&o.principal) {
+            for (i, &(kind, a, b)) in keys.iter().enumerate() {
+                if !fired[i] {
+                    if let Some(&at) = open.get(&(kind, o.principal, a, b)) {
+                        out[at].rows.push(row as u32);
+                    }
+                }
+            }
         }
-        if f.region {
-            push(region_rule, row, format!("{} in {}", p(), name(Field::AwsRegion, o.region)));
-        }
-        if f.api {
-            push(api_rule, row, format!("{} called {}", p(), name(Field::EventName, o.name)));
-        }
-        if f.ua {
-            push(ua_rule, row, format!("{} with {}", p(), name(Field::UserAgent, o.ua)));
+        for (i, &(kind, a, b)) in keys.iter().enumerate() {
+            if !fired[i] {
+                continue;
+            }
+            let (rule, group) = match kind {
+                0 => (ip_rule, format!("{} from {}", p(), name(Field::SourceIp, cols.ips[row]))),
+                1 => (region_rule, format!("{} in {}", p(), name(Field::AwsRegion, o.region))),
+                2 => (api_rule, format!("{} called {}", p(), name(Field::EventName, o.name))),
+                _ => (ua_rule, format!("{} with {}", p(), name(Field::UserAgent, o.ua))),
+            };
+            let at = push(&mut out, rule, row, group);
+            open.insert((kind, o.principal, a, b), at);
+            with_open.insert(o.principal);
         }
     }
     out

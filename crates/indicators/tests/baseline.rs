@@ -80,3 +80,24 @@ fn history_with_another_os_for_a_key_fires_on_the_first_use() {
     assert_eq!(fired(&f, &evidence, "ts-new-user-agent"), ["evt-8-0"]);
     assert!(fired(&f, &evidence, "ts-new-source-ip").is_empty());
 }
+
+#[test]
+fn one_finding_per_principal_and_new_value_with_every_later_event() {
+    let history = store(&[call(0, 1, 0, "alice", "DescribeInstances", "198.51.100.10")]);
+    // Alice then works from a new address five times, back at the office in between.
+    let mut evidence = Vec::new();
+    for i in 0..5 {
+        evidence.push(call(2 * i, 8, 2 * i as u32, "alice", "DescribeInstances", "203.0.113.66"));
+        evidence.push(call(2 * i + 1, 8, 2 * i as u32 + 1, "alice", "DescribeInstances", "198.51.100.10"));
+    }
+    let evidence = store(&evidence);
+    let findings = run_with_history(&evidence, &history);
+    let new_ip: Vec<&Finding> = findings.iter().filter(|f| f.rule.id == "ts-new-source-ip").collect();
+    assert_eq!(new_ip.len(), 1, "one finding for (alice, 203.0.113.66), not one per event");
+    let ips: Vec<&str> = new_ip[0]
+        .rows
+        .iter()
+        .map(|&r| evidence.event(r as usize).str(trailscope_store::Field::SourceIp).unwrap())
+        .collect();
+    assert_eq!(ips, ["203.0.113.66"; 5], "every later event from the new address, and only those");
+}
