@@ -290,7 +290,7 @@ fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
     // Open first-seen findings by (rule, principal, value, second value) -> index in `out`.
     let mut open: AHashMap<(u8, Sym, Sym, Sym), usize> = AHashMap::new();
     let mut with_open: HashSet<Sym> = HashSet::new();
-    let mut push = |out: &mut Vec<Finding>, rule: &Arc<RuleMeta>, row: usize, group: String| {
+    let push = |out: &mut Vec<Finding>, rule: &Arc<RuleMeta>, row: usize, group: String| {
         out.push(Finding { rule: rule.clone(), rows: vec![row as u32], group: Some(group) });
         out.len() - 1
     };
