@@ -176,3 +176,26 @@ fn correlation_in_another_file_and_value_count() {
     assert_eq!(findings[0].rule.id, "corr");
     assert_eq!(findings[0].rows.len(), 4);
 }
+
+#[test]
+fn a_finding_whose_every_event_failed_is_an_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = [
+        event(0, json!({"errorCode": "VcpuLimitExceeded", "errorMessage": "limit"})),
+        event(1, json!({})),
+        event(2, json!({"errorCode": "UnauthorizedOperation"})),
+    ];
+    std::fs::write(dir.path().join("e.json"), serde_json::to_vec(&json!({ "Records": events })).unwrap()).unwrap();
+    let (store, _) = ingest(&[dir.path().to_path_buf()], &IngestOptions::default(), None).unwrap();
+    let rule = "detection:\n  sel:\n    eventName: RunInstances\n  condition: sel\n";
+    let rdir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rdir.path().join("r.yml"),
+        format!("title: t\nid: t\nlogsource: {{product: aws, service: cloudtrail}}\n{rule}"),
+    )
+    .unwrap();
+    let (set, _) = RuleSet::load(false, &[rdir.path().join("r.yml")], &Vars::new());
+    let found = set.run(&store);
+    let attempts: Vec<Option<&str>> = found.iter().map(|f| f.attempt(&store)).collect();
+    assert_eq!(attempts, [Some("VcpuLimitExceeded"), None, Some("UnauthorizedOperation")]);
+}

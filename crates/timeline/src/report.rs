@@ -221,6 +221,8 @@ pub struct RuleCount {
     pub techniques: Vec<String>,
     /// Findings raised.
     pub findings: usize,
+    /// Of those, findings whose every event failed: attempts, not done.
+    pub attempts: usize,
     /// Events involved.
     pub events: usize,
     /// Actors whose events raised it.
@@ -627,6 +629,7 @@ impl Report {
                         risk: f.rule.risk,
                         techniques: f.rule.techniques.clone(),
                         findings: 0,
+                        attempts: 0,
                         events: 0,
                         actors: Vec::new(),
                     },
@@ -634,6 +637,7 @@ impl Report {
                 )
             });
             c.0.findings += 1;
+            c.0.attempts += f.attempt(store).is_some() as usize;
             c.0.events += f.rows.len();
             c.1.extend(f.rows.iter().map(|&r| actor_of(r as usize)));
         }

@@ -22,7 +22,7 @@ pub fn severity_of(l: Level) -> Severity {
     }
 }
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "time",
     "severity",
     "rule",
@@ -34,9 +34,11 @@ const COLUMNS: [&str; 11] = [
     "event_id",
     "events",
     "group",
+    "attempt",
 ];
 
-fn columns(store: &Store, f: &Finding) -> [String; 11] {
+/// The last column, `attempt`, holds the error code when every event of the finding failed.
+fn columns(store: &Store, f: &Finding) -> [String; 12] {
     let row = f.first_row();
     let e = store.event(row);
     let s = |x: Field| e.str(x).unwrap_or("").to_owned();
@@ -52,6 +54,7 @@ fn columns(store: &Store, f: &Finding) -> [String; 11] {
         s(Field::EventId),
         f.rows.len().to_string(),
         f.group.clone().unwrap_or_default(),
+        f.attempt(store).unwrap_or("").to_owned(),
     ]
 }
 
@@ -87,7 +90,11 @@ pub fn run(
             )?;
             for f in &findings {
                 let c = columns(&store, f);
-                let more = if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
+                let mut more =
+                    if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
+                if !c[11].is_empty() {
+                    more += &format!(" [attempt, failed: {}]", c[11]);
+                }
                 writeln!(
                     out,
                     "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}",
@@ -118,6 +125,7 @@ pub fn run(
                     "time": c[0], "severity": c[1], "rule": c[2], "title": c[3], "tactics": f.rule.tactics,
                     "techniques": f.rule.techniques, "principal": c[4], "access_key": c[5], "source_ip": c[6],
                     "event_name": c[7], "event_ids": ids, "group": f.group, "rule_source": f.rule.source,
+                    "attempt": f.attempt(&store),
                 });
                 serde_json::to_writer(&mut out, &v)?;
                 out.write_all(b"\n")?;

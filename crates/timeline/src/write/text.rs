@@ -303,9 +303,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         for f in rows {
             let actors: Vec<String> = f.actors.iter().take(6).map(|a| format!("#{a}")).collect();
             let more = if f.actors.len() > 6 { format!(" +{}", f.actors.len() - 6) } else { String::new() };
+            let attempts = if f.attempts > 0 { format!(" ({} attempts only)", f.attempts) } else { String::new() };
             writeln!(
                 out,
-                "  {:<9} {:<36} {:>5} findings {:>5} events  {} ({})  actors {}{more}",
+                "  {:<9} {:<36} {:>5} findings{attempts} {:>5} events  {} ({})  actors {}{more}",
                 f.severity.name(),
                 clean(&f.rule),
                 f.findings,
