@@ -199,3 +199,29 @@ fn a_finding_whose_every_event_failed_is_an_attempt() {
     let attempts: Vec<Option<&str>> = found.iter().map(|f| f.attempt(&store)).collect();
     assert_eq!(attempts, [Some("VcpuLimitExceeded"), None, Some("UnauthorizedOperation")]);
 }
+
+#[test]
+fn column_fields_answer_the_same_whatever_their_json_type() {
+    // `errorCode` as a number (seen in old and hand-made records), `userIdentity.accountId` as
+    // a number: the rule, the filter text and the rebuilt record must all see them.
+    let events = [
+        event(
+            0,
+            json!({"errorCode": 403, "userIdentity": {"type": "IAMUser", "accountId": 111122223333u64, "arn": "arn:aws:iam::111122223333:user/bob"}}),
+        ),
+        event(1, json!({})),
+    ];
+    let ok = "detection:\n  sel:\n    eventName: RunInstances\n    errorCode: null\n  condition: sel\n";
+    assert_eq!(matches(ok, &events), ["e-1"], "a numeric errorCode is an error, not a success");
+    let coded =
+        "detection:\n  sel:\n    errorCode: 403\n    userIdentity.accountId: '111122223333'\n  condition: sel\n";
+    assert_eq!(matches(coded, &events), ["e-0"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.json"), serde_json::to_vec(&json!({ "Records": events })).unwrap()).unwrap();
+    let (store, _) = ingest(&[dir.path().to_path_buf()], &IngestOptions::default(), None).unwrap();
+    let row = (0..store.len()).find(|&r| store.event(r).str(trailscope_store::Field::EventId) == Some("e-0")).unwrap();
+    assert_eq!(store.event(row).str(trailscope_store::Field::ErrorCode), Some("403"));
+    let rebuilt = store.event(row).to_json();
+    assert_eq!(rebuilt["errorCode"], json!(403), "the record rebuilds with its original type");
+    assert_eq!(rebuilt["userIdentity"]["accountId"], json!(111122223333u64));
+}

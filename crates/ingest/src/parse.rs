@@ -186,9 +186,14 @@ fn split_object<'i>(
 ) {
     let mut rest: Option<ObjectWriter> = None;
     for (k, kv) in entries(nodes, v) {
-        if let (Some(field), Some(s)) = (column_of(k), as_str(nodes, kv)) {
-            row.strings[field.index()] = Some(s);
-            continue;
+        if let Some(field) = column_of(k) {
+            if let Some(s) = as_str(nodes, kv) {
+                row.strings[field.index()] = Some(s);
+                continue;
+            }
+            if !is_null(nodes, kv) {
+                row.spilled |= 1 << field.index();
+            }
         }
         let obj = rest.get_or_insert_with(|| {
             w.key(payload, key);
@@ -264,7 +269,10 @@ fn extract<'i>(
                 Some(field) => match as_str(nodes, v) {
                     Some(s) => row.strings[field.index()] = Some(s),
                     None if is_null(nodes, v) => {}
-                    None => w.member(payload, key, nodes, v),
+                    None => {
+                        row.spilled |= 1 << field.index();
+                        w.member(payload, key, nodes, v)
+                    }
                 },
                 None => w.member(payload, key, nodes, v),
             },

@@ -21,6 +21,10 @@ pub struct RowValues<'a> {
     pub payload: &'a [u8],
     /// Position of the record in its file.
     pub index: u32,
+    /// Bit `Field::index()` set: that column's value was not a string (a number, boolean,
+    /// object or array) and went to the payload as it was; the column gets its JSON text, so
+    /// rules and filters answer the same whatever the value's type.
+    pub spilled: u32,
 }
 
 impl RowValues<'_> {
@@ -31,6 +35,7 @@ impl RowValues<'_> {
         self.flags = [None; Flag::ALL.len()];
         self.payload = &[];
         self.index = 0;
+        self.spilled = 0;
     }
 }
 
@@ -90,7 +95,13 @@ impl ChunkBuilder {
     /// # Panics
     /// If the chunk's payload would exceed 4 GiB (one file never comes near).
     pub fn push(&mut self, row: &RowValues<'_>) {
+        // Rare (old or hand-edited records): the text of non-string column values, from the payload.
+        let spilled = if row.spilled == 0 { Vec::new() } else { spilled_texts(row) };
         for (i, s) in row.strings.iter().enumerate() {
+            let s = match s {
+                None => spilled.iter().find(|(f, _)| *f == i).map(|(_, t)| t.as_str()),
+                s => *s,
+            };
             let sym = match s {
                 // Ids are unique within a file almost always: a local index would be wasted work
                 // (eventID is de-duplicated against the global dictionary at merge time).
@@ -100,7 +111,7 @@ impl ChunkBuilder {
                     // a compare with the previous row's value is cheaper than a hash probe.
                     let dict = &mut self.dicts[i];
                     match self.syms[i].last() {
-                        Some(&last) if !last.is_null() && dict.get(last) == *s => last,
+                        Some(&last) if !last.is_null() && dict.get(last) == s => last,
                         _ => dict.intern(s),
                     }
                 }
@@ -116,6 +127,27 @@ impl ChunkBuilder {
         self.payload.extend_from_slice(row.payload);
         self.payload_ends.push(u32::try_from(self.payload.len()).expect("payload of one file over 4 GiB"));
     }
+}
+
+// `RowValues::spilled` has one bit per column.
+const _: () = assert!(Field::COUNT <= 32);
+
+/// `(field index, JSON text)` of each spilled column value of a row, read back from its payload.
+fn spilled_texts(row: &RowValues<'_>) -> Vec<(usize, String)> {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(row.payload) else { return Vec::new() };
+    Field::ALL
+        .iter()
+        .filter(|f| row.spilled & (1 << f.index()) != 0)
+        .filter_map(|f| {
+            let v = crate::lookup_path(&payload, f.path())?;
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => return None,
+                other => other.to_string(),
+            };
+            Some((f.index(), text))
+        })
+        .collect()
 }
 
 /// What happened to one chunk's rows when it was merged.

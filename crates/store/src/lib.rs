@@ -320,9 +320,10 @@ impl<'a> Event<'a> {
                 record.insert(k.into(), v);
             }
         }
-        // Columns that held a non-string value kept it in the payload; anything else follows.
+        // Columns that held a non-string value kept it in the payload, typed as it came (the
+        // column holds its text): the payload's value wins, in place. Anything else follows.
         for (k, v) in payload {
-            record.entry(k).or_insert(v);
+            record.insert(k, v);
         }
         Value::Object(record)
     }
