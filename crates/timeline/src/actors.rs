@@ -982,8 +982,8 @@ fn score_behaviour(
             .filter_map(|&p| store.dict(Field::PrincipalArn).resolve(p).and_then(principal_entity))
             .collect();
         let mut created_kinds: BTreeSet<&str> = BTreeSet::new();
-        for &r in cl.rows.clone().iter() {
-            let row = r as usize;
+        for i in 0..cl.rows.len() {
+            let row = cl.rows[i] as usize;
             if !interesting.contains(&names[row]) {
                 continue;
             }

@@ -152,7 +152,16 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     }
     match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => writeln!(out, "Timeframe:         {a} .. {b} (attacker activity)")?,
-        _ => writeln!(out, "Timeframe:         no attacker activity attributed")?,
+        _ => {
+            writeln!(out, "Timeframe:         no attacker activity attributed")?;
+            let suspicious = r.actors.iter().filter(|a| a.verdict == Verdict::Suspicious).count();
+            if suspicious > 0 {
+                writeln!(
+                    out,
+                    "                   no actor reached the attacker threshold; {suspicious} suspicious actor(s) below, with their reasons, need review"
+                )?;
+            }
+        }
     }
     writeln!(
         out,
