@@ -64,8 +64,7 @@ fn detoolled(path: &Path) -> Vec<Value> {
 
 fn ingest_records(records: &[Value]) -> Store {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": records })).unwrap())
-        .unwrap();
+    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": records })).unwrap()).unwrap();
     let (store, report) =
         ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
     assert_eq!(report.stored() as usize, records.len(), "every record must ingest");
@@ -78,7 +77,8 @@ fn covered_by_some_rule(event_source: &str) -> bool {
 }
 
 fn summary(findings: &[Finding]) -> String {
-    let mut seen: Vec<String> = findings.iter().map(|f| format!("{} ({})", f.rule.id, f.rule.severity.name())).collect();
+    let mut seen: Vec<String> =
+        findings.iter().map(|f| format!("{} ({})", f.rule.id, f.rule.severity.name())).collect();
     seen.sort();
     seen.dedup();
     if seen.is_empty() {
