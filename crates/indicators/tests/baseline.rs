@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 use trailscope_indicators::baseline::{run, run_with_history, BaselineOptions};
 use trailscope_indicators::Finding;
-use trailscope_ingest::{ingest, IngestOptions};
 use trailscope_store::Store;
 
 const LINUX_CLI: &str = "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64";
@@ -24,14 +23,7 @@ fn call(n: usize, day: u32, minute: u32, user: &str, name: &str, ip: &str) -> Va
     })
 }
 
-fn store(records: &[Value]) -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("t.json"), serde_json::to_vec(&json!({ "Records": records })).unwrap()).unwrap();
-    let (store, report) =
-        ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
-    assert_eq!(report.stored() as usize, records.len());
-    store
-}
+use trailscope_testkit::store;
 
 fn fired(findings: &[Finding], store: &Store, rule: &str) -> Vec<String> {
     findings

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 use trailscope_indicators::RuleSet;
-use trailscope_ingest::{ingest, IngestOptions};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn to_json(y: &Yaml) -> Value {
@@ -18,38 +17,6 @@ fn to_json(y: &Yaml) -> Value {
         Yaml::Array(a) => Value::Array(a.iter().map(to_json).collect()),
         Yaml::Hash(h) => Value::Object(h.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), to_json(v))).collect()),
         _ => Value::Null,
-    }
-}
-
-fn base(n: usize, at_s: i64) -> Value {
-    let t = 1_714_557_600 + at_s; // 2024-05-01T10:00:00Z
-    let (h, m, s) = ((t % 86_400) / 3600, (t % 3600) / 60, t % 60);
-    json!({
-        "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE0001", "arn": "arn:aws:iam::111122223333:user/alice",
-            "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLEALICE0001", "userName": "alice"},
-        "eventTime": format!("2024-05-01T{h:02}:{m:02}:{s:02}Z"),
-        "eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity", "awsRegion": "us-east-1",
-        "sourceIPAddress": "198.51.100.10", "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64",
-        "requestParameters": null, "responseElements": null,
-        "requestID": format!("req-{n}"), "eventID": format!("evt-{n}"), "readOnly": false,
-        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333", "eventCategory": "Management"
-    })
-}
-
-fn merge(into: &mut Value, over: &Value) {
-    match (into, over) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                match a.get_mut(k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        a.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v.clone(),
     }
 }
 
@@ -76,8 +43,7 @@ fn records(case: &Value) -> Vec<Value> {
         partial.as_object_mut().unwrap().retain(|k, _| !k.starts_with('_'));
         for i in 0..repeat {
             let n = out.len();
-            let mut r = base(n, at.unwrap_or(0) + 20 * i as i64);
-            merge(&mut r, &fill(&partial, i));
+            let r = trailscope_testkit::with(n, at.unwrap_or(0) + 20 * i as i64, &fill(&partial, i));
             out.push(r);
         }
     }
@@ -85,11 +51,7 @@ fn records(case: &Value) -> Vec<Value> {
 }
 
 fn fires(rules: &RuleSet, id: &str, recs: &[Value]) -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": recs })).unwrap()).unwrap();
-    let (store, report) =
-        ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
-    assert_eq!(report.stored() as usize, recs.len(), "{id}: every test record must ingest");
+    let store = trailscope_testkit::store(recs);
     rules.run(&store).iter().any(|f| f.rule.id == id)
 }
 

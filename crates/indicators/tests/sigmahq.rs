@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use trailscope_indicators::{RuleLoadReport, RuleSet, Vars};
-use trailscope_ingest::{ingest, IngestOptions};
 
 const SIGMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpora/sigma");
 const STRATUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpora/stratus");
@@ -113,25 +112,10 @@ fn print_report(what: &str, report: &RuleLoadReport) {
     }
 }
 
-fn technique_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// The ids of the rules that raise a finding on one technique file's records, as published.
 fn fired(rules: &RuleSet, path: &Path) -> BTreeSet<String> {
-    let records: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let n = records.as_array().map_or(0, Vec::len);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": records })).unwrap()).unwrap();
-    let (store, report) =
-        ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
-    assert_eq!(report.stored() as usize, n, "{}: every record must ingest", path.display());
+    let records: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let store = trailscope_testkit::store(&records);
     rules.run(&store).iter().map(|f| f.rule.id.clone()).collect()
 }
 
@@ -196,7 +180,7 @@ fn sigmahq_rules_fire_on_the_stratus_techniques_they_target() {
     let refused: Vec<_> =
         report.errors.iter().filter(|e| !REFUSED_LEGACY.iter().any(|(file, _)| e.path.ends_with(file))).collect();
     assert!(refused.is_empty(), "{refused:#?}");
-    let files: BTreeMap<String, PathBuf> = technique_files(stratus)
+    let files: BTreeMap<String, PathBuf> = trailscope_testkit::technique_files(stratus)
         .into_iter()
         .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
         .collect();

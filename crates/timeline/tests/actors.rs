@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 use trailscope_indicators::RuleSet;
-use trailscope_ingest::{ingest, IngestOptions};
 use trailscope_store::Store;
 use trailscope_timeline::actors::{attribute, ReasonKind, Verdict};
 use trailscope_timeline::change::EndState;
@@ -88,13 +87,7 @@ impl Case {
     }
 
     fn store(&self) -> Store {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({"Records": self.records})).unwrap())
-            .unwrap();
-        let (store, report) =
-            ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
-        assert_eq!(report.stored() as usize, self.records.len(), "every test record must ingest");
-        store
+        trailscope_testkit::store(&self.records)
     }
 
     fn report(&self, opts: &ReportOptions) -> (Store, Report) {

@@ -1,8 +1,6 @@
 //! Per-principal summaries on a small hand-made store.
 
 use serde_json::{json, Value};
-use trailscope_ingest::{ingest, IngestOptions};
-use trailscope_store::Store;
 use trailscope_timeline::summary::{summarize, ApiCount};
 
 const ACCOUNT: &str = "111122223333";
@@ -23,14 +21,7 @@ fn rec(n: usize, identity: Value, source: &str, name: &str, ip: &str, ua: &str, 
     r
 }
 
-fn store(records: &[Value]) -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.json"), serde_json::to_vec(&json!({ "Records": records })).unwrap()).unwrap();
-    let (store, report) =
-        ingest(&[dir.path().to_path_buf()], &IngestOptions { threads: 1, ..Default::default() }, None).unwrap();
-    assert_eq!(report.stored() as usize, records.len());
-    store
-}
+use trailscope_testkit::store;
 
 #[test]
 fn summarises_each_principal_by_name_with_outcomes_and_lists() {
