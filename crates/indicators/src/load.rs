@@ -175,6 +175,12 @@ fn error_line(kind: &RuleErrorKind, at: &Lines) -> usize {
     match kind {
         RuleErrorKind::Unsupported { field: Some(f), .. } | RuleErrorKind::BadValue { field: f, .. } => at.field(f),
         RuleErrorKind::Condition(_) => at.field("condition"),
+        // Refusals without a field come from the condition (`near`, aggregations) or from the
+        // correlation block; their reason says which.
+        RuleErrorKind::Unsupported { field: None, what } if what.contains("correlation") => at.key("correlation"),
+        RuleErrorKind::Unsupported { field: None, what } if what.contains("aggregation") || what.contains("`near`") => {
+            at.field("condition")
+        }
         RuleErrorKind::Placeholder(names) => {
             names.first().and_then(|n| at.word_from(at.start, &format!("%{n}%"))).unwrap_or(at.start)
         }
@@ -618,11 +624,11 @@ mod tests {
     #[test]
     fn refusals_point_at_the_offending_line() {
         // The bad modifier is on the rule's 9th line (the file's 13th).
-        let text = "title: Fine\nlogsource: {product: aws, service: cloudtrail}\ndetection: {sel: {eventName: x}, condition: sel}\n---\ntitle: Encoded\nid: e1\nstatus: test\ndescription: a rule\nlevel: high\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    requestParameters.userData|base64offset|contains: curl\n  condition: sel\n---\ntitle: Cond\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: x}\n  condition: sel and (\n---\ntitle: Vars\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: x\n    userIdentity.arn|expand: '%admins%'\n  condition: sel\n---\ntitle: Level\nlogsource: {product: aws, service: cloudtrail}\nlevel: severe\n";
+        let text = "title: Fine\nlogsource: {product: aws, service: cloudtrail}\ndetection: {sel: {eventName: x}, condition: sel}\n---\ntitle: Encoded\nid: e1\nstatus: test\ndescription: a rule\nlevel: high\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    requestParameters.userData|base64offset|contains: curl\n  condition: sel\n---\ntitle: Cond\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: x}\n  condition: sel and (\n---\ntitle: Near\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: x}\n  condition: sel | near sel\n---\ntitle: Vars\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: x\n    userIdentity.arn|expand: '%admins%'\n  condition: sel\n---\ntitle: Level\nlogsource: {product: aws, service: cloudtrail}\nlevel: severe\n";
         let (_, report) = load(text);
         let lines: Vec<(usize, &str)> =
             report.errors.iter().map(|e| (e.line, e.rule.as_deref().unwrap_or_default())).collect();
-        assert_eq!(lines, [(13, "Encoded"), (20, "Cond"), (27, "Vars"), (32, "Level")]);
+        assert_eq!(lines, [(13, "Encoded"), (20, "Cond"), (26, "Near"), (33, "Vars"), (38, "Level")]);
     }
 
     #[test]
