@@ -96,14 +96,14 @@ pub struct Detectors {
 impl Detectors {
     /// Load from arguments, without reading any `--baseline` dump (for listings).
     pub fn load(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
-        Self::build(args, quiet)
+        Self::build(args, quiet, false)
     }
 
     /// Load from arguments for a run on evidence: a `--baseline` dump is ingested with the
     /// evidence's reading options.
     pub fn load_for(args: &RuleArgs, input: &InputArgs) -> anyhow::Result<Self> {
         // Rules and IOCs first: a typo should not wait for a long ingest to be reported.
-        let mut d = Self::build(args, input.quiet)?;
+        let mut d = Self::build(args, input.quiet, input.verbose)?;
         if !args.baseline.is_empty() {
             let history = History::load(&args.baseline, input)?;
             d.rule_set_sha256 = rule_set_hash(args, Some(&history))?;
@@ -113,8 +113,9 @@ impl Detectors {
     }
 
     /// Refused rules are printed on stderr (and make the exit status 1); a bad IOC line or
-    /// variables file is fatal, since it would silently lose an indicator.
-    fn build(args: &RuleArgs, quiet: bool) -> anyhow::Result<Self> {
+    /// variables file is fatal, since it would silently lose an indicator. Warnings about
+    /// `--rules` files are printed only when `verbose`: `rules check` is where authors see them.
+    fn build(args: &RuleArgs, quiet: bool, verbose: bool) -> anyhow::Result<Self> {
         let vars: Vars = match &args.vars {
             Some(p) => load_vars(p).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => Vars::new(),
@@ -123,6 +124,11 @@ impl Detectors {
         if !quiet {
             for e in &report.errors {
                 eprintln!("trailscope: rule refused: {e}");
+            }
+        }
+        if verbose {
+            for w in report.warnings.iter().filter(|w| !w.path.starts_with("builtin:")) {
+                eprintln!("trailscope: rule warning: {w}");
             }
         }
         let (iocs, errors) = IocSet::load(&args.ioc);

@@ -162,11 +162,11 @@ fn rules_check_names_file_line_rule_and_field_of_every_refusal() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.contains(
-            "bad.yml:5: rule `Encoded`: unsupported in field `requestParameters.userData|base64offset|contains`"
+            "bad.yml:9: rule `Encoded`: unsupported in field `requestParameters.userData|base64offset|contains`"
         ),
         "{out}"
     );
-    assert!(out.contains("bad.yml:12: rule `Broken condition`: condition:"), "{out}");
+    assert!(out.contains("bad.yml:14: rule `Broken condition`: condition:"), "{out}");
     assert!(out.contains("not-yaml.yml:"), "{out}");
     assert!(out.contains("3 files, 2 rules loaded, 3 refused"), "{out}");
     let ok = run_on(&["rules", "check"], &[&dir.path().join("ok.yml")]);

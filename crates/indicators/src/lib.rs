@@ -35,7 +35,7 @@ use trailscope_store::{Field, Store};
 
 pub use builtin::OFFENSIVE_AGENTS;
 pub use engine::path_text;
-pub use error::{RuleError, RuleErrorKind};
+pub use error::{RuleError, RuleErrorKind, RuleWarning, RuleWarningKind};
 pub use expr::{
     and, contains, contains_ignore_case, ends_with, eq, not, null, or, starts_with, Expr, MatchOp, NumOp, StrMatch,
     Test,

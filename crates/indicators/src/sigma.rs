@@ -194,8 +194,39 @@ fn correlation(c: &Yaml) -> R<RuleKind> {
     Ok(RuleKind::Correlation { kind, rules, group_by, window_ms, field, op, value, base_generate })
 }
 
+/// Every `%name%` of the rule's `|expand` values that `vars` lacks, in order of appearance.
+fn missing_placeholders(y: &Yaml, vars: &Vars, expanding: bool, out: &mut Vec<String>) {
+    match y {
+        Yaml::Hash(h) => {
+            for (k, v) in h {
+                let expands = k.as_str().is_some_and(|k| k.split('|').skip(1).any(|m| m == "expand"));
+                missing_placeholders(v, vars, expands, out);
+            }
+        }
+        Yaml::Array(a) => a.iter().for_each(|i| missing_placeholders(i, vars, expanding, out)),
+        Yaml::String(s) if expanding => {
+            // Same pairing of `%` signs as `expand`: each name sits between two of them.
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find('%') {
+                let Some(len) = rest[start + 1..].find('%') else { break };
+                let name = &rest[start + 1..start + 1 + len];
+                if !vars.contains_key(name) && !out.iter().any(|n| n == name) {
+                    out.push(name.to_owned());
+                }
+                rest = &rest[start + 2 + len..];
+            }
+        }
+        _ => {}
+    }
+}
+
 fn detection_kind(det: &Yaml, vars: &Vars) -> R<RuleKind> {
     let Yaml::Hash(h) = det else { return Err(RuleErrorKind::Missing("detection")) };
+    let mut missing = Vec::new();
+    missing_placeholders(det, vars, false, &mut missing);
+    if !missing.is_empty() {
+        return Err(RuleErrorKind::Placeholder(missing));
+    }
     let mut selections: Vec<(String, Expr)> = Vec::new();
     for (k, v) in h {
         let Some(name) = k.as_str() else { continue };
@@ -345,7 +376,7 @@ fn expand(value: &str, vars: &Vars) -> R<Vec<String>> {
     let Some(start) = value.find('%') else { return Ok(vec![value.to_owned()]) };
     let Some(len) = value[start + 1..].find('%') else { return Ok(vec![value.to_owned()]) };
     let name = &value[start + 1..start + 1 + len];
-    let values = vars.get(name).ok_or_else(|| RuleErrorKind::Placeholder(name.to_owned()))?;
+    let values = vars.get(name).ok_or_else(|| RuleErrorKind::Placeholder(vec![name.to_owned()]))?;
     let mut out = Vec::new();
     for v in values {
         let filled = format!("{}{v}{}", &value[..start], &value[start + 2 + len..]);
@@ -681,7 +712,25 @@ mod tests {
         let e = rule("title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: x}\n  condition: sel and nope\n").unwrap_err();
         assert!(e.to_string().contains("unknown search identifier `nope`"), "{e}");
         let e = rule("title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName|expand: '%names%'}\n  condition: sel\n").unwrap_err();
-        assert_eq!(e, RuleErrorKind::Placeholder("names".into()));
+        assert_eq!(e, RuleErrorKind::Placeholder(vec!["names".into()]));
+    }
+
+    #[test]
+    fn every_missing_placeholder_in_one_error() {
+        let e = rule("title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  a: {eventName|expand: '%names%', userIdentity.arn|expand: ['%admins%', 'x%names%']}\n  b:\n    - requestParameters.bucketName|expand: '%buckets%-%region%'\n  condition: a or b\n").unwrap_err();
+        assert_eq!(
+            e,
+            RuleErrorKind::Placeholder(vec!["names".into(), "admins".into(), "buckets".into(), "region".into()])
+        );
+        assert_eq!(
+            e.to_string(),
+            "placeholders %names%, %admins%, %buckets%, %region% have no value (give them in --vars)"
+        );
+        // With some given, only the others are named.
+        let docs = YamlLoader::load_from_str("title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  a: {eventName|expand: '%names%', userIdentity.arn|expand: '%admins%'}\n  condition: a\n").unwrap();
+        let vars: Vars = [("names".to_owned(), vec!["GetObject".to_owned()])].into();
+        let Err(e) = parse_document(&docs[0], "t.yml", &vars) else { panic!() };
+        assert_eq!(e.to_string(), "placeholder %admins% has no value (give it in --vars)");
     }
 
     #[test]

@@ -80,18 +80,23 @@ fn check(paths: &[std::path::PathBuf], vars: Option<&std::path::Path>) -> anyhow
     for e in &report.errors {
         writeln!(out, "refused: {e}")?;
     }
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     for (at, what) in &report.not_applicable {
         writeln!(out, "skipped: {at}: not AWS CloudTrail ({what})")?;
     }
     writeln!(
         out,
-        "{} files, {} rules loaded, {} refused, {} for other log sources",
+        "{} files, {} rules loaded, {} refused, {} for other log sources, {} warnings",
         report.files,
         set.rules.len(),
         report.errors.len(),
-        report.not_applicable.len()
+        report.not_applicable.len(),
+        report.warnings.len()
     )?;
-    Ok(if report.errors.is_empty() { Outcome::Clean } else { Outcome::Attention })
+    // A warned rule still loads, but checking is for authors: anything to fix is attention.
+    Ok(if report.errors.is_empty() && report.warnings.is_empty() { Outcome::Clean } else { Outcome::Attention })
 }
 
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<Outcome> {
