@@ -1,8 +1,6 @@
 //! Rule warnings on real rule packs: the built-in pack raises none, and SigmaHQ's CloudTrail
 //! rules raise exactly the known ones.
 
-use std::path::Path;
-
 use trailscope_indicators::{RuleSet, RuleWarningKind, Vars};
 
 #[test]
@@ -15,11 +13,8 @@ fn the_builtin_pack_raises_no_warning() {
 
 #[test]
 fn sigmahq_cloudtrail_rules_warn_only_where_they_name_a_field_cloudtrail_lacks() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/sigma/rules/cloud/aws/cloudtrail");
-    if !corpus.is_dir() {
-        eprintln!("skipped: no SigmaHQ corpus at {}", corpus.display());
-        return;
-    }
+    let Some(sigma) = trailscope_testkit::corpus("sigma") else { return };
+    let corpus = sigma.join("rules/cloud/aws/cloudtrail");
     let (set, report) = RuleSet::load(false, &[corpus], &Vars::new());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(set.rules.len(), 57);
