@@ -408,6 +408,17 @@ impl Cluster {
     fn score(&self) -> i32 {
         self.reasons.iter().map(|r| r.points).sum()
     }
+    /// A medium-or-above finding counted at full weight, and nothing saying the actor has been
+    /// here all along.
+    fn unvouched_finding(&self) -> bool {
+        let established = self.reasons.iter().any(|r| r.kind == ReasonKind::Established);
+        !established
+            && self.reasons.iter().any(|r| {
+                matches!(r.kind, ReasonKind::Finding | ReasonKind::NewCredentials | ReasonKind::LoggingWeakened)
+                    && r.points >= 8
+            })
+    }
+
     fn hostile(&self) -> bool {
         self.trusted.is_none() && (self.tied || self.score() >= ATTACKER_SCORE)
     }
@@ -634,6 +645,9 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
             _ if cl.hostile() => Verdict::Attacker,
             s if s >= SUSPICIOUS_SCORE => Verdict::Suspicious,
             s if s >= UNKNOWN_SCORE => Verdict::Unknown,
+            // Benign needs evidence of ownership: an actor with no history whose activity still
+            // raised a medium-or-above finding is unknown, not the owner.
+            _ if cl.unvouched_finding() => Verdict::Unknown,
             _ => Verdict::Benign,
         }
     };
@@ -1043,7 +1057,9 @@ fn score_behaviour(
                 .filter(|&&r| outcome(store, r as usize) == CallOutcome::Denied)
                 .map(|&r| names[r as usize])
                 .collect();
-            if denied_apis.len() >= 3 {
+            // One API hammered (e.g. GetPasswordData on every instance) probes as well when most
+            // of the actor's calls are refused.
+            if denied_apis.len() >= 3 || cl.denied * 2 >= cl.rows.len() {
                 let ids = cl
                     .rows
                     .iter()

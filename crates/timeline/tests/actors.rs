@@ -348,3 +348,14 @@ fn trust_overrides_reshape_verdicts() {
     assert!(trusted.actors.iter().all(|a| a.verdict == Verdict::Benign));
     assert!(trusted.actors[0].reasons.iter().any(|r| r.kind == ReasonKind::Trusted));
 }
+
+#[test]
+fn a_newcomer_with_a_medium_finding_is_unknown_not_the_owner() {
+    let mut c = Case::default();
+    let who = user("deployer", "AKIANEWCOMER00000001", "192.0.2.10", BOTO);
+    c.ok(0, &who, "ssm", "SendCommand", json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0abc"]}));
+    let (_, r) = c.report(&ReportOptions::default());
+    let a = &r.actors[0];
+    assert!(a.reasons.iter().any(|x| x.kind == ReasonKind::Finding), "{:?}", a.reasons);
+    assert_eq!(a.verdict, Verdict::Unknown, "no history vouches for it: {:?}", a.reasons);
+}
