@@ -20,8 +20,10 @@ sample:
     rm -rf testdata/sample
     cargo run --release -p trailscope-gen -- --out testdata/sample --truth testdata/sample-truth.json
 
-# Generate a large dump for benchmarks (1M events) under bench-data/.
+# Generate a large dump for benchmarks (1M events by default) under bench-data/. The generator
+# streams to disk (peak memory well under 2 GB), so `just bench-data 20000000` works too.
 bench-data events="1000000":
+    rm -rf bench-data/dump-{{events}}
     cargo run --release -p trailscope-gen -- --out bench-data/dump-{{events}} --events {{events}} --days 7 --truth bench-data/truth-{{events}}.json
 
 bench:

@@ -117,7 +117,28 @@ fn cli(actor: &Actor, command: &str) -> Actor {
     a
 }
 
-/// Add every confounder's records to `out` and return them by kind.
+/// The owners' rotation of the leaked key: after `after_ms` the pipeline's calls carry `rotated`.
+#[derive(Clone, Debug)]
+pub struct KeyRotation {
+    /// The leaked key, retired.
+    pub leaked: String,
+    /// The key issued in its place.
+    pub rotated: String,
+    /// When the leaked key was deactivated (epoch ms).
+    pub after_ms: i64,
+}
+
+impl KeyRotation {
+    /// Swap the leaked key for the rotated one in a record made after the rotation.
+    pub fn apply(&self, time_ms: i64, record: &mut Value) {
+        if time_ms > self.after_ms && record["userIdentity"]["accessKeyId"] == self.leaked.as_str() {
+            record["userIdentity"]["accessKeyId"] = json!(self.rotated);
+        }
+    }
+}
+
+/// Add every confounder's records to `out` and return them by kind, with the key rotation the
+/// records made later (the background's included) must follow.
 pub fn add(
     rng: &mut ChaCha8Rng,
     actors: &[Actor],
@@ -125,7 +146,7 @@ pub fn add(
     truth: &GroundTruth,
     footprint: &Footprint,
     out: &mut Vec<Generated>,
-) -> Vec<Confounder> {
+) -> (Vec<Confounder>, KeyRotation) {
     let mut e = Emitter { rec: Recorder { rng }, out };
     // The key the owner issues to the pipeline when retiring the leaked one.
     let rotated = akia(e.rec.rng);
@@ -136,12 +157,11 @@ pub fn add(
     failed_owner_calls(&mut e, actors, day, &mut risky);
     let (cleanup, retired_ms) = cleanup(&mut e, actors, day, truth, footprint, &rotated);
     // After the rotation the pipeline's everyday calls carry the new key, as they would.
-    for g in e.out.iter_mut().filter(|g| g.time_ms > retired_ms) {
-        if g.record["userIdentity"]["accessKeyId"] == truth.leaked_access_key.as_str() {
-            g.record["userIdentity"]["accessKeyId"] = json!(rotated);
-        }
+    let rotation = KeyRotation { leaked: truth.leaked_access_key.clone(), rotated, after_ms: retired_ms };
+    for g in e.out.iter_mut() {
+        rotation.apply(g.time_ms, &mut g.record);
     }
-    vec![
+    let kinds = vec![
         root.done(
             "owner-root-console-no-mfa",
             "The account owner signs in as root without MFA from the office, twice on the attack day, browses the console and downloads CloudTrail logs",
@@ -162,7 +182,8 @@ pub fn add(
             "owner-cleanup",
             "Incident response: the leaked key deactivated and rotated, the backdoor user and role deleted, the attacker's key for dave deleted",
         ),
-    ]
+    ];
+    (kinds, rotation)
 }
 
 /// The console pages the root user browses, with their share of the session.

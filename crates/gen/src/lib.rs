@@ -17,7 +17,7 @@ pub mod payload;
 pub mod scenario;
 pub mod world;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use trailscope_store::{civil_from_days, days_from_civil};
 
-use catalog::Catalog;
+use catalog::{Call, Catalog};
+use confounders::KeyRotation;
 use world::{is_global, role_session, user, Actor, CallSpec, Kind, Recorder, RngExt2, DATA, DEV, PROD, REGIONS};
 
 /// What to generate.
@@ -308,98 +309,153 @@ fn pick_weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T], weight: impl Fn(&T
     &items[items.len() - 1]
 }
 
-/// A time on one of the configured days, mostly in working hours.
-fn background_time(rng: &mut ChaCha8Rng, cfg: &GenConfig) -> i64 {
-    let day = cfg.start_day + rng.random_range(0..cfg.days.max(1)) as i64;
+/// A time on `day`, mostly in working hours.
+fn background_time(rng: &mut ChaCha8Rng, day: i64) -> i64 {
     let secs = if rng.random_bool(0.75) { rng.random_range(8 * 3600..19 * 3600) } else { rng.random_range(0..86_400) };
     (day * 86_400 + secs) * 1000
 }
 
-/// Produce the background records.
-pub fn background(rng: &mut ChaCha8Rng, cfg: &GenConfig, actors: &[Actor]) -> Vec<Generated> {
-    let catalog = Catalog::new();
-    let mut out = Vec::with_capacity(cfg.events);
-    let buckets = ["acme-prod-assets", "acme-app-uploads", "acme-analytics-raw", "acme-backups"];
-    // People and programs work in bursts: one principal, one region, calls seconds apart.
-    // A burst also sticks to one to three services, as a console page or a script does.
-    let sources: Vec<&'static str> = {
-        let mut s: Vec<&'static str> = catalog.calls.iter().map(|c| c.source).collect();
-        s.dedup();
-        s.sort_unstable();
-        s.dedup();
-        s
-    };
-    let (mut actor, mut t, mut region, mut left) = (&actors[0], 0i64, REGIONS[0].0, 0u32);
-    let mut burst_sources: Vec<&'static str> = Vec::new();
-    while out.len() < cfg.events {
-        if left == 0 {
-            actor = pick_weighted(rng, actors, |a| a.weight);
-            t = background_time(rng, cfg);
-            region = pick_weighted(rng, REGIONS, |r| r.1).0;
-            left = 1 + (-(1.0 - rng.random::<f64>()).ln() * 9.0) as u32;
-            let pool: &[&'static str] = if actor.focus.is_empty() { &sources } else { &actor.focus };
-            burst_sources = (0..rng.random_range(1..=3)).map(|_| pool[rng.random_range(0..pool.len())]).collect();
+/// The background events of day `index` (0-based): an even share of `cfg.events`, the first
+/// `cfg.events % days` days taking one more.
+pub fn events_on_day(cfg: &GenConfig, index: u32) -> usize {
+    let days = cfg.days.max(1) as usize;
+    cfg.events / days + usize::from((index as usize) < cfg.events % days)
+}
+
+/// One burst of background activity: people and programs work in bursts, one principal, one
+/// region, calls seconds apart, sticking to one to three services as a console page or a
+/// script does.
+pub struct Burst<'a> {
+    /// When it starts (epoch ms); its first call comes a moment later.
+    pub start_ms: i64,
+    /// Who.
+    pub actor: &'a Actor,
+    /// Where.
+    pub region: &'static str,
+    /// How many calls.
+    pub calls: usize,
+    /// The services it sticks to.
+    pub sources: Vec<&'static str>,
+}
+
+/// The organisation's everyday activity, made a day's plan and a burst at a time so that a dump
+/// of any size is written with little memory.
+pub struct Background<'a> {
+    cfg: &'a GenConfig,
+    actors: &'a [Actor],
+    catalog: Catalog,
+    /// Every event source of the catalogue.
+    sources: Vec<&'static str>,
+    /// The catalogue's calls by source, most popular first.
+    by_source: HashMap<&'static str, Vec<Call>>,
+    /// The leaked key's rotation, once the owners retire it.
+    rotation: Option<KeyRotation>,
+}
+
+impl<'a> Background<'a> {
+    /// The background of `actors` under `cfg`; records made after `rotation` carry the new key.
+    pub fn new(cfg: &'a GenConfig, actors: &'a [Actor], rotation: Option<KeyRotation>) -> Self {
+        let catalog = Catalog::new();
+        let mut sources: Vec<&'static str> = catalog.calls.iter().map(|c| c.source).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut by_source: HashMap<&'static str, Vec<Call>> = HashMap::new();
+        for c in &catalog.calls {
+            by_source.entry(c.source).or_default().push(*c);
         }
-        left -= 1;
-        t += rng.random_range(300..20_000);
-        let roll = rng.random::<f64>();
-        let mut rec = Recorder { rng };
-        let record = if roll < 0.15
-            && !matches!(actor.kind, Kind::Service(_))
-            && data_events_logged(cfg, &actor.account, t)
-        {
-            // S3 data event.
-            let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"]
-                [rec.rng.random_range(0..6)];
-            let bucket = buckets[rec.rng.random_range(0..buckets.len())];
-            let key = format!(
-                "{}/{}/{}.parquet",
-                ["events", "images", "exports"][rec.rng.random_range(0..3)],
-                2024,
-                rec.rng.hexid(10)
-            );
-            let mut call = CallSpec::new("s3.amazonaws.com", name, region)
-                .req(json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}));
-            call.read_only = name != "PutObject";
-            call.data_resources = Some(
-                json!([{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
-            );
-            call.additional = Some(
-                json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}),
-            );
-            rec.record(actor, t, call)
-        } else if roll < 0.17
-            && matches!(actor.kind, Kind::IamUser | Kind::Root)
-            && actor.user_agent.starts_with("Mozilla")
-        {
-            console_login(&mut rec, actor, t, region)
-        } else {
-            // People wander into other services now and then; programs do not.
-            let call = if actor.focus.is_empty() && rec.rng.random_bool(0.08) {
-                catalog.pick(rec.rng.random::<f64>())
-            } else {
-                let src = burst_sources[rec.rng.random_range(0..burst_sources.len())];
-                let candidates: Vec<_> = catalog.calls.iter().filter(|c| c.source == src).collect();
-                *candidates[((rec.rng.random::<f64>().powi(2)) * candidates.len() as f64) as usize]
-            };
-            let region = if is_global(call.source) { "us-east-1" } else { region };
-            let (req, resp) = payload::for_call(rec.rng, call.source, call.name, region, &actor.account);
-            let mut spec = CallSpec::new(call.source, call.name, region).req(req).resp(resp);
-            spec.read_only = call.read_only;
-            let e = rec.rng.random::<f64>();
-            if e < 0.012 && !matches!(actor.kind, Kind::Service(_)) {
-                let who = if actor.arn.is_empty() { "a service".to_owned() } else { actor.arn.clone() };
-                let action = format!("{}:{}", call.source.split('.').next().unwrap_or(""), call.name);
-                spec = spec.fail("AccessDenied", format!("User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action"));
-            } else if e < 0.02 {
-                spec = spec.fail("ThrottlingException", "Rate exceeded".into());
-            }
-            rec.record(actor, t, spec)
-        };
-        let region_of = record["awsRegion"].as_str().unwrap_or("us-east-1").to_owned();
-        out.push(Generated { time_ms: t, account: actor.account.clone(), region: region_of, record });
+        Background { cfg, actors, catalog, sources, by_source, rotation }
     }
-    out
+
+    /// The bursts of day `index` (0-based), adding up to [`events_on_day`], by start time.
+    pub fn plan_day(&self, rng: &mut ChaCha8Rng, index: u32) -> Vec<Burst<'a>> {
+        let quota = events_on_day(self.cfg, index);
+        let day = self.cfg.start_day + i64::from(index);
+        let (mut bursts, mut planned) = (Vec::new(), 0usize);
+        while planned < quota {
+            let actor = pick_weighted(rng, self.actors, |a| a.weight);
+            let start_ms = background_time(rng, day);
+            let region = pick_weighted(rng, REGIONS, |r| r.1).0;
+            let calls = 1 + (-(1.0 - rng.random::<f64>()).ln() * 9.0) as usize;
+            let pool: &[&'static str] = if actor.focus.is_empty() { &self.sources } else { &actor.focus };
+            let sources = (0..rng.random_range(1..=3)).map(|_| pool[rng.random_range(0..pool.len())]).collect();
+            let calls = calls.min(quota - planned);
+            planned += calls;
+            bursts.push(Burst { start_ms, actor, region, calls, sources });
+        }
+        bursts.sort_by_key(|b| b.start_ms);
+        bursts
+    }
+
+    /// The records of one burst, in time order.
+    pub fn burst(&self, rng: &mut ChaCha8Rng, b: &Burst<'_>, mut emit: impl FnMut(Generated)) {
+        let buckets = ["acme-prod-assets", "acme-app-uploads", "acme-analytics-raw", "acme-backups"];
+        let (actor, region, cfg) = (b.actor, b.region, self.cfg);
+        let mut t = b.start_ms;
+        for _ in 0..b.calls {
+            t += rng.random_range(300..20_000);
+            let roll = rng.random::<f64>();
+            let mut rec = Recorder { rng: &mut *rng };
+            let mut record = if roll < 0.15
+                && !matches!(actor.kind, Kind::Service(_))
+                && data_events_logged(cfg, &actor.account, t)
+            {
+                // S3 data event.
+                let name = ["GetObject", "GetObject", "GetObject", "PutObject", "HeadObject", "ListObjects"]
+                    [rec.rng.random_range(0..6)];
+                let bucket = buckets[rec.rng.random_range(0..buckets.len())];
+                let key = format!(
+                    "{}/{}/{}.parquet",
+                    ["events", "images", "exports"][rec.rng.random_range(0..3)],
+                    2024,
+                    rec.rng.hexid(10)
+                );
+                let mut call = CallSpec::new("s3.amazonaws.com", name, region).req(
+                    json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key}),
+                );
+                call.read_only = name != "PutObject";
+                call.data_resources = Some(
+                    json!([{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")}, {"accountId": actor.account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}]),
+                );
+                call.additional = Some(
+                    json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}),
+                );
+                rec.record(actor, t, call)
+            } else if roll < 0.17
+                && matches!(actor.kind, Kind::IamUser | Kind::Root)
+                && actor.user_agent.starts_with("Mozilla")
+            {
+                console_login(&mut rec, actor, t, region)
+            } else {
+                // People wander into other services now and then; programs do not.
+                let call = if actor.focus.is_empty() && rec.rng.random_bool(0.08) {
+                    self.catalog.pick(rec.rng.random::<f64>())
+                } else {
+                    let src = b.sources[rec.rng.random_range(0..b.sources.len())];
+                    let candidates = self.by_source.get(src).map_or(&[][..], Vec::as_slice);
+                    candidates[((rec.rng.random::<f64>().powi(2)) * candidates.len() as f64) as usize]
+                };
+                let region = if is_global(call.source) { "us-east-1" } else { region };
+                let (req, resp) = payload::for_call(rec.rng, call.source, call.name, region, &actor.account);
+                let mut spec = CallSpec::new(call.source, call.name, region).req(req).resp(resp);
+                spec.read_only = call.read_only;
+                let e = rec.rng.random::<f64>();
+                if e < 0.012 && !matches!(actor.kind, Kind::Service(_)) {
+                    let who = if actor.arn.is_empty() { "a service".to_owned() } else { actor.arn.clone() };
+                    let action = format!("{}:{}", call.source.split('.').next().unwrap_or(""), call.name);
+                    spec = spec.fail("AccessDenied", format!("User: {who} is not authorized to perform: {action} because no identity-based policy allows the {action} action"));
+                } else if e < 0.02 {
+                    spec = spec.fail("ThrottlingException", "Rate exceeded".into());
+                }
+                rec.record(actor, t, spec)
+            };
+            if let Some(rotation) = self.rotation.as_ref().filter(|r| r.leaked == actor.access_key) {
+                // After the rotation the pipeline's everyday calls carry the new key, as they would.
+                rotation.apply(t, &mut record);
+            }
+            let region_of = record["awsRegion"].as_str().unwrap_or("us-east-1").to_owned();
+            emit(Generated { time_ms: t, account: actor.account.clone(), region: region_of, record });
+        }
+    }
 }
 
 /// A console sign-in (success with the actor's MFA setting, sometimes a failed attempt first).
@@ -425,23 +481,51 @@ pub fn console_login(rec: &mut Recorder<'_>, actor: &Actor, t: i64, region: &str
 
 /// Generate a dump under `out` (an `AWSLogs/...` tree is created inside it).
 ///
+/// The dump is written as it is made: the attack and its confounders (a few hundred records)
+/// first, in memory; then the background a day's plan and a burst at a time, each 5-minute
+/// delivery window written and dropped as soon as no later record can fall in it. Memory stays
+/// bounded by the activity of a few windows and one day's burst plan, whatever the event count.
+///
 /// # Errors
 /// Any I/O error while writing.
 pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let actors = background_actors(&mut rng);
-    let mut records = background(&mut rng, cfg, &actors);
+    let mut extra = Vec::new();
     let mut truth = GroundTruth::default();
+    let mut rotation = None;
     if cfg.attack {
         let day = attack_day(cfg);
+        // The attack and the confounders have their own streams, so the background's bytes do
+        // not depend on them and tuning the confounders leaves the attack's bytes alone.
+        let mut arng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6174_7461_636b);
         let footprint;
-        (truth, footprint) = scenario::attack(&mut rng, &actors, day, &mut records);
-        // Their own stream, so tuning the confounders leaves the attack's bytes alone.
+        (truth, footprint) = scenario::attack(&mut arng, &actors, day, &mut extra);
         let mut crng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x636f_6e66_6f75_6e64);
-        truth.confounders = confounders::add(&mut crng, &actors, day, &truth, &footprint, &mut records);
+        let (kinds, key_rotation) = confounders::add(&mut crng, &actors, day, &truth, &footprint, &mut extra);
+        truth.confounders = kinds;
+        rotation = Some(key_rotation);
     }
-    let (files, bytes, delivered) = write_tree(&mut rng, cfg, out, records.iter())?;
-    let mut summary = GenSummary { files, records: records.len(), bytes, truth, ..Default::default() };
+    extra.sort_by_key(|g| g.time_ms);
+    let mut extra = extra.into_iter().peekable();
+    let mut writer = TreeWriter::new(cfg, out);
+    let background = Background::new(cfg, &actors, rotation);
+    for index in 0..cfg.days.max(1) {
+        for burst in background.plan_day(&mut rng, index) {
+            // Every later record comes after this burst starts: earlier windows are complete.
+            writer.flush_before(burst.start_ms, &mut extra)?;
+            let mut failed = Ok(());
+            background.burst(&mut rng, &burst, |g| {
+                if failed.is_ok() {
+                    failed = writer.add(g);
+                }
+            });
+            failed?;
+        }
+    }
+    writer.flush_before(i64::MAX, &mut extra)?;
+    let TreeWriter { files, bytes, records, delivered, .. } = writer;
+    let mut summary = GenSummary { files, records, bytes, truth, ..Default::default() };
     if cfg.digests {
         let first = cfg.start_day * 86_400_000;
         let last = delivered.iter().map(|d| d.delivered_ms).max().unwrap_or(first);
@@ -453,47 +537,125 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
     Ok(summary)
 }
 
-/// Group records into 5-minute delivery files per account and region and write them gzipped.
-fn write_tree<'a>(
-    rng: &mut ChaCha8Rng,
-    cfg: &GenConfig,
-    out: &Path,
-    records: impl Iterator<Item = &'a Generated>,
-) -> std::io::Result<(usize, u64, Vec<digest::Delivered>)> {
-    let mut delivered = Vec::new();
-    let mut groups: BTreeMap<(String, String, i64), Vec<&Generated>> = BTreeMap::new();
-    for g in records {
-        let area = if g.record["eventType"] == "AwsCloudTrailInsight" { "I" } else { "C" };
-        groups.entry((format!("{}{area}", g.account), g.region.clone(), g.time_ms / 300_000)).or_default().push(g);
+/// CloudTrail delivers a trail's records in files covering five minutes each.
+const WINDOW_MS: i64 = 300_000;
+
+/// A record waiting for its delivery window to close: its time and its JSON.
+struct Packed {
+    time_ms: i64,
+    json: Box<[u8]>,
+}
+
+/// Open delivery windows: (window, account, Insight or not, region) to their records.
+type Windows = BTreeMap<(i64, String, bool, String), Vec<Packed>>;
+
+/// Writes records into 5-minute delivery files per account and region, gzipped, a window at a
+/// time, keeping only what the digests need of each file.
+struct TreeWriter<'a> {
+    cfg: &'a GenConfig,
+    out: &'a Path,
+    /// File names' random suffixes have their own stream.
+    names: ChaCha8Rng,
+    pending: Windows,
+    dirs: HashSet<PathBuf>,
+    delivered: Vec<digest::Delivered>,
+    files: usize,
+    bytes: u64,
+    records: usize,
+}
+
+impl<'a> TreeWriter<'a> {
+    fn new(cfg: &'a GenConfig, out: &'a Path) -> Self {
+        TreeWriter {
+            cfg,
+            out,
+            names: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x006e_616d_6573),
+            pending: BTreeMap::new(),
+            dirs: HashSet::new(),
+            delivered: Vec::new(),
+            files: 0,
+            bytes: 0,
+            records: 0,
+        }
     }
-    let (mut files, mut bytes) = (0, 0u64);
-    for ((account_area, region, window), mut group) in groups {
-        let (account, area) = account_area.split_at(12);
-        let area = if area == "I" { "CloudTrail-Insight" } else { "CloudTrail" };
+
+    /// Hold a record until its window is written.
+    fn add(&mut self, g: Generated) -> std::io::Result<()> {
+        let insight = g.record["eventType"] == "AwsCloudTrailInsight";
+        let json = serde_json::to_vec(&g.record)?.into_boxed_slice();
+        let key = (g.time_ms.div_euclid(WINDOW_MS), g.account, insight, g.region);
+        self.pending.entry(key).or_default().push(Packed { time_ms: g.time_ms, json });
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Write every window that ends by `cutoff_ms`, with the `extra` records (sorted by time)
+    /// that fall in them. No record may be added to those windows afterwards.
+    fn flush_before(
+        &mut self,
+        cutoff_ms: i64,
+        extra: &mut std::iter::Peekable<std::vec::IntoIter<Generated>>,
+    ) -> std::io::Result<()> {
+        let limit = cutoff_ms.div_euclid(WINDOW_MS);
+        while let Some(g) = extra.next_if(|g| g.time_ms.div_euclid(WINDOW_MS) < limit) {
+            self.add(g)?;
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 >= limit {
+                break;
+            }
+            let ((window, account, insight, region), group) = entry.remove_entry();
+            self.write_window(window, &account, insight, &region, group)?;
+        }
+        Ok(())
+    }
+
+    /// One window's files (split beyond `max_records_per_file`).
+    fn write_window(
+        &mut self,
+        window: i64,
+        account: &str,
+        insight: bool,
+        region: &str,
+        mut group: Vec<Packed>,
+    ) -> std::io::Result<()> {
+        let area = if insight { "CloudTrail-Insight" } else { "CloudTrail" };
         group.sort_by_key(|g| g.time_ms);
-        let end_ms = (window + 1) * 300_000;
-        let days = end_ms.div_euclid(86_400_000);
-        let (y, m, d) = civil_from_days((window * 300_000).div_euclid(86_400_000));
-        let (ey, em, ed) = civil_from_days(days);
+        // Files are named for the end of their window (the next day's date for the last window
+        // of a day) and filed under the day the window starts.
+        let end_ms = (window + 1) * WINDOW_MS;
+        let (y, m, d) = civil_from_days((window * WINDOW_MS).div_euclid(86_400_000));
+        let (ey, em, ed) = civil_from_days(end_ms.div_euclid(86_400_000));
         let sod = end_ms.rem_euclid(86_400_000) / 1000;
-        let dir: PathBuf = out.join(format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}"));
-        std::fs::create_dir_all(&dir)?;
-        for part in group.chunks(cfg.max_records_per_file.max(1)) {
+        let dir: PathBuf = self.out.join(format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}"));
+        if !self.dirs.contains(&dir) {
+            std::fs::create_dir_all(&dir)?;
+            self.dirs.insert(dir.clone());
+        }
+        for part in group.chunks(self.cfg.max_records_per_file.max(1)) {
             let name = format!(
                 "{account}_{area}_{region}_{ey:04}{em:02}{ed:02}T{:02}{:02}Z_{}.json.gz",
                 sod / 3600,
                 sod % 3600 / 60,
-                rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                self.names.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
             );
-            let body = serde_json::to_vec(&json!({"Records": part.iter().map(|g| &g.record).collect::<Vec<_>>()}))?;
+            let mut body = Vec::with_capacity(part.iter().map(|g| g.json.len() + 1).sum::<usize>() + 16);
+            body.extend_from_slice(b"{\"Records\":[");
+            for (i, g) in part.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&g.json);
+            }
+            body.extend_from_slice(b"]}");
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
             enc.write_all(&body)?;
             let gz = enc.finish()?;
-            if area == "CloudTrail" {
+            if !insight {
                 let rel = format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}/{name}");
-                delivered.push(digest::Delivered {
+                self.delivered.push(digest::Delivered {
                     account: account.to_owned(),
-                    region: region.clone(),
+                    region: region.to_owned(),
                     key: rel,
                     delivered_ms: end_ms,
                     sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
@@ -501,10 +663,10 @@ fn write_tree<'a>(
                     newest_ms: part.iter().map(|g| g.time_ms / 1000 * 1000).max().unwrap_or(end_ms),
                 });
             }
-            bytes += gz.len() as u64;
+            self.bytes += gz.len() as u64;
             std::fs::File::create(dir.join(&name))?.write_all(&gz)?;
-            files += 1;
+            self.files += 1;
         }
+        Ok(())
     }
-    Ok((files, bytes, delivered))
 }
