@@ -15,7 +15,8 @@
 //!   depend on how many threads built the store.
 //!
 //! Build with [`ChunkBuilder`] (one per input file) and [`StoreBuilder`]; read with [`Store`]
-//! and its borrowed row view [`Event`].
+//! and its borrowed row view [`Event`]. [`Store::save_case`] keeps a store as one case file and
+//! [`CaseFile::open`] maps it back, checked, with every column read in place (module `case`).
 //!
 //! ```
 //! use trailscope_store::{ChunkBuilder, Field, RowValues, SourceFile, StoreBuilder};
