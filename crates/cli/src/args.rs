@@ -37,11 +37,15 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Ingest only and summarise what was read, skipped and why.
+    /// Ingest only and summarise what was read, skipped and why; `--save` keeps the result.
     Ingest {
         /// Evidence to read.
         #[command(flatten)]
         input: InputArgs,
+        /// Save the ingested events and the evidence manifest as one case file, which every
+        /// command (but `verify`) then opens in place of the logs, without ingesting again.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -246,7 +250,8 @@ pub enum ListFormat {
 /// Where the evidence is and how to read it.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Files and directories (an S3 sync of AWSLogs/, exports, JSON Lines; gzipped or not).
+    /// Files and directories (an S3 sync of AWSLogs/, exports, JSON Lines; gzipped or not), or
+    /// one case file saved by `ingest --save`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Worker threads (0: one per core).

@@ -5,8 +5,7 @@ use trailscope_indicators::baseline::{self, BaselineOptions};
 use trailscope_indicators::ioc::IocSet;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_indicators::{load_vars, Finding, RuleLoadReport, RuleSet, Vars};
-use trailscope_ingest::IngestReport;
-use trailscope_integrity::{sha256_hex, Manifest};
+use trailscope_integrity::sha256_hex;
 use trailscope_store::Store;
 
 use crate::args::{InputArgs, RuleArgs};
@@ -45,10 +44,8 @@ fn rule_set_hash(args: &RuleArgs, history: Option<&History>) -> anyhow::Result<S
 
 /// An earlier dump the baselines learn from (`--baseline`).
 pub struct History {
-    /// Its events.
-    pub store: Store,
-    /// What its ingest read and skipped.
-    pub report: IngestReport,
+    /// Its events and what they were made from (an ingest, or a case file).
+    pub evidence: crate::evidence::Evidence,
     /// The paths as given, for the report.
     pub source: String,
     /// SHA-256 of its evidence manifest.
@@ -60,17 +57,17 @@ impl History {
     fn load(paths: &[std::path::PathBuf], input: &InputArgs) -> anyhow::Result<Self> {
         let source = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         let input = InputArgs { paths: paths.to_vec(), ..input.clone() };
-        let (store, report) = crate::evidence::load(&input).with_context(|| format!("--baseline {source}"))?;
-        if store.is_empty() {
+        let evidence = crate::evidence::load(&input).with_context(|| format!("--baseline {source}"))?;
+        if evidence.store.is_empty() {
             bail!("--baseline {source}: no CloudTrail event to learn from");
         }
-        let manifest_sha256 = sha256_hex(&Manifest::from_report(&report).to_json());
-        Ok(History { store, report, source, manifest_sha256 })
+        let manifest_sha256 = sha256_hex(&evidence.manifest.to_json());
+        Ok(History { evidence, source, manifest_sha256 })
     }
 
     /// First and last event (epoch ms).
     pub fn span(&self) -> (i64, i64) {
-        let t = self.store.times();
+        let t = self.evidence.store.times();
         (t[0], t[t.len() - 1])
     }
 }
@@ -156,9 +153,9 @@ impl Detectors {
 
     /// Clean only when nothing was found, every file (of the evidence and of a `--baseline`
     /// dump) was read and every rule loaded.
-    pub fn outcome(&self, findings: &[Finding], ingest: &trailscope_ingest::IngestReport) -> crate::Outcome {
-        let history_problems = self.history.as_ref().is_some_and(|h| h.report.has_problems());
-        if findings.is_empty() && !ingest.has_problems() && !history_problems && self.report.errors.is_empty() {
+    pub fn outcome(&self, findings: &[Finding], evidence: &crate::evidence::Evidence) -> crate::Outcome {
+        let history_problems = self.history.as_ref().is_some_and(|h| h.evidence.has_problems());
+        if findings.is_empty() && !evidence.has_problems() && !history_problems && self.report.errors.is_empty() {
             crate::Outcome::Clean
         } else {
             crate::Outcome::Attention
@@ -170,7 +167,7 @@ impl Detectors {
         let mut f = self.rules.run(store);
         f.extend(self.iocs.run(store));
         match (&self.baseline, &self.history) {
-            (Some(_), Some(h)) => f.extend(baseline::run_with_history(store, &h.store)),
+            (Some(_), Some(h)) => f.extend(baseline::run_with_history(store, &h.evidence.store)),
             (Some(b), None) => f.extend(baseline::run(store, b)),
             (None, _) => {}
         }

@@ -1,20 +1,102 @@
-//! Loading evidence: ingest with a progress bar, then notes on stderr about anything skipped.
+//! Loading evidence: ingest with a progress bar, then notes on stderr about anything skipped; or
+//! open a saved case file (`ingest --save`), recognised by its magic bytes.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use trailscope_ingest::{ingest, FileKind, IngestOptions, IngestReport, ProgressEvent};
-use trailscope_store::Store;
+use trailscope_integrity::Manifest;
+use trailscope_store::{is_case_file, CaseFile, Store};
 
 use crate::args::InputArgs;
 
-/// Ingest the inputs. The progress bar shows on a terminal only, and never with `--quiet`.
-pub fn load(input: &InputArgs) -> anyhow::Result<(Store, IngestReport)> {
-    load_with(input, false)
+/// The events a command works on, and what they were made from.
+pub struct Evidence {
+    /// The events.
+    pub store: Store,
+    /// What the ingest read, skipped and why (None for a case file: its manifest says it).
+    pub ingest: Option<IngestReport>,
+    /// The evidence manifest: of this ingest, or the one saved in the case file.
+    pub manifest: Manifest,
+    /// The case file, when the evidence was opened from one.
+    pub case: Option<OpenedCase>,
 }
 
-/// As [`load`], optionally hashing uncompressed content too (for digest validation).
+/// A case file that was opened.
+pub struct OpenedCase {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its format version.
+    pub version: u32,
+    /// How long opening (mapping and checking) took.
+    pub elapsed: Duration,
+}
+
+impl Evidence {
+    /// True when a file could not be read or a record was rejected (when the case was made,
+    /// for a case file): the exit status must say so.
+    pub fn has_problems(&self) -> bool {
+        match &self.ingest {
+            Some(r) => r.has_problems(),
+            None => self.manifest.has_problems(),
+        }
+    }
+}
+
+/// The one case file among the inputs, if they are a case file. Several case files, or a case
+/// file mixed with logs, are refused: each case is its own store and no command combines
+/// stores yet.
+pub fn case_input(paths: &[PathBuf]) -> anyhow::Result<Option<&Path>> {
+    let mut cases = Vec::new();
+    for p in paths {
+        if is_case_file(p).with_context(|| format!("reading {}", p.display()))? {
+            cases.push(p.as_path());
+        }
+    }
+    match (cases.as_slice(), paths.len()) {
+        ([], _) => Ok(None),
+        ([one], 1) => Ok(Some(one)),
+        ([one], _) => bail!(
+            "{} is a case file: give it alone (a case file cannot be combined with other evidence; \
+             ingest the logs again with --save to make one case of them all)",
+            one.display()
+        ),
+        (many, _) => bail!(
+            "{} case files given ({}): give one case file at a time (combining cases is not supported)",
+            many.len(),
+            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Open a case file: its store and the manifest saved in it.
+pub fn open_case(path: &Path) -> anyhow::Result<Evidence> {
+    let started = Instant::now();
+    let case = CaseFile::open(path)?;
+    let manifest = Manifest::from_json(&case.manifest)
+        .with_context(|| format!("{}: the evidence manifest saved in the case file is unreadable", path.display()))?;
+    let opened =
+        OpenedCase { path: path.to_owned(), size: case.size, version: case.version, elapsed: started.elapsed() };
+    Ok(Evidence { store: case.store, ingest: None, manifest, case: Some(opened) })
+}
+
+/// Ingest the inputs, or open the case file given instead. The progress bar shows on a
+/// terminal only, and never with `--quiet`.
+pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
+    if let Some(case) = case_input(&input.paths)? {
+        return open_case(case);
+    }
+    let (store, report) = load_with(input, false)?;
+    let manifest = Manifest::from_report(&report);
+    Ok(Evidence { store, ingest: Some(report), manifest, case: None })
+}
+
+/// Ingest the inputs, optionally hashing uncompressed content too (for digest validation).
 pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(Store, IngestReport)> {
     let opts = IngestOptions {
         threads: input.threads,

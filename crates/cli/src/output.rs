@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use trailscope_ingest::IngestReport;
 use trailscope_integrity::audit::{self, AuditEntry, OutputHash};
 use trailscope_integrity::{sha256_hex, Manifest};
 
@@ -76,25 +75,24 @@ impl Write for Tee {
 pub fn close(
     out: Tee,
     case: Option<&Path>,
-    ingest: Option<&IngestReport>,
+    manifest: Option<&Manifest>,
     rule_set_sha256: Option<String>,
 ) -> anyhow::Result<()> {
     let written = out.finish()?;
-    record(case, ingest, rule_set_sha256, written.into_iter().collect())
+    record(case, manifest, rule_set_sha256, written.into_iter().collect())
 }
 
 /// Write the manifest files and append the audit entry for a command's outputs.
 pub fn record(
     case: Option<&Path>,
-    ingest: Option<&IngestReport>,
+    manifest: Option<&Manifest>,
     rule_set_sha256: Option<String>,
     outputs: Vec<OutputHash>,
 ) -> anyhow::Result<()> {
     let Some(case) = case else { return Ok(()) };
     let mut outputs = outputs;
     let mut manifest_sha256 = None;
-    if let Some(r) = ingest {
-        let m = Manifest::from_report(r);
+    if let Some(m) = manifest {
         let json = m.to_json();
         manifest_sha256 = Some(sha256_hex(&json));
         outputs.push(audit::write_atomic(case, "manifest.json", &json)?);

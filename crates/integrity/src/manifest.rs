@@ -1,12 +1,12 @@
 //! The evidence manifest: every input file with its size, SHA-256, kind and counts, written as
 //! JSON and CSV. The same evidence always gives the same bytes (no times, sorted by path).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use trailscope_ingest::IngestReport;
 
 /// One manifest row.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ManifestEntry {
     /// Path relative to the input it was found under, prefixed with the input's name.
     pub path: String,
@@ -29,7 +29,7 @@ pub struct ManifestEntry {
 }
 
 /// The manifest.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
     /// Always `trailscope-manifest/1`.
     pub format: String,
@@ -57,6 +57,20 @@ impl Manifest {
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Manifest { format: "trailscope-manifest/1".into(), files }
+    }
+
+    /// Read back the JSON of [`Manifest::to_json`] (as a case file keeps it).
+    ///
+    /// # Errors
+    /// When the bytes are not a manifest.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// True when a listed file could not be read or a record was rejected (as
+    /// `IngestReport::has_problems` said when the manifest was made).
+    pub fn has_problems(&self) -> bool {
+        self.files.iter().any(|f| f.rejected > 0 || !f.error.is_empty() || f.kind == "error")
     }
 
     /// Pretty JSON, newline-terminated.

@@ -3,6 +3,7 @@
 use ahash::AHashSet;
 use rayon::prelude::*;
 
+use crate::column::Column;
 use crate::dict::{Dict, Sym};
 use crate::provenance::{RecordRef, SourceFile, SourceId};
 use crate::schema::{flag_code, Field, Flag};
@@ -315,14 +316,22 @@ impl StoreBuilder {
                 permute(&v, &order)
             })
             .collect();
-        let (dicts, syms): (Vec<Dict>, Vec<Vec<Sym>>) = columns.into_iter().unzip();
-        let payloads = parts.into_iter().map(|p| p.chunk.payload.into_boxed_slice()).collect();
+        let (dicts, syms): (Vec<Dict>, Vec<Column<Sym>>) =
+            columns.into_iter().map(|(d, c)| (d, Column::from(c))).unzip();
+        let payloads = parts
+            .into_iter()
+            .map(|p| {
+                let mut v = p.chunk.payload;
+                v.shrink_to_fit();
+                Column::from(v)
+            })
+            .collect();
         Store {
-            times: permute(&times, &order),
+            times: permute(&times, &order).into(),
             syms,
-            flags,
-            refs: permute(&refs, &order),
-            payload_refs: permute(&payload_refs, &order),
+            flags: flags.into_iter().map(Column::from).collect(),
+            refs: permute(&refs, &order).into(),
+            payload_refs: permute(&payload_refs, &order).into(),
             dicts,
             payloads,
             sources,

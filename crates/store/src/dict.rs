@@ -1,14 +1,25 @@
 //! String interning: each distinct string is stored once and named by a [`Sym`].
 
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use foldhash::fast::FixedState as RandomState;
 use hashbrown::HashTable;
 
+use crate::column::Column;
+
 /// A dictionary id. `Sym::NULL` (0) stands for a field that is absent or JSON `null`, so a
 /// column needs no separate null bitmap and "is null" is an integer compare like any other.
+///
+/// `repr(transparent)` so that a column of ids can be read in place from a case file.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(transparent)]
 pub struct Sym(pub u32);
+
+// SAFETY: a transparent `u32`: no padding, every bit pattern valid.
+unsafe impl bytemuck::Zeroable for Sym {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for Sym {}
 
 impl Sym {
     /// Absent or `null`.
@@ -39,11 +50,14 @@ fn hasher() -> RandomState {
 ///
 /// Id 0 is reserved for null; the first interned string gets id 1. Ids follow first-insertion
 /// order, so interning the same sequence of strings always yields the same ids.
+///
+/// A dictionary opened from a case file borrows its bytes and offsets from the mapping; its
+/// index is built on the first [`Dict::lookup`], so opening never pays for it.
 #[derive(Clone)]
 pub struct Dict {
-    bytes: Vec<u8>,
-    offsets: Vec<u64>,
-    index: HashTable<u32>,
+    bytes: Column<u8>,
+    offsets: Column<u64>,
+    index: OnceLock<HashTable<u32>>,
     state: RandomState,
     /// Some strings were appended without the index (see [`Dict::push_unindexed`]).
     unindexed: bool,
@@ -64,7 +78,40 @@ impl std::fmt::Debug for Dict {
 impl Dict {
     /// An empty dictionary (holding only the null id).
     pub fn new() -> Self {
-        Dict { bytes: Vec::new(), offsets: vec![0, 0], index: HashTable::new(), state: hasher(), unindexed: false }
+        Dict {
+            bytes: Column::default(),
+            offsets: vec![0, 0].into(),
+            index: OnceLock::from(HashTable::new()),
+            state: hasher(),
+            unindexed: false,
+        }
+    }
+
+    /// A dictionary over existing storage (a case file's sections), checked by the caller:
+    /// `offsets` start at 0, never decrease, end at `bytes.len()` and fall on UTF-8 boundaries
+    /// of valid UTF-8 `bytes`.
+    pub(crate) fn from_parts(bytes: Column<u8>, offsets: Column<u64>, unindexed: bool) -> Self {
+        Dict { bytes, offsets, index: OnceLock::new(), state: hasher(), unindexed }
+    }
+
+    /// The string bytes, the offsets and whether the dictionary is unindexed (for saving).
+    pub(crate) fn parts(&self) -> (&[u8], &[u64], bool) {
+        (&self.bytes, &self.offsets, self.unindexed)
+    }
+
+    fn hash_of(&self, id: u32) -> u64 {
+        self.state.hash_one(self.get(Sym(id)))
+    }
+
+    /// The hash index, built now if the dictionary was opened from a case file.
+    fn index(&self) -> &HashTable<u32> {
+        self.index.get_or_init(|| {
+            let mut t = HashTable::with_capacity(self.len() - 1);
+            for id in 1..self.len() as u32 {
+                t.insert_unique(self.hash_of(id), id, |&i| self.hash_of(i));
+            }
+            t
+        })
     }
 
     /// Number of ids, including the null id 0.
@@ -85,7 +132,8 @@ impl Dict {
     pub fn get(&self, sym: Sym) -> &str {
         let i = sym.index();
         let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-        // SAFETY: only whole `&str`s are ever appended to `bytes`, and offsets mark their ends.
+        // SAFETY: only whole `&str`s are ever appended to `bytes`, and offsets mark their ends;
+        // a case file's dictionaries are checked for exactly that when opened.
         unsafe { std::str::from_utf8_unchecked(&self.bytes[a..b]) }
     }
 
@@ -101,20 +149,18 @@ impl Dict {
             return self.iter().find(|(_, v)| *v == s).map(|(id, _)| id);
         }
         let h = self.state.hash_one(s);
-        self.index.find(h, |&id| self.get(Sym(id)) == s).map(|&id| Sym(id))
+        self.index().find(h, |&id| self.get(Sym(id)) == s).map(|&id| Sym(id))
     }
 
     /// Intern `s`, returning its id (existing or new).
     pub fn intern(&mut self, s: &str) -> Sym {
         let h = self.state.hash_one(s);
-        let Dict { bytes, offsets, index, state, .. } = self;
-        let eq = |&id: &u32| {
-            let i = id as usize;
-            &bytes[offsets[i] as usize..offsets[i + 1] as usize] == s.as_bytes()
-        };
-        if let Some(&id) = index.find(h, eq) {
+        if let Some(&id) = self.index().find(h, |&id| self.get(Sym(id)) == s) {
             return Sym(id);
         }
+        let Dict { bytes, offsets, index, state, .. } = self;
+        let (bytes, offsets) = (bytes.to_mut(), offsets.to_mut());
+        let index = index.get_mut().expect("built by the find above");
         let id = (offsets.len() - 1) as u32;
         bytes.extend_from_slice(s.as_bytes());
         offsets.push(bytes.len() as u64);
@@ -135,8 +181,10 @@ impl Dict {
     pub fn push_unindexed(&mut self, s: &str) -> Sym {
         self.unindexed = true;
         let id = (self.offsets.len() - 1) as u32;
-        self.bytes.extend_from_slice(s.as_bytes());
-        self.offsets.push(self.bytes.len() as u64);
+        let bytes = self.bytes.to_mut();
+        bytes.extend_from_slice(s.as_bytes());
+        let end = bytes.len() as u64;
+        self.offsets.to_mut().push(end);
         Sym(id)
     }
 
@@ -146,16 +194,28 @@ impl Dict {
     }
 
     /// Bytes held, including the index.
+    /// (For a dictionary opened from a case file, the strings and offsets are mapped, not
+    /// allocated, and the index counts only once built.)
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.offsets.capacity() * 8 + self.index.capacity() * 4 + self.index.capacity()
+        let capacity = |c: &Column<u8>| match c {
+            Column::Owned(v) => v.capacity(),
+            Column::Mapped(_) => c.len(),
+        };
+        let index = self.index.get().map_or(0, |i| i.capacity() * 5);
+        capacity(&self.bytes) + self.offsets.len() * 8 + index
     }
 
     /// Drop spare capacity once building is over.
     pub fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
-        self.offsets.shrink_to_fit();
+        if let Column::Owned(b) = &mut self.bytes {
+            b.shrink_to_fit();
+        }
+        if let Column::Owned(o) = &mut self.offsets {
+            o.shrink_to_fit();
+        }
+        let Some(index) = self.index.get_mut() else { return };
         let (b, o, state) = (&self.bytes, &self.offsets, &self.state);
-        self.index.shrink_to_fit(|&id| {
+        index.shrink_to_fit(|&id| {
             let i = id as usize;
             state.hash_one(unsafe { std::str::from_utf8_unchecked(&b[o[i] as usize..o[i + 1] as usize]) })
         });

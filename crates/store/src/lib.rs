@@ -15,7 +15,8 @@
 //!   depend on how many threads built the store.
 //!
 //! Build with [`ChunkBuilder`] (one per input file) and [`StoreBuilder`]; read with [`Store`]
-//! and its borrowed row view [`Event`].
+//! and its borrowed row view [`Event`]. [`Store::save_case`] keeps a store as one case file and
+//! [`CaseFile::open`] maps it back, checked, with every column read in place (module `case`).
 //!
 //! ```
 //! use trailscope_store::{ChunkBuilder, Field, RowValues, SourceFile, StoreBuilder};
@@ -37,12 +38,16 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod case;
+mod column;
 mod dict;
 mod provenance;
 mod schema;
 mod select;
 
 pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder};
+pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
+use column::Column;
 pub use dict::{Dict, Sym};
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
@@ -51,23 +56,34 @@ pub use select::Selection;
 use serde_json::{Map, Value};
 
 /// Location of one event's payload: a byte range in one of the store's payload buffers.
+///
+/// `repr(C)` (three `u32`s, no padding) so that the column can be read in place from a case file.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct PayloadRef {
     chunk: u32,
     start: u32,
     end: u32,
 }
 
+// SAFETY: `repr(C)` of three `u32`: no padding, every bit pattern valid.
+unsafe impl bytemuck::Zeroable for PayloadRef {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for PayloadRef {}
+
 /// The immutable event store. See the crate docs for the layout.
+///
+/// Built by [`StoreBuilder`] its storage is owned; opened from a case file
+/// ([`CaseFile::open`]) its columns, dictionaries and payloads are read in place from the mapping.
 #[derive(Debug)]
 pub struct Store {
-    times: Vec<i64>,
-    syms: Vec<Vec<Sym>>,
-    flags: Vec<Vec<u8>>,
-    refs: Vec<RecordRef>,
-    payload_refs: Vec<PayloadRef>,
+    times: Column<i64>,
+    syms: Vec<Column<Sym>>,
+    flags: Vec<Column<u8>>,
+    refs: Column<RecordRef>,
+    payload_refs: Column<PayloadRef>,
     dicts: Vec<Dict>,
-    payloads: Vec<Box<[u8]>>,
+    payloads: Vec<Column<u8>>,
     sources: Vec<SourceFile>,
 }
 
@@ -165,7 +181,13 @@ impl Store {
         None
     }
 
-    /// Resident memory by part.
+    /// True when the store was opened from a case file (its storage is a read-only mapping).
+    pub fn is_mapped(&self) -> bool {
+        self.times.is_mapped()
+    }
+
+    /// Resident memory by part (for an opened case file: the size of the mapped parts, which
+    /// the page cache holds rather than the process heap).
     pub fn memory_use(&self) -> MemoryUse {
         let n = self.len();
         let columns = n

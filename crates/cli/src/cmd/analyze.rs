@@ -3,7 +3,7 @@
 use anyhow::Context;
 use trailscope_indicators::baseline::learning_end;
 use trailscope_indicators::sigma::parse_duration;
-use trailscope_integrity::{sha256_hex, Manifest};
+use trailscope_integrity::sha256_hex;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
 use crate::args::{AttributionArgs, InputArgs, OutArgs, ReportFormat, RuleArgs};
@@ -21,21 +21,22 @@ pub fn run(
 ) -> anyhow::Result<Outcome> {
     let actors = actor_options(attribution)?;
     let detectors = Detectors::load_for(rule_args, input)?;
-    let (store, ingest_report) = evidence::load(input)?;
-    let findings = detectors.run(&store);
-    let lineage = Lineage::build(&store);
+    let evidence = evidence::load(input)?;
+    let store = &evidence.store;
+    let findings = detectors.run(store);
+    let lineage = Lineage::build(store);
     // With --baseline the window is the earlier dump; otherwise the evidence's first part.
     let (baseline_window, baseline_source) = match (&detectors.baseline, &detectors.history) {
         (Some(_), Some(h)) => (Some(h.span()), Some(h.source.clone())),
-        (Some(b), None) => (store.times().first().and_then(|&from| Some((from, learning_end(&store, b)?))), None),
+        (Some(b), None) => (store.times().first().and_then(|&from| Some((from, learning_end(store, b)?))), None),
         (None, _) => (None, None),
     };
     let opts = ReportOptions { case_seq, actors, baseline_window, baseline_source, ..ReportOptions::default() };
-    let mut report = Report::build(&store, &findings, &lineage, &opts);
+    let mut report = Report::build(store, &findings, &lineage, &opts);
     // The report names the exact evidence it describes: the manifest's hash (the same bytes
     // `--out` writes as manifest.json).
-    report.evidence_files = ingest_report.files.len();
-    report.manifest_sha256 = Some(sha256_hex(&Manifest::from_report(&ingest_report).to_json()));
+    report.evidence_files = evidence.manifest.files.len();
+    report.manifest_sha256 = Some(sha256_hex(&evidence.manifest.to_json()));
     let name = match format {
         ReportFormat::Text => "report.txt",
         ReportFormat::Json => "report.json",
@@ -47,8 +48,8 @@ pub fn run(
         ReportFormat::Json => write::json::write_report(&mut out, &report)?,
         ReportFormat::Markdown => write::markdown::write_report(&mut out, &report)?,
     }
-    close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
-    Ok(detectors.outcome(&findings, &ingest_report))
+    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
+    Ok(detectors.outcome(&findings, &evidence))
 }
 
 /// Attribution options from the command line, checked before any evidence is read.

@@ -36,8 +36,9 @@ pub fn run(
     limit: Option<usize>,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
-    let (store, report) = evidence::load(input)?;
-    let rows = filter::select(&store, f)?;
+    let evidence = evidence::load(input)?;
+    let store = &evidence.store;
+    let rows = filter::select(store, f)?;
     let rows = &rows[..rows.len().min(limit.unwrap_or(usize::MAX))];
     let name = match format {
         EventFormat::Table => "events.txt",
@@ -56,7 +57,7 @@ pub fn run(
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(COLUMNS)?;
             for &r in rows {
-                w.write_record(row_values(&store, r))?;
+                w.write_record(row_values(store, r))?;
             }
             w.flush()?;
         }
@@ -68,7 +69,7 @@ pub fn run(
                 "TIME", "ACCOUNT", "REGION", "ACCESS_KEY", "SOURCE_IP", "ACTION", "ERROR"
             )?;
             for &r in rows {
-                let v = row_values(&store, r);
+                let v = row_values(store, r);
                 writeln!(
                     out,
                     "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}",
@@ -77,6 +78,6 @@ pub fn run(
             }
         }
     }
-    close(out, out_args.out.as_deref(), Some(&report), None)?;
-    Ok(super::evidence_outcome(&report))
+    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    Ok(super::evidence_outcome(&evidence))
 }

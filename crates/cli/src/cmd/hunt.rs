@@ -67,14 +67,15 @@ pub fn run(
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let detectors = Detectors::load_for(rule_args, input)?;
-    let (store, ingest_report) = evidence::load(input)?;
+    let evidence = evidence::load(input)?;
+    let store = &evidence.store;
     if explain {
-        for line in detectors.rules.explain(&store) {
+        for line in detectors.rules.explain(store) {
             eprintln!("{line}");
         }
     }
     let min = severity_of(min);
-    let findings: Vec<Finding> = detectors.run(&store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
     let name = match format {
         EventFormat::Table => "findings.txt",
         EventFormat::Csv => "findings.csv",
@@ -89,7 +90,7 @@ pub fn run(
                 "TIME", "SEVERITY", "RULE", "SOURCE_IP", "ACCESS_KEY", "EVENT"
             )?;
             for f in &findings {
-                let c = columns(&store, f);
+                let c = columns(store, f);
                 let mut more =
                     if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
                 if !c[11].is_empty() {
@@ -112,26 +113,26 @@ pub fn run(
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(COLUMNS)?;
             for f in &findings {
-                w.write_record(columns(&store, f))?;
+                w.write_record(columns(store, f))?;
             }
             w.flush()?;
         }
         EventFormat::Jsonl => {
             for f in &findings {
-                let c = columns(&store, f);
+                let c = columns(store, f);
                 let ids: Vec<&str> =
                     f.rows.iter().filter_map(|&r| store.event(r as usize).str(Field::EventId)).collect();
                 let v = json!({
                     "time": c[0], "severity": c[1], "rule": c[2], "title": c[3], "tactics": f.rule.tactics,
                     "techniques": f.rule.techniques, "principal": c[4], "access_key": c[5], "source_ip": c[6],
                     "event_name": c[7], "event_ids": ids, "group": f.group, "rule_source": f.rule.source,
-                    "attempt": f.attempt(&store),
+                    "attempt": f.attempt(store),
                 });
                 serde_json::to_writer(&mut out, &v)?;
                 out.write_all(b"\n")?;
             }
         }
     }
-    close(out, out_args.out.as_deref(), Some(&ingest_report), Some(detectors.rule_set_sha256.clone()))?;
-    Ok(detectors.outcome(&findings, &ingest_report))
+    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
+    Ok(detectors.outcome(&findings, &evidence))
 }

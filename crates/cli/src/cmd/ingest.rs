@@ -1,12 +1,17 @@
-//! `trailscope ingest`: what was read, kept, skipped and why, and how fast.
+//! `trailscope ingest`: what was read, kept, skipped and why, and how fast; `--save` keeps the
+//! result as a case file.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
 
-use trailscope_ingest::FileKind;
-use trailscope_store::{chrono_free_iso, Field};
+use anyhow::Context;
+use trailscope_ingest::{FileKind, IngestReport};
+use trailscope_store::{chrono_free_iso, Field, Store};
 
 use crate::args::{InputArgs, OutArgs};
+use crate::evidence::{Evidence, OpenedCase};
 use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
 
@@ -14,9 +19,72 @@ fn distinct(store: &trailscope_store::Store, field: Field) -> Vec<String> {
     trailscope_indicators::distinct(store, field, 0..store.len()).into_iter().map(str::to_owned).collect()
 }
 
-pub fn run(input: &InputArgs, out_args: &OutArgs) -> anyhow::Result<Outcome> {
-    let (store, r) = evidence::load(input)?;
+pub fn run(input: &InputArgs, save: Option<&Path>, out_args: &OutArgs) -> anyhow::Result<Outcome> {
+    let ev = evidence::load(input)?;
     let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
+    match (&ev.ingest, &ev.case) {
+        (Some(r), _) => write_ingest(&mut out, r)?,
+        (None, Some(case)) => write_case(&mut out, &ev, case)?,
+        (None, None) => unreachable!("evidence comes from an ingest or a case file"),
+    }
+    write_scope(&mut out, &ev.store)?;
+    if let Some(r) = &ev.ingest {
+        write_throughput(&mut out, r)?;
+    }
+    write_memory(&mut out, &ev.store)?;
+    if let Some(path) = save {
+        let started = Instant::now();
+        let size = ev
+            .store
+            .save_case(path, &ev.manifest.to_json())
+            .with_context(|| format!("saving the case file {}", path.display()))?;
+        writeln!(
+            out,
+            "Saved:        {} ({size} bytes, {} files in its manifest, {:.3} s)",
+            path.display(),
+            ev.manifest.files.len(),
+            started.elapsed().as_secs_f64()
+        )?;
+    }
+    close(out, out_args.out.as_deref(), Some(&ev.manifest), None)?;
+    Ok(super::evidence_outcome(&ev))
+}
+
+/// What a case file holds and was made from (its manifest), and how long opening took.
+fn write_case(out: &mut impl Write, ev: &Evidence, case: &OpenedCase) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "Case file:    {} (format {}, {} bytes, opened in {:.3} s)",
+        case.path.display(),
+        case.version,
+        case.size,
+        case.elapsed.as_secs_f64()
+    )?;
+    let files = &ev.manifest.files;
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in files {
+        *kinds.entry(f.kind.as_str()).or_default() += 1;
+    }
+    let by_kind: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(out, "Made from:    {} files ({}), {} bytes on disk", files.len(), by_kind.join(", "), {
+        files.iter().map(|f| f.size).sum::<u64>()
+    })?;
+    let sum = |f: fn(&trailscope_integrity::ManifestEntry) -> u64| files.iter().map(f).sum::<u64>();
+    writeln!(
+        out,
+        "Records:      {} found, {} stored, {} duplicates, {} rejected",
+        sum(|f| f.records),
+        sum(|f| f.stored),
+        sum(|f| f.duplicates),
+        sum(|f| f.rejected)
+    )?;
+    for f in files.iter().filter(|f| !f.error.is_empty()) {
+        writeln!(out, "  error:      {}: {}", f.path, f.error)?;
+    }
+    Ok(())
+}
+
+fn write_ingest(out: &mut impl Write, r: &IngestReport) -> anyhow::Result<()> {
     let kinds = [FileKind::Log, FileKind::Insight, FileKind::Digest, FileKind::Other, FileKind::Error];
     let by_kind: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.name(), r.count(*k))).collect();
     writeln!(out, "Files:        {} ({})", r.files.len(), by_kind.join(", "))?;
@@ -43,12 +111,10 @@ pub fn run(input: &InputArgs, out_args: &OutArgs) -> anyhow::Result<Outcome> {
     for e in r.file_errors() {
         writeln!(out, "  error:      {e}")?;
     }
-    writeln!(out, "Accounts:     {}", distinct(&store, Field::RecipientAccount).join(", "))?;
-    writeln!(out, "Regions:      {}", distinct(&store, Field::AwsRegion).join(", "))?;
-    let t = store.times();
-    if let (Some(a), Some(b)) = (t.first(), t.last()) {
-        writeln!(out, "Time range:   {} .. {}", chrono_free_iso(*a), chrono_free_iso(*b))?;
-    }
+    Ok(())
+}
+
+fn write_throughput(out: &mut impl Write, r: &IngestReport) -> anyhow::Result<()> {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
@@ -58,16 +124,31 @@ pub fn run(input: &InputArgs, out_args: &OutArgs) -> anyhow::Result<Outcome> {
         secs,
         r.threads
     )?;
+    Ok(())
+}
+
+/// Accounts, regions and time range: the same for an ingest and a case file.
+fn write_scope(out: &mut impl Write, store: &Store) -> anyhow::Result<()> {
+    writeln!(out, "Accounts:     {}", distinct(store, Field::RecipientAccount).join(", "))?;
+    writeln!(out, "Regions:      {}", distinct(store, Field::AwsRegion).join(", "))?;
+    let t = store.times();
+    if let (Some(a), Some(b)) = (t.first(), t.last()) {
+        writeln!(out, "Time range:   {} .. {}", chrono_free_iso(*a), chrono_free_iso(*b))?;
+    }
+    Ok(())
+}
+
+fn write_memory(out: &mut impl Write, store: &Store) -> anyhow::Result<()> {
     let mem = store.memory_use();
     let per = if store.is_empty() { 0 } else { mem.total() / store.len() };
     writeln!(
         out,
-        "Memory:       {} bytes resident, {per} bytes/event (columns {}, dictionaries {}, payloads {})",
+        "Memory:       {} bytes {}, {per} bytes/event (columns {}, dictionaries {}, payloads {})",
         mem.total(),
+        if store.is_mapped() { "mapped from the case file" } else { "resident" },
         mem.columns,
         mem.dictionaries,
         mem.payloads
     )?;
-    close(out, out_args.out.as_deref(), Some(&r), None)?;
-    Ok(super::evidence_outcome(&r))
+    Ok(())
 }

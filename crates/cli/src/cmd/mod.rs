@@ -22,7 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             hunt::run(&input, &rules, min_level, explain, format, &out)
         }
         Command::Rules { command } => rules::run(&command),
-        Command::Ingest { input, out } => ingest::run(&input, &out),
+        Command::Ingest { input, save, out } => ingest::run(&input, save.as_deref(), &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, format, limit, out } => events::run(&input, &filter, format, limit, &out),
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
@@ -33,8 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// Attention when the evidence was not fully read.
-pub fn evidence_outcome(report: &trailscope_ingest::IngestReport) -> Outcome {
-    if report.has_problems() {
+pub fn evidence_outcome(evidence: &crate::evidence::Evidence) -> Outcome {
+    if evidence.has_problems() {
         Outcome::Attention
     } else {
         Outcome::Clean

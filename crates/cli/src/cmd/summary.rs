@@ -7,8 +7,9 @@ use crate::evidence;
 use crate::output::{close, Tee};
 
 pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyhow::Result<crate::Outcome> {
-    let (store, report) = evidence::load(input)?;
-    let summaries = summarize(&store);
+    let evidence = evidence::load(input)?;
+    let store = &evidence.store;
+    let summaries = summarize(store);
     let name = match format {
         SummaryFormat::Table => "summary.txt",
         SummaryFormat::Json => "summary.json",
@@ -20,6 +21,6 @@ pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyh
         SummaryFormat::Json => write::summary::write_json(&mut out, &summaries)?,
         SummaryFormat::Csv => write::summary::write_csv(&mut out, &summaries)?,
     }
-    close(out, out_args.out.as_deref(), Some(&report), None)?;
-    Ok(super::evidence_outcome(&report))
+    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    Ok(super::evidence_outcome(&evidence))
 }

@@ -84,6 +84,13 @@ pub fn run(
         Some(p) => load_signatures(p)?,
         None => HashMap::new(),
     };
+    if let Some(case) = input.paths.iter().find(|p| trailscope_store::is_case_file(p).unwrap_or(false)) {
+        anyhow::bail!(
+            "{}: a case file cannot be verified: verify checks the original log and digest files \
+             (the case's manifest lists them with their SHA-256); give those instead",
+            case.display()
+        );
+    }
     let (store, ingest_report) = evidence::load_with(input, true)?;
     let report =
         verify(&store, &ingest_report, &VerifyOptions { signatures: sigs, public_keys: keys, event_gap_ms: gap_ms });
@@ -100,6 +107,7 @@ pub fn run(
             writeln!(out)?;
         }
     }
-    close(out, out_args.out.as_deref(), Some(&ingest_report), None)?;
+    let manifest = trailscope_integrity::Manifest::from_report(&ingest_report);
+    close(out, out_args.out.as_deref(), Some(&manifest), None)?;
     Ok(if report.intact() && !ingest_report.has_problems() { Outcome::Clean } else { Outcome::Attention })
 }

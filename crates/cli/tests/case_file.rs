@@ -1,0 +1,124 @@
+//! The examiner ingests once with `--save` and works on the case file from then on: every
+//! command gives what it gives on the logs, and a damaged case file is refused, never misread.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn save_sample(dir: &Path) -> std::path::PathBuf {
+    let case = dir.join("sample.tscase");
+    let o = run_on(&["ingest", "-q", "--save"], &[&case, &sample()]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(line(&stdout(&o), "Saved:").contains("sample.tscase"), "{}", stdout(&o));
+    case
+}
+
+/// stdout of the same command on the logs and on the case file, with the exit status.
+fn both(dir: &Path, args: &[&str]) -> ((Option<i32>, String), (Option<i32>, String)) {
+    let case = dir.join("sample.tscase");
+    let on = |p: &Path| {
+        let o = run_on(args, &[p]);
+        (o.status.code(), stdout(&o))
+    };
+    (on(&sample()), on(&case))
+}
+
+#[test]
+fn every_command_answers_the_same_on_the_case_file() {
+    let dir = tempfile::tempdir().unwrap();
+    save_sample(dir.path());
+    for args in [
+        &["analyze", "-q", "--format", "json"][..],
+        &["analyze", "-q"],
+        &["hunt", "-q", "--format", "jsonl"],
+        &["events", "-q", "--format", "jsonl"],
+        &["events", "-q", "--format", "csv", "--event-name", "CreateAccessKey", "--from", "2024-03-05"],
+        &["summary", "-q", "--format", "json"],
+    ] {
+        let (logs, case) = both(dir.path(), args);
+        assert_eq!(logs.0, case.0, "{args:?}: exit status");
+        assert!(!case.1.is_empty(), "{args:?}");
+        // The report names its evidence by the manifest's hash, which the case keeps: nothing
+        // in the output differs, not even the fields that name the input.
+        assert!(logs.1 == case.1, "{args:?}: output differs on the case file");
+    }
+}
+
+#[test]
+fn ingest_on_the_case_file_tells_what_it_was_made_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let o = run_on(&["ingest", "-q"], &[&case]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(line(&out, "Case file:").contains("format 1"), "{out}");
+    assert!(line(&out, "Made from:").contains("1279 files (digest 864, log 415)"), "{out}");
+    assert!(line(&out, "Records:").contains("4318 stored"), "{out}");
+    assert!(line(&out, "Memory:").contains("mapped"), "{out}");
+}
+
+#[test]
+fn the_case_directory_gets_the_same_manifest_and_baselines_learn_from_a_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run_on(&["summary", "-q", "--out"], &[&a, &sample()]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = run_on(&["summary", "-q", "--out"], &[&b, &case]);
+    assert_eq!(o.status.code(), Some(0));
+    let manifest = |d: &Path| std::fs::read(d.join("manifest.json")).unwrap();
+    assert_eq!(manifest(&a), manifest(&b));
+    assert_eq!(run_on(&["audit", "verify"], &[&b]).status.code(), Some(0));
+
+    let o = run_on(&["hunt", "-q", "--format", "jsonl", "--baseline"], &[&case, &sample()]);
+    let p = run_on(&["hunt", "-q", "--format", "jsonl", "--baseline"], &[&sample(), &case]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&p));
+}
+
+#[test]
+fn case_files_are_refused_where_they_cannot_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let o = run_on(&["verify"], &[&case]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a case file cannot be verified"), "{}", stderr(&o));
+
+    let o = run_on(&["hunt", "-q"], &[&case, &sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give it alone"), "{}", stderr(&o));
+
+    let other = dir.path().join("copy.bin");
+    std::fs::copy(&case, &other).unwrap();
+    let o = run_on(&["events", "-q"], &[&case, &other]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("2 case files given"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_damaged_case_file_is_refused_naming_it_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let good = std::fs::read(&case).unwrap();
+
+    let mut flipped = good.clone();
+    let at = good.len() - 1000;
+    flipped[at] ^= 0x01;
+    std::fs::write(&case, &flipped).unwrap();
+    let o = run_on(&["hunt", "-q"], &[&case]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("sample.tscase") && err.contains("checksum mismatch in section payload-bytes"), "{err}");
+
+    std::fs::write(&case, &good[..good.len() / 2]).unwrap();
+    let err = stderr(&run_on(&["analyze", "-q"], &[&case]));
+    assert!(err.contains("sample.tscase") && err.contains("truncated"), "{err}");
+
+    let mut newer = good.clone();
+    newer[8] = 9;
+    std::fs::write(&case, &newer).unwrap();
+    let err = stderr(&run_on(&["events", "-q"], &[&case]));
+    assert!(err.contains("version 9 is newer"), "{err}");
+}
