@@ -22,7 +22,7 @@ pub fn bench_dir() -> PathBuf {
 /// `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
 /// (A relative `CARGO_TARGET_DIR` is taken from the workspace root, where cargo is run.)
 pub fn target_dir() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = workspace_dir();
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => root.join(d),
         None => root.join("target"),
@@ -31,7 +31,8 @@ pub fn target_dir() -> PathBuf {
 
 /// The workspace root (where `benches/baseline.json` lives).
 pub fn workspace_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Path of a generated dump with `events` background events, generating it if absent.
