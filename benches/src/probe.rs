@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use simd_json::{Buffers, Tape, INPUT_PADDING};
+use simd_json::{Buffers, Node, Tape, INPUT_PADDING};
 
 /// What one probe pass saw.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +26,8 @@ pub struct ProbeResult {
     pub bytes_uncompressed: u64,
     /// Tape nodes produced (kept so that the work cannot be optimised away).
     pub tape_nodes: u64,
+    /// Records with the `eventName` asked for ([`probe_counting`]), else 0.
+    pub matches: u64,
     /// Wall time of the pass.
     pub elapsed: Duration,
 }
@@ -50,9 +52,9 @@ impl Worker {
         }
     }
 
-    /// `(parsed, uncompressed bytes, tape nodes)`; `parsed` is false on any failure.
-    fn file(&mut self, path: &std::path::Path) -> (bool, u64, u64) {
-        let Ok(bytes) = trailscope_ingest::read::read_file(path) else { return (false, 0, 0) };
+    /// `(parsed, uncompressed bytes, tape nodes, matches)`; `parsed` is false on any failure.
+    fn file(&mut self, path: &std::path::Path, event_name: Option<&str>) -> (bool, u64, u64, u64) {
+        let Ok(bytes) = trailscope_ingest::read::read_file(path) else { return (false, 0, 0, 0) };
         let len = if bytes.starts_with(&[0x1f, 0x8b]) && bytes.len() >= 18 {
             // Size the output from the trailer (ISIZE), capped; grow when it lied. libdeflate
             // decodes the first gzip member only (the generated dumps have one per file).
@@ -67,7 +69,7 @@ impl Worker {
                     Err(libdeflater::DecompressionError::InsufficientSpace) if want < u32::MAX as usize / 2 => {
                         want *= 2
                     }
-                    Err(_) => return (false, 0, 0),
+                    Err(_) => return (false, 0, 0, 0),
                 }
             }
         } else {
@@ -80,8 +82,17 @@ impl Worker {
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let r = simd_json::fill_tape_padded(&mut self.buf, len, &mut self.buffers, &mut tape);
         let nodes = tape.0.len() as u64;
+        // For the comparison harness: a key `eventName` followed by the string asked for.
+        let matches = match event_name {
+            Some(want) if r.is_ok() => tape
+                .0
+                .windows(2)
+                .filter(|w| matches!(w, [Node::String("eventName"), Node::String(v)] if *v == want))
+                .count() as u64,
+            _ => 0,
+        };
         self.tape = Some(tape.reset());
-        (r.is_ok(), len as u64, nodes)
+        (r.is_ok(), len as u64, nodes, matches)
     }
 }
 
@@ -90,16 +101,25 @@ impl Worker {
 /// # Panics
 /// If the thread pool cannot be built.
 pub fn probe(files: &[PathBuf], threads: usize) -> ProbeResult {
+    probe_counting(files, threads, None)
+}
+
+/// [`probe`], also counting the records whose `eventName` is `event_name` (a scan of the tape;
+/// the comparison harness asks every tool the same question).
+///
+/// # Panics
+/// If the thread pool cannot be built.
+pub fn probe_counting(files: &[PathBuf], threads: usize, event_name: Option<&str>) -> ProbeResult {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("probe thread pool");
     let started = Instant::now();
-    let (parsed, bytes, nodes) = pool.install(|| {
+    let (parsed, bytes, nodes, matches) = pool.install(|| {
         files
             .par_iter()
             .map_init(Worker::new, |w, f| {
-                let (ok, bytes, nodes) = w.file(f);
-                (usize::from(ok), bytes, nodes)
+                let (ok, bytes, nodes, matches) = w.file(f, event_name);
+                (usize::from(ok), bytes, nodes, matches)
             })
-            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+            .reduce(|| (0, 0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3))
     });
     ProbeResult {
         files: files.len(),
@@ -107,6 +127,7 @@ pub fn probe(files: &[PathBuf], threads: usize) -> ProbeResult {
         failed: files.len() - parsed,
         bytes_uncompressed: bytes,
         tape_nodes: nodes,
+        matches,
         elapsed: started.elapsed(),
     }
 }

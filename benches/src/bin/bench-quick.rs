@@ -34,6 +34,8 @@ target/bench-summary.json, prints a table and compares with a baseline.
                        env TRAILSCOPE_BENCH_TOLERANCE)
   --slowdown STAGE=F   stretch one stage's time by F: probe, ingest, hunt or analyze
                        (env TRAILSCOPE_BENCH_SLOWDOWN), to check that the gate fails
+  --probe-count NAME   only run the probe and print how many records have eventName NAME
+                       (benches/compare)
 ";
 
 struct Args {
@@ -46,6 +48,7 @@ struct Args {
     summary: PathBuf,
     tolerance: f64,
     generate: Option<PathBuf>,
+    count: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -62,6 +65,7 @@ fn parse() -> Result<Args, String> {
             Err(_) => DEFAULT_TOLERANCE,
         },
         generate: None,
+        count: None,
     };
     if let Ok(s) = std::env::var("TRAILSCOPE_BENCH_SLOWDOWN") {
         if !s.is_empty() {
@@ -93,6 +97,7 @@ fn parse() -> Result<Args, String> {
             }
             "--slowdown" => a.opts.slowdown = Some(value("--slowdown")?.parse()?),
             "--generate" => a.generate = Some(value("--generate")?.into()),
+            "--probe-count" => a.count = Some(value("--probe-count")?),
             _ if s.starts_with('-') => return Err(format!("unknown option {s}")),
             _ => a.paths.push(arg.into()),
         }
@@ -140,8 +145,23 @@ fn run() -> Result<bool, String> {
         return Ok(true);
     }
     let paths = if a.paths.is_empty() { vec![quick_dump(a.events)?] } else { a.paths.clone() };
+    if let Some(name) = &a.count {
+        // For benches/compare: the probe alone, answering "how many NAME events".
+        let files: Vec<PathBuf> = trailscope_ingest::discover(&paths, false)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        let r = trailscope_benches::probe::probe_counting(&files, a.opts.threads, Some(name));
+        println!("{}", r.matches);
+        return Ok(true);
+    }
     let t = Instant::now();
-    let summary = quick::measure(&paths, &a.opts)?;
+    let mut summary = quick::measure(&paths, &a.opts)?;
+    if a.paths.is_empty() {
+        // Not the local path: the baseline should read the same on every machine.
+        summary.inputs = vec![format!("generated: quick dump, {} events (bench-quick --events)", a.events)];
+    }
     let json = summary.to_json(a.tolerance);
     let text = serde_json::to_string_pretty(&json).expect("summary to JSON") + "\n";
     if let Some(dir) = a.summary.parent() {
