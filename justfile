@@ -28,3 +28,18 @@ bench-data events="1000000":
 
 bench:
     cargo bench -p trailscope-benches
+
+# The CI benchmark: ratios and bytes per event against benches/baseline.json (see
+# docs/performance.md). With a PATH, measures your own archive: `just bench-quick --baseline
+# ci/bench-baseline.json /data/AWSLogs`. TRAILSCOPE_BENCH_SLOWDOWN=ingest=2 checks the gate.
+bench-quick *args:
+    bash benches/quick.sh {{args}}
+
+# Rewrite the baseline from this machine (review the diff like a golden file!). With a PATH,
+# give --baseline FILE too.
+bench-baseline *args:
+    bash benches/quick.sh --write-baseline {{args}}
+
+# Issue 10's comparison: trailscope, the ceiling probe, and jq / DuckDB / Python when installed.
+compare *args:
+    bash benches/compare/run.sh {{args}}
