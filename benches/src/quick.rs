@@ -615,7 +615,13 @@ pub fn generate(dir: &Path, shape: &DumpShape) -> std::io::Result<()> {
     let cfg = trailscope_gen::GenConfig { events: shape.events - half, seed: cfg.seed + 1, ..cfg };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
     let actors = trailscope_gen::background_actors(&mut rng);
-    let mut records = trailscope_gen::background(&mut rng, &cfg, &actors);
+    let background = trailscope_gen::Background::new(&cfg, &actors, None);
+    let mut records = Vec::new();
+    for day in 0..cfg.days.max(1) {
+        for burst in background.plan_day(&mut rng, day) {
+            background.burst(&mut rng, &burst, |g| records.push(g));
+        }
+    }
     records.sort_by(|a, b| (&a.account, a.time_ms).cmp(&(&b.account, b.time_ms)));
     let large = dir.join("large");
     std::fs::create_dir_all(&large)?;
