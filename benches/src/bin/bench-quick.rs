@@ -197,10 +197,12 @@ fn run() -> Result<bool, String> {
     let cmp = baseline.as_ref().map(|b| quick::compare(&json, b, a.tolerance)).unwrap_or_default();
     print!("{}", quick::table(&json, baseline.as_ref(), &cmp.regressions));
     println!("bench-quick: measured in {:.1} s; summary in {}", t.elapsed().as_secs_f64(), a.summary.display());
-    println!(
-        "bench-quick: not measured yet: {}",
-        quick::NOT_MEASURED.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
-    );
+    if !quick::NOT_MEASURED.is_empty() {
+        println!(
+            "bench-quick: not measured yet: {}",
+            quick::NOT_MEASURED.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        );
+    }
     for n in &cmp.notices {
         println!("bench-quick: notice: {n}");
     }
