@@ -338,7 +338,13 @@ pub enum CallOutcome {
 /// Whether an error code means "not allowed".
 pub fn is_denial(code: &str) -> bool {
     let c = code.to_ascii_lowercase();
-    c.contains("accessdenied") || c.contains("unauthorized") || c.contains("notauthorized") || c.contains("forbidden")
+    // Some records (old or re-exported) carry the HTTP status instead of a name.
+    c.contains("accessdenied")
+        || c.contains("unauthorized")
+        || c.contains("notauthorized")
+        || c.contains("forbidden")
+        || c == "403"
+        || c == "401"
 }
 
 /// The outcome of a row's call.
@@ -1282,6 +1288,7 @@ mod tests {
         assert_eq!(principal_entity("arn:aws:iam::123456789012:root"), None);
         assert!(is_denial("AccessDenied") && is_denial("Client.UnauthorizedOperation"));
         assert!(!is_denial("InvalidDBInstanceStateFault"));
+        assert!(is_denial("403") && !is_denial("404"));
     }
 
     #[test]
