@@ -25,8 +25,8 @@ pub enum Command {
         #[command(flatten)]
         rules: RuleArgs,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-        format: ReportFormat,
+        #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
+        format: AnalyzeFormat,
         /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
         #[arg(long, default_value_t = 1)]
         case_seq: u32,
@@ -315,6 +315,31 @@ pub enum ReportFormat {
     Json,
     /// The report as Markdown tables (case notes, tickets).
     Markdown,
+}
+
+/// Formats of `analyze`: the report, and the attacker timeline for other tools.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    /// The forensic summary.
+    Text,
+    /// The full report model as JSON.
+    Json,
+    /// The report as Markdown tables (case notes, tickets).
+    Markdown,
+    /// The attacker timeline as CSV (Timeline Explorer).
+    Csv,
+}
+
+impl AnalyzeFormat {
+    /// File name in the case directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            AnalyzeFormat::Text => "report.txt",
+            AnalyzeFormat::Json => "report.json",
+            AnalyzeFormat::Markdown => "report.md",
+            AnalyzeFormat::Csv => "timeline.csv",
+        }
+    }
 }
 
 /// Event list formats.

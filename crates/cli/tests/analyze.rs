@@ -205,3 +205,12 @@ fn an_ioc_alone_seeds_the_attribution() {
     assert_eq!(with_ioc["verdict"], "attacker");
     assert!(with_ioc["source_ips"].to_string().contains(&t.attacker_ips[1]));
 }
+
+#[test]
+fn csv_timeline_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "csv"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("datetime,actor,verdict,source_ip,"), "{text}");
+    assert_golden("analyze-sample.csv", &text);
+}

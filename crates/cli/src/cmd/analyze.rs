@@ -6,7 +6,7 @@ use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{AttributionArgs, InputArgs, OutArgs, ReportFormat, RuleArgs};
+use crate::args::{AnalyzeFormat, AttributionArgs, InputArgs, OutArgs, RuleArgs};
 use crate::detect::Detectors;
 use crate::output::{close, Tee};
 use crate::{evidence, Outcome};
@@ -14,7 +14,7 @@ use crate::{evidence, Outcome};
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
-    format: ReportFormat,
+    format: AnalyzeFormat,
     case_seq: u32,
     attribution: &AttributionArgs,
     out_args: &OutArgs,
@@ -37,19 +37,19 @@ pub fn run(
     // `--out` writes as manifest.json).
     report.evidence_files = evidence.manifest.files.len();
     report.manifest_sha256 = Some(sha256_hex(&evidence.manifest.to_json()));
-    let name = match format {
-        ReportFormat::Text => "report.txt",
-        ReportFormat::Json => "report.json",
-        ReportFormat::Markdown => "report.md",
-    };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
-    match format {
-        ReportFormat::Text => write::text::write_report(&mut out, &report)?,
-        ReportFormat::Json => write::json::write_report(&mut out, &report)?,
-        ReportFormat::Markdown => write::markdown::write_report(&mut out, &report)?,
-    }
+    let mut out = Tee::new(out_args.out.as_deref(), format.file_name())?;
+    write_one(&mut out, format, &report)?;
     close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
     Ok(detectors.outcome(&findings, &evidence))
+}
+
+fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::Result<()> {
+    match format {
+        AnalyzeFormat::Text => write::text::write_report(out, report),
+        AnalyzeFormat::Json => write::json::write_report(out, report),
+        AnalyzeFormat::Markdown => write::markdown::write_report(out, report),
+        AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
+    }
 }
 
 /// Attribution options from the command line, checked before any evidence is read.
