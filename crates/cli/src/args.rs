@@ -328,6 +328,8 @@ pub enum AnalyzeFormat {
     Markdown,
     /// The attacker timeline as CSV (Timeline Explorer).
     Csv,
+    /// The attacker timeline as JSON lines (Timesketch).
+    Jsonl,
 }
 
 impl AnalyzeFormat {
@@ -338,6 +340,7 @@ impl AnalyzeFormat {
             AnalyzeFormat::Json => "report.json",
             AnalyzeFormat::Markdown => "report.md",
             AnalyzeFormat::Csv => "timeline.csv",
+            AnalyzeFormat::Jsonl => "timeline.jsonl",
         }
     }
 }

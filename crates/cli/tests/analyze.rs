@@ -214,3 +214,20 @@ fn csv_timeline_matches_golden() {
     assert!(text.starts_with("datetime,actor,verdict,source_ip,"), "{text}");
     assert_golden("analyze-sample.csv", &text);
 }
+
+#[test]
+fn jsonl_timeline_has_timesketch_fields_and_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "jsonl"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), report_json(&[])["timeline"]["entries"].as_array().unwrap().len());
+    for l in &lines {
+        assert!(!l["message"].as_str().unwrap().is_empty(), "{l}");
+        let dt = l["datetime"].as_str().unwrap();
+        assert!(dt.len() >= 20 && dt.as_bytes()[10] == b'T' && dt.ends_with('Z'), "{dt}");
+        assert_eq!(l["timestamp_desc"], "Event Time");
+        assert!(l["actor"].is_u64() && l["action"].is_string() && l["event_id"].is_string(), "{l}");
+    }
+    assert_golden("analyze-sample.jsonl", &text);
+}

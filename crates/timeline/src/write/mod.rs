@@ -5,6 +5,7 @@ pub mod markdown;
 pub mod summary;
 pub mod text;
 pub mod timeline_csv;
+pub mod timesketch;
 
 /// Evidence text made safe for a terminal or a plain-text file: control characters (escape
 /// sequences an attacker can plant in a user agent or a name) become `?`.
