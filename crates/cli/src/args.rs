@@ -330,6 +330,8 @@ pub enum AnalyzeFormat {
     Csv,
     /// The attacker timeline as JSON lines (Timesketch).
     Jsonl,
+    /// The findings' techniques as an ATT&CK Navigator layer.
+    Navigator,
 }
 
 impl AnalyzeFormat {
@@ -341,6 +343,7 @@ impl AnalyzeFormat {
             AnalyzeFormat::Markdown => "report.md",
             AnalyzeFormat::Csv => "timeline.csv",
             AnalyzeFormat::Jsonl => "timeline.jsonl",
+            AnalyzeFormat::Navigator => "attack-layer.json",
         }
     }
 }

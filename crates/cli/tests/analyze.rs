@@ -231,3 +231,24 @@ fn jsonl_timeline_has_timesketch_fields_and_matches_golden() {
     }
     assert_golden("analyze-sample.jsonl", &text);
 }
+
+#[test]
+fn navigator_layer_has_required_keys_and_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "navigator"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let layer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(layer["name"].as_str().unwrap().contains("AWS-IR-"));
+    assert_eq!(layer["versions"], serde_json::json!({"attack": "16", "navigator": "5.1.0", "layer": "4.5"}));
+    assert_eq!(layer["domain"], "enterprise-attack");
+    assert!(layer["description"].is_string());
+    let id = regex::Regex::new(r"^T\d{4}(\.\d{3})?$").unwrap();
+    let techniques = layer["techniques"].as_array().unwrap();
+    assert!(techniques.iter().any(|t| t["techniqueID"] == "T1098.003"), "{layer}");
+    for t in techniques {
+        assert!(id.is_match(t["techniqueID"].as_str().unwrap()), "{t}");
+        assert!(t["score"].as_u64().unwrap() > 0 && t["enabled"] == true, "{t}");
+        assert!(t["comment"].as_str().unwrap().starts_with("rules: "), "{t}");
+        assert_eq!(t["metadata"][0]["name"], "actors");
+    }
+    assert_golden("analyze-sample.navigator.json", &stdout(&o));
+}

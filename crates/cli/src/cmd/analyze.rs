@@ -50,6 +50,7 @@ fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::
         AnalyzeFormat::Markdown => write::markdown::write_report(out, report),
         AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
         AnalyzeFormat::Jsonl => write::timesketch::write_timeline(out, report),
+        AnalyzeFormat::Navigator => write::navigator::write_layer(out, report),
     }
 }
 

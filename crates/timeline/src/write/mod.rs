@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod navigator;
 pub mod summary;
 pub mod text;
 pub mod timeline_csv;
