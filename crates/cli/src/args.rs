@@ -24,9 +24,9 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
-        format: AnalyzeFormat,
+        /// Output format; several, comma-separated, need --out (each goes to its own file).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "text")]
+        format: Vec<AnalyzeFormat>,
         /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
         #[arg(long, default_value_t = 1)]
         case_seq: u32,

@@ -252,3 +252,31 @@ fn navigator_layer_has_required_keys_and_matches_golden() {
     }
     assert_golden("analyze-sample.navigator.json", &stdout(&o));
 }
+
+#[test]
+fn several_formats_go_to_their_files_and_the_audit_entry() {
+    let formats = "text,json,csv,jsonl,navigator,markdown";
+    let o = run_on(&["analyze", "--quiet", "--format", formats], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2), "several formats without --out is a usage error");
+    assert!(stderr(&o).contains("need --out DIR"), "{}", stderr(&o));
+
+    let case = tempfile::tempdir().unwrap();
+    let dir = case.path().to_str().unwrap();
+    let o = run_on(&["analyze", "--quiet", "--format", formats, "--out", dir], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "several formats print nothing to stdout");
+    let names = ["report.txt", "report.json", "timeline.csv", "timeline.jsonl", "attack-layer.json", "report.md"];
+    // Each file is what the single format prints.
+    let single = run_on(&["analyze", "--quiet", "--format", "csv"], &[&sample()]);
+    assert_eq!(std::fs::read(case.path().join("timeline.csv")).unwrap(), single.stdout);
+    let log = std::fs::read_to_string(case.path().join("audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one run, one audit entry");
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let listed = strings(&entry["outputs"], "file");
+    for n in names.iter().chain(&["manifest.json", "manifest.csv"]) {
+        assert!(case.path().join(n).is_file(), "{n} missing");
+        assert!(listed.contains(*n), "{n} not in the audit entry: {listed:?}");
+    }
+    let audit = run(&["audit", "verify", dir]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+}
