@@ -24,9 +24,9 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-        format: ReportFormat,
+        /// Output format; several, comma-separated, need --out (each goes to its own file).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "text")]
+        format: Vec<AnalyzeFormat>,
         /// Case sequence number for the report id (AWS-IR-<date>-<seq>).
         #[arg(long, default_value_t = 1)]
         case_seq: u32,
@@ -315,6 +315,37 @@ pub enum ReportFormat {
     Json,
     /// The report as Markdown tables (case notes, tickets).
     Markdown,
+}
+
+/// Formats of `analyze`: the report, and the attacker timeline for other tools.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    /// The forensic summary.
+    Text,
+    /// The full report model as JSON.
+    Json,
+    /// The report as Markdown tables (case notes, tickets).
+    Markdown,
+    /// The attacker timeline as CSV (Timeline Explorer).
+    Csv,
+    /// The attacker timeline as JSON lines (Timesketch).
+    Jsonl,
+    /// The findings' techniques as an ATT&CK Navigator layer.
+    Navigator,
+}
+
+impl AnalyzeFormat {
+    /// File name in the case directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            AnalyzeFormat::Text => "report.txt",
+            AnalyzeFormat::Json => "report.json",
+            AnalyzeFormat::Markdown => "report.md",
+            AnalyzeFormat::Csv => "timeline.csv",
+            AnalyzeFormat::Jsonl => "timeline.jsonl",
+            AnalyzeFormat::Navigator => "attack-layer.json",
+        }
+    }
 }
 
 /// Event list formats.

@@ -13,7 +13,8 @@ use trailscope_integrity::{sha256_hex, Manifest};
 /// Writes to stdout and, when a case directory is set, to a temporary file there that becomes
 /// `name` on [`Tee::finish`] (so a half-written output never carries the final name).
 pub struct Tee {
-    stdout: BufWriter<io::StdoutLock<'static>>,
+    /// `None` for a file-only output (one of several written at once).
+    stdout: Option<BufWriter<io::StdoutLock<'static>>>,
     file: Option<(BufWriter<File>, PathBuf, PathBuf, Sha256)>,
     name: String,
 }
@@ -30,12 +31,22 @@ impl Tee {
             }
             None => None,
         };
-        Ok(Tee { stdout: BufWriter::new(io::stdout().lock()), file, name: name.to_owned() })
+        Ok(Tee { stdout: Some(BufWriter::new(io::stdout().lock())), file, name: name.to_owned() })
+    }
+
+    /// Start an output called `name` written only to the case directory: several outputs on
+    /// stdout at once would be one unreadable stream.
+    pub fn file_only(case: &Path, name: &str) -> anyhow::Result<Self> {
+        let mut tee = Tee::new(Some(case), name)?;
+        tee.stdout = None;
+        Ok(tee)
     }
 
     /// Flush, give the file its name, and return its hash (None without a case directory).
     pub fn finish(mut self) -> anyhow::Result<Option<OutputHash>> {
-        self.stdout.flush()?;
+        if let Some(o) = &mut self.stdout {
+            o.flush()?;
+        }
         match self.file.take() {
             None => Ok(None),
             Some((mut w, tmp, dest, hasher)) => {
@@ -55,7 +66,9 @@ fn hex_of(b: &[u8]) -> String {
 
 impl Write for Tee {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stdout.write_all(buf)?;
+        if let Some(o) = &mut self.stdout {
+            o.write_all(buf)?;
+        }
         if let Some((w, _, _, h)) = &mut self.file {
             w.write_all(buf)?;
             h.update(buf);
@@ -63,7 +76,9 @@ impl Write for Tee {
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.stdout.flush()?;
+        if let Some(o) = &mut self.stdout {
+            o.flush()?;
+        }
         if let Some((w, ..)) = &mut self.file {
             w.flush()?;
         }

@@ -205,3 +205,78 @@ fn an_ioc_alone_seeds_the_attribution() {
     assert_eq!(with_ioc["verdict"], "attacker");
     assert!(with_ioc["source_ips"].to_string().contains(&t.attacker_ips[1]));
 }
+
+#[test]
+fn csv_timeline_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "csv"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("datetime,actor,verdict,source_ip,"), "{text}");
+    assert_golden("analyze-sample.csv", &text);
+}
+
+#[test]
+fn jsonl_timeline_has_timesketch_fields_and_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "jsonl"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), report_json(&[])["timeline"]["entries"].as_array().unwrap().len());
+    for l in &lines {
+        assert!(!l["message"].as_str().unwrap().is_empty(), "{l}");
+        let dt = l["datetime"].as_str().unwrap();
+        assert!(dt.len() >= 20 && dt.as_bytes()[10] == b'T' && dt.ends_with('Z'), "{dt}");
+        assert_eq!(l["timestamp_desc"], "Event Time");
+        assert!(l["actor"].is_u64() && l["action"].is_string() && l["event_id"].is_string(), "{l}");
+    }
+    assert_golden("analyze-sample.jsonl", &text);
+}
+
+#[test]
+fn navigator_layer_has_required_keys_and_matches_golden() {
+    let o = run_on(&["analyze", "--quiet", "--format", "navigator"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let layer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(layer["name"].as_str().unwrap().contains("AWS-IR-"));
+    assert_eq!(layer["versions"], serde_json::json!({"attack": "16", "navigator": "5.1.0", "layer": "4.5"}));
+    assert_eq!(layer["domain"], "enterprise-attack");
+    assert!(layer["description"].is_string());
+    let id = regex::Regex::new(r"^T\d{4}(\.\d{3})?$").unwrap();
+    let techniques = layer["techniques"].as_array().unwrap();
+    assert!(techniques.iter().any(|t| t["techniqueID"] == "T1098.003"), "{layer}");
+    for t in techniques {
+        assert!(id.is_match(t["techniqueID"].as_str().unwrap()), "{t}");
+        assert!(t["score"].as_u64().unwrap() > 0 && t["enabled"] == true, "{t}");
+        assert!(t["comment"].as_str().unwrap().starts_with("rules: "), "{t}");
+        assert_eq!(t["metadata"][0]["name"], "actors");
+    }
+    assert_golden("analyze-sample.navigator.json", &stdout(&o));
+}
+
+#[test]
+fn several_formats_go_to_their_files_and_the_audit_entry() {
+    let formats = "text,json,csv,jsonl,navigator,markdown";
+    let o = run_on(&["analyze", "--quiet", "--format", formats], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2), "several formats without --out is a usage error");
+    assert!(stderr(&o).contains("need --out DIR"), "{}", stderr(&o));
+
+    let case = tempfile::tempdir().unwrap();
+    let dir = case.path().to_str().unwrap();
+    let o = run_on(&["analyze", "--quiet", "--format", formats, "--out", dir], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "several formats print nothing to stdout");
+    let names = ["report.txt", "report.json", "timeline.csv", "timeline.jsonl", "attack-layer.json", "report.md"];
+    // Each file is what the single format prints.
+    let single = run_on(&["analyze", "--quiet", "--format", "csv"], &[&sample()]);
+    assert_eq!(std::fs::read(case.path().join("timeline.csv")).unwrap(), single.stdout);
+    let log = std::fs::read_to_string(case.path().join("audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one run, one audit entry");
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let listed = strings(&entry["outputs"], "file");
+    for n in names.iter().chain(&["manifest.json", "manifest.csv"]) {
+        assert!(case.path().join(n).is_file(), "{n} missing");
+        assert!(listed.contains(*n), "{n} not in the audit entry: {listed:?}");
+    }
+    let audit = run(&["audit", "verify", dir]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+}

@@ -1,24 +1,38 @@
 //! `trailscope analyze`: ingest, run the rules, attribute, print the forensic summary.
 
 use anyhow::Context;
+use clap::ValueEnum;
 use trailscope_indicators::baseline::learning_end;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{AttributionArgs, InputArgs, OutArgs, ReportFormat, RuleArgs};
+use crate::args::{AnalyzeFormat, AttributionArgs, InputArgs, OutArgs, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{close, Tee};
+use crate::output::{close, record, Tee};
 use crate::{evidence, Outcome};
 
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
-    format: ReportFormat,
+    formats: &[AnalyzeFormat],
     case_seq: u32,
     attribution: &AttributionArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    let formats = distinct(formats);
+    // Checked before any evidence is read: a usage error should cost nothing.
+    if formats.len() != 1 && out_args.out.is_none() {
+        anyhow::bail!(
+            "several formats ({}) need --out DIR: each is written to its own file there",
+            formats
+                .iter()
+                .filter_map(|f| f.to_possible_value())
+                .map(|v| v.get_name().to_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
     let actors = actor_options(attribution)?;
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
@@ -37,19 +51,49 @@ pub fn run(
     // `--out` writes as manifest.json).
     report.evidence_files = evidence.manifest.files.len();
     report.manifest_sha256 = Some(sha256_hex(&evidence.manifest.to_json()));
-    let name = match format {
-        ReportFormat::Text => "report.txt",
-        ReportFormat::Json => "report.json",
-        ReportFormat::Markdown => "report.md",
-    };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
-    match format {
-        ReportFormat::Text => write::text::write_report(&mut out, &report)?,
-        ReportFormat::Json => write::json::write_report(&mut out, &report)?,
-        ReportFormat::Markdown => write::markdown::write_report(&mut out, &report)?,
+    let (case, manifest, rule_set) =
+        (out_args.out.as_deref(), Some(&evidence.manifest), detectors.rule_set_sha256.clone());
+    match (formats.as_slice(), case) {
+        ([one], _) => {
+            let mut out = Tee::new(case, one.file_name())?;
+            write_one(&mut out, *one, &report)?;
+            close(out, case, manifest, Some(rule_set))?;
+        }
+        (several, Some(dir)) => {
+            // One audit entry lists every file of the run.
+            let mut written = Vec::new();
+            for &f in several {
+                let mut out = Tee::file_only(dir, f.file_name())?;
+                write_one(&mut out, f, &report)?;
+                written.extend(out.finish()?);
+            }
+            record(case, manifest, Some(rule_set), written)?;
+        }
+        (_, None) => unreachable!("checked above"),
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
     Ok(detectors.outcome(&findings, &evidence))
+}
+
+/// The formats in the order given, each once.
+fn distinct(formats: &[AnalyzeFormat]) -> Vec<AnalyzeFormat> {
+    let mut seen = Vec::new();
+    for &f in formats {
+        if !seen.contains(&f) {
+            seen.push(f);
+        }
+    }
+    seen
+}
+
+fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::Result<()> {
+    match format {
+        AnalyzeFormat::Text => write::text::write_report(out, report),
+        AnalyzeFormat::Json => write::json::write_report(out, report),
+        AnalyzeFormat::Markdown => write::markdown::write_report(out, report),
+        AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
+        AnalyzeFormat::Jsonl => write::timesketch::write_timeline(out, report),
+        AnalyzeFormat::Navigator => write::navigator::write_layer(out, report),
+    }
 }
 
 /// Attribution options from the command line, checked before any evidence is read.

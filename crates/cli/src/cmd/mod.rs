@@ -16,7 +16,7 @@ use crate::Outcome;
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Analyze { input, rules, format, case_seq, attribution, out } => {
-            analyze::run(&input, &rules, format, case_seq, &attribution, &out)
+            analyze::run(&input, &rules, &format, case_seq, &attribution, &out)
         }
         Command::Hunt { input, rules, min_level, explain, format, out } => {
             hunt::run(&input, &rules, min_level, explain, format, &out)

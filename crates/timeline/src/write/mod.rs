@@ -2,8 +2,11 @@
 
 pub mod json;
 pub mod markdown;
+pub mod navigator;
 pub mod summary;
 pub mod text;
+pub mod timeline_csv;
+pub mod timesketch;
 
 /// Evidence text made safe for a terminal or a plain-text file: control characters (escape
 /// sequences an attacker can plant in a user agent or a name) become `?`.
@@ -12,6 +15,15 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
         s.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>().into()
     } else {
         s.into()
+    }
+}
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
+/// leading quote: user agents and names are attacker-controlled.
+pub(crate) fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::clean;
+use super::{clean, csv_cell};
 use crate::summary::PrincipalSummary;
 
 fn list(v: &[String]) -> String {
@@ -66,15 +66,6 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "user_agents",
     "access_keys",
 ];
-
-/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
-/// leading quote: user agents and names are attacker-controlled.
-pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
-        _ => s.into(),
-    }
-}
 
 /// Write the summaries as CSV with a header; lists are joined with `; `.
 ///
