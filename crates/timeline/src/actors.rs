@@ -501,17 +501,14 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     for row in 0..n {
         let e = store.event(row);
         let service = service_type.is_some() && Some(type_col[row]) == service_type;
+        // Services are named by what they are, whatever identity fields they carry; everyone
+        // else as the report names principals.
         let principal_label = |e: &trailscope_store::Event<'_>| -> String {
             if service {
-                return format!("service:{}", e.str(Field::InvokedBy).or(e.str(Field::SourceIp)).unwrap_or("?"));
+                format!("service:{}", e.str(Field::InvokedBy).or(e.str(Field::SourceIp)).unwrap_or("?"))
+            } else {
+                crate::timeline::principal_name(store, row)
             }
-            e.str(Field::PrincipalArn).map(str::to_owned).unwrap_or_else(|| {
-                format!(
-                    "{}:{}",
-                    e.str(Field::IdentityType).unwrap_or("unknown"),
-                    e.str(Field::IdentityAccount).or(e.str(Field::PrincipalId)).unwrap_or("?")
-                )
-            })
         };
         let origin = if !key_col[row].is_null() && !service {
             match origin_of_key.get(&key_col[row]) {
@@ -638,8 +635,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     score_findings(store, findings, &of_row, &mut clusters, &event_id, &own);
     score_behaviour(store, &mut clusters, &labels, &event_id, &own);
     settle(store, &mut clusters);
-    let mut tie_reasons: Vec<String> = Vec::new();
-    propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id, &mut tie_reasons);
+    propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id);
 
     // Rank and build the public model.
     let mut order: Vec<usize> = (0..clusters.len()).filter(|&c| !clusters[c].rows.is_empty()).collect();
@@ -742,7 +738,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                 reasons,
                 risks: cl.risks.iter().cloned().collect(),
                 linked_to: cl.linked.iter().map(|&l| rank[l] + 1).collect(),
-                sessions: sessions(times, &rows, &err_col_vec(err_col, &rows), opts.session_gap_ms),
+                sessions: sessions(times, &rows, err_col, opts.session_gap_ms),
                 event_ids: rows.iter().map(|&r| event_id(r as usize)).collect(),
                 rows,
             }
@@ -877,21 +873,19 @@ fn settle(store: &Store, clusters: &mut [Cluster]) {
     }
 }
 
-fn err_col_vec(err: &[Sym], rows: &[u32]) -> Vec<bool> {
-    rows.iter().map(|&r| !err[r as usize].is_null()).collect()
-}
-
-fn sessions(times: &[i64], rows: &[u32], failed: &[bool], gap: i64) -> Vec<Session> {
+/// An actor's rows split at pauses longer than `gap`; `errors` is the error-code column.
+fn sessions(times: &[i64], rows: &[u32], errors: &[Sym], gap: i64) -> Vec<Session> {
     let mut out: Vec<Session> = Vec::new();
-    for (i, &r) in rows.iter().enumerate() {
+    for &r in rows {
         let t = times[r as usize];
+        let failed = !errors[r as usize].is_null() as usize;
         match out.last_mut() {
             Some(s) if t - s.end.0 <= gap => {
                 s.end = Time(t);
                 s.events += 1;
-                s.errors += failed[i] as usize;
+                s.errors += failed;
             }
-            _ => out.push(Session { start: Time(t), end: Time(t), events: 1, errors: failed[i] as usize }),
+            _ => out.push(Session { start: Time(t), end: Time(t), events: 1, errors: failed }),
         }
     }
     out
@@ -1135,7 +1129,6 @@ fn propagate(
     clusters: &mut [Cluster],
     labels: &[String],
     event_id: &dyn Fn(usize) -> String,
-    _notes: &mut Vec<String>,
 ) {
     let times = store.times();
     // Which cluster issued each key a cluster uses.

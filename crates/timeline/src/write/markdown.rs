@@ -16,7 +16,6 @@ fn cell(s: &str) -> String {
     html_escape::encode_text(&super::clean(&s.replace(['\n', '\r'], " ")))
         .replace('\\', "\\\\")
         .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
         .replace('`', "\\`")
 }
 
