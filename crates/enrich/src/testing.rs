@@ -217,6 +217,35 @@ pub fn asn_db(rows: &[(&str, u32, &str)]) -> Vec<u8> {
     w.finish()
 }
 
+/// An `ip-ranges.json` as AWS writes it: `(cidr, region, service)`, IPv4 and IPv6 sorted into
+/// their lists.
+pub fn aws_ranges(rows: &[(&str, &str, &str)]) -> String {
+    let entry = |key: &str, (cidr, region, service): &(&str, &str, &str)| serde_json::json!({key: cidr, "region": region, "service": service, "network_border_group": region});
+    let v4: Vec<_> = rows.iter().filter(|r| !r.0.contains(':')).map(|r| entry("ip_prefix", r)).collect();
+    let v6: Vec<_> = rows.iter().filter(|r| r.0.contains(':')).map(|r| entry("ipv6_prefix", r)).collect();
+    serde_json::json!({"syncToken": "1709316787", "createDate": "2024-03-01-18-13-07", "prefixes": v4, "ipv6_prefixes": v6})
+        .to_string()
+}
+
+/// Write `city.mmdb`, `asn.mmdb` and `ip-ranges.json` into `dir` and name them as sources.
+pub fn write_sources(
+    dir: &std::path::Path,
+    city: &[(&str, &str, &str, Option<&str>)],
+    asn: &[(&str, u32, &str)],
+    ranges: &[(&str, &str, &str)],
+) -> crate::Sources {
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).expect("write fixture");
+        p
+    };
+    crate::Sources {
+        geoip: Some(write("city.mmdb", &city_db(city))),
+        asn: Some(write("asn.mmdb", &asn_db(asn))),
+        aws_ranges: Some(write("ip-ranges.json", aws_ranges(ranges).as_bytes())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

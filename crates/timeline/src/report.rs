@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ahash::AHashMap;
 use serde::Serialize;
 use serde_json::Value;
+use trailscope_enrich::{DatabaseInfo, IpInfo, NotLookedUp};
 use trailscope_indicators::base_event_name;
 use trailscope_indicators::useragent::{classify, normalize};
 use trailscope_indicators::{Finding, Severity};
@@ -19,7 +20,7 @@ use crate::timeline::{action_name, principal_name, Timeline, TimelineEntry};
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.0";
+pub const SCHEMA_VERSION: &str = "2.1";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -299,6 +300,50 @@ pub struct Remediation {
     pub status: EndState,
 }
 
+/// What the examiner's GeoIP, ASN and AWS-ranges databases say about the source IPs.
+///
+/// One table for the whole report, keyed by address: actors, the source-IP table and timeline
+/// entries name addresses, and writers look them up here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Enrichment {
+    /// Whether any database was given (`--geoip`, `--asn`, `--aws-ranges`).
+    pub done: bool,
+    /// The databases used: file, size, SHA-256, type and build time or publication date.
+    pub databases: Vec<DatabaseInfo>,
+    /// Every public source address of any actor, with what the databases say about it.
+    pub addresses: BTreeMap<String, IpInfo>,
+    /// Source values of actors that were not looked up, and why (service names, `AWS
+    /// Internal`, private and link-local addresses).
+    pub not_looked_up: BTreeMap<String, NotLookedUp>,
+}
+
+impl Enrichment {
+    /// What the databases say about a source value (`None`: not enriched or not public).
+    pub fn of(&self, source: &str) -> Option<&IpInfo> {
+        self.addresses.get(source)
+    }
+
+    /// Look up every source value of the actors.
+    fn build(actors: &[Actor], opts: &ActorOptions) -> Enrichment {
+        let Some(enricher) = &opts.enricher else { return Enrichment::default() };
+        let mut out = Enrichment { done: true, databases: enricher.databases().to_vec(), ..Enrichment::default() };
+        for ip in actors.iter().flat_map(|a| &a.source_ips) {
+            if out.addresses.contains_key(ip) || out.not_looked_up.contains_key(ip) {
+                continue;
+            }
+            match enricher.enrich(ip) {
+                Ok(info) => {
+                    out.addresses.insert(ip.clone(), info);
+                }
+                Err(why) => {
+                    out.not_looked_up.insert(ip.clone(), why);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -354,6 +399,8 @@ pub struct Report {
     pub coverage: Coverage,
     /// The baselines' learning window, when baselines ran.
     pub baseline: Option<BaselineWindow>,
+    /// GeoIP, ASN and AWS address space of the source IPs (or that enrichment was not done).
+    pub enrichment: Enrichment,
     /// Attacker timeline.
     pub timeline: Timeline,
 }
@@ -663,6 +710,7 @@ impl Report {
         });
         let remediation = remediation(&credentials, &persistence, &defense_evasion, &data_accessed, store, &rows);
 
+        let enrichment = Enrichment::build(&actors.actors, &opts.actors);
         let day_of = rows.first().copied().map(|r| times[r]).or(times.first().copied());
         let date = day_of.map(|t| chrono_free_iso(t)[..10].replace('-', "")).unwrap_or_else(|| "00000000".into());
         Report {
@@ -692,6 +740,7 @@ impl Report {
             findings: rule_counts,
             coverage,
             baseline,
+            enrichment,
             timeline,
         }
     }

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::{clean, csv_cell};
+use trailscope_enrich::IpInfo;
+
 use crate::actors::is_denial;
 use crate::{Report, TimelineEntry};
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 19] = [
     "datetime",
     "actor",
     "verdict",
@@ -28,6 +30,11 @@ pub const COLUMNS: [&str; 15] = [
     "region",
     "principal",
     "access_key",
+    // Enrichment of source_ip (empty without --geoip/--asn/--aws-ranges, or when unknown).
+    "country",
+    "asn",
+    "as_org",
+    "cloud",
 ];
 
 /// `ok`, `denied`, or `failed:<errorCode>`.
@@ -40,7 +47,7 @@ pub(crate) fn outcome(e: &TimelineEntry) -> String {
 }
 
 /// One timeline entry with its actor and resource looked up: the cells of [`COLUMNS`], raw.
-pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
+pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
     let actors: HashMap<usize, _> = report.actors.iter().map(|a| (a.id, a)).collect();
     // Only persistence and evasion calls carry a target in the model; other rows stay empty.
     let targets: HashMap<&str, &str> = report
@@ -56,6 +63,8 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
         .iter()
         .map(|e| {
             let actor = actors.get(&e.actor);
+            let info = report.enrichment.of(&e.source_ip);
+            let known = |f: fn(&IpInfo) -> Option<String>| info.and_then(f).unwrap_or_default();
             [
                 e.time.to_string(),
                 e.actor.to_string(),
@@ -72,6 +81,10 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
                 e.region.clone(),
                 e.principal.clone(),
                 e.access_key.clone().unwrap_or_default(),
+                known(|i| i.country_code.clone()),
+                known(|i| i.asn.map(|n| n.to_string())),
+                known(|i| i.as_org.clone()),
+                known(IpInfo::cloud),
             ]
         })
         .collect()
