@@ -33,6 +33,9 @@ pub enum Command {
         /// Who is who: overrides and session splitting.
         #[command(flatten)]
         attribution: AttributionArgs,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -97,6 +100,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -133,6 +139,9 @@ pub enum Command {
         /// Print at most this many events.
         #[arg(long)]
         limit: Option<usize>,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -210,7 +219,32 @@ pub struct RuleArgs {
     pub baseline: Vec<PathBuf>,
 }
 
-/// Severity levels for `--min-level`.
+/// Offline enrichment of source IPs from the examiner's saved databases (nothing is fetched).
+/// Service names, `AWS Internal` and private addresses are never looked up.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// GeoIP City or Country database (MaxMind/DB-IP .mmdb): country and city of source IPs.
+    #[arg(long, value_name = "FILE.mmdb")]
+    pub geoip: Option<PathBuf>,
+    /// ASN database (.mmdb): autonomous system number and organisation of source IPs.
+    #[arg(long, value_name = "FILE.mmdb")]
+    pub asn: Option<PathBuf>,
+    /// AWS's ip-ranges.json, saved: AWS address space (service and region) of source IPs.
+    #[arg(long, value_name = "FILE")]
+    pub aws_ranges: Option<PathBuf>,
+}
+
+impl EnrichArgs {
+    /// The databases named.
+    pub fn sources(&self) -> trailscope_enrich::Sources {
+        trailscope_enrich::Sources {
+            geoip: self.geoip.clone(),
+            asn: self.asn.clone(),
+            aws_ranges: self.aws_ranges.clone(),
+        }
+    }
+}
+
 /// Attribution options of `analyze`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AttributionArgs {
@@ -224,6 +258,7 @@ pub struct AttributionArgs {
     pub session_gap: String,
 }
 
+/// Severity levels for `--min-level`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// Everything.

@@ -68,8 +68,21 @@ fn names_the_leaked_key_attacker_ips_persistence_and_data() {
 
 #[test]
 fn attributed_events_match_ground_truth() {
+    attributed_events_match_ground_truth_with(&[]);
+}
+
+/// The same attribution with GeoIP, ASN and AWS ranges: the owner's CI and app servers in EC2
+/// and the credential's new autonomous systems must not move the line.
+#[test]
+fn attributed_events_match_ground_truth_with_enrichment() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    attributed_events_match_ground_truth_with(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+fn attributed_events_match_ground_truth_with(extra: &[&str]) {
     let t = truth();
-    let r = report_json(&[]);
+    let r = report_json(extra);
     let got: BTreeSet<String> = strings(&r["timeline"]["entries"], "event_id");
     let want: BTreeSet<String> = t.malicious_event_ids.iter().cloned().collect();
     let hit = got.intersection(&want).count();
@@ -89,8 +102,21 @@ fn attributed_events_match_ground_truth() {
 /// clean-up all in the same evidence.
 #[test]
 fn attacker_actors_are_the_intruder_and_never_the_confounders() {
+    attacker_actors_are_the_intruder_and_never_the_confounders_with(&[]);
+}
+
+#[test]
+fn attacker_actors_are_the_intruder_and_never_the_confounders_with_enrichment() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    attacker_actors_are_the_intruder_and_never_the_confounders_with(
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+}
+
+fn attacker_actors_are_the_intruder_and_never_the_confounders_with(extra: &[&str]) {
     let t = truth();
-    let r = report_json(&[]);
+    let r = report_json(extra);
     let actors = r["actors"].as_array().unwrap();
     let attacker: BTreeSet<String> = actors
         .iter()
@@ -116,7 +142,7 @@ fn attacker_actors_are_the_intruder_and_never_the_confounders() {
     for a in actors.iter().filter(|a| a["verdict"] == "attacker") {
         assert!(!a["reasons"].as_array().unwrap().is_empty());
     }
-    assert_eq!(r["schema_version"], "2.0");
+    assert_eq!(r["schema_version"], "2.1");
     for c in r["compromised_credentials"].as_array().unwrap() {
         assert!(c["first_used"].is_null() || c["first_used"].as_str().unwrap().ends_with('Z'));
     }

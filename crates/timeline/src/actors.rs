@@ -849,11 +849,12 @@ fn established(times: &[i64], rows: &[u32]) -> bool {
 const AWS_SPACE_POINTS: i32 = 10;
 const NEW_ASN_POINTS: i32 = 10;
 
-/// With the examiner's databases: a user's credential calling from EC2 address space, and a
-/// credential's first use from an autonomous system after history in others.
+/// With the examiner's databases: a user's credential calling from EC2 address space new to it,
+/// and a credential's first use from an autonomous system after history in others.
 ///
-/// EC2 space is not held against infrastructure as code, AWS services, role sessions (the way
-/// workloads on EC2 call AWS) or established actors: owners run their automation there too.
+/// History is the credential's and its principals' (a rotated key inherits where its user
+/// worked). EC2 space is not held against infrastructure as code, AWS services, role sessions
+/// (the way workloads on EC2 call AWS) or established actors: owners run automation there too.
 fn score_enrichment(
     store: &Store,
     clusters: &mut [Cluster],
@@ -882,65 +883,60 @@ fn score_enrichment(
             ips
         })
         .collect();
-    let first_row_from = |cl: &Cluster, s: Sym| -> usize {
-        cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col[r] == s).unwrap_or(cl.rows[0] as usize)
-    };
-    for (c, cl) in clusters.iter_mut().enumerate() {
-        let origin = labels[cl.origin as usize].as_str();
-        if cl.rows.is_empty()
-            || cl.trusted.is_some()
-            || matches!(cl.tool, Some(ToolClass::AwsService | ToolClass::InfrastructureAsCode))
-            || origin.contains(":assumed-role/")
-            || established(times, &cl.rows)
-        {
-            continue;
-        }
-        if let Some((s, ip, range)) =
-            facts[c].iter().find_map(|(s, ip, i)| i.aws.as_ref().filter(|r| r.is_ec2()).map(|r| (*s, ip, r)))
-        {
-            let detail = format!(
-                "from {range} address space ({ip} in {}): a rented cloud server is typical of intruders",
-                range.prefix
-            );
-            let row = first_row_from(cl, s);
-            cl.add(ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, None, vec![event_id(row)]);
-        }
-    }
-
-    // Autonomous-system novelty, per credential with history (as for networks).
     let asns = |c: usize| -> BTreeMap<u32, String> {
         facts[c].iter().filter_map(|(_, _, i)| i.asn.map(|n| (n, i.autonomous_system().unwrap_or_default()))).collect()
     };
-    let mut by_origin: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, cl) in clusters.iter().enumerate() {
-        if !cl.rows.is_empty() && cl.tool != Some(ToolClass::AwsService) {
-            by_origin.entry(cl.origin).or_default().push(i);
+    let start = |cl: &Cluster| times[cl.rows[0] as usize];
+    let live = |cl: &Cluster| !cl.rows.is_empty() && cl.tool != Some(ToolClass::AwsService);
+    let mut by_origin: AHashMap<u32, Vec<usize>> = AHashMap::new();
+    let mut by_principal: AHashMap<Sym, Vec<usize>> = AHashMap::new();
+    for (i, cl) in clusters.iter().enumerate().filter(|(_, cl)| live(cl)) {
+        by_origin.entry(cl.origin).or_default().push(i);
+        for &p in cl.principals.iter().filter(|p| !p.is_null()) {
+            by_principal.entry(p).or_default().push(i);
         }
     }
-    for members in by_origin.values().filter(|m| m.len() >= 2) {
-        for &c in members {
-            if clusters[c].trusted.is_some() {
-                continue;
+    let mut adds: Vec<(usize, ReasonKind, i32, String, usize)> = Vec::new();
+    for (c, cl) in clusters.iter().enumerate() {
+        if !live(cl) || cl.trusted.is_some() {
+            continue;
+        }
+        let origin = labels[cl.origin as usize].as_str();
+        // Actors of the same credential or principals that started earlier: its history.
+        let earlier: BTreeSet<usize> = by_origin[&cl.origin]
+            .iter()
+            .chain(cl.principals.iter().filter_map(|p| by_principal.get(p)).flatten())
+            .copied()
+            .filter(|&o| o != c && start(&clusters[o]) < start(cl))
+            .collect();
+        let network_known = earlier.iter().any(|&o| clusters[o].network == cl.network);
+        let cloud_ok = matches!(cl.tool, Some(ToolClass::InfrastructureAsCode))
+            || origin.contains(":assumed-role/")
+            || established(times, &cl.rows);
+        if !network_known && !cloud_ok {
+            let ec2 = facts[c].iter().find_map(|(s, ip, i)| i.aws.as_ref().filter(|r| r.is_ec2()).map(|r| (*s, ip, r)));
+            if let Some((s, ip, range)) = ec2 {
+                let detail = format!(
+                    "from {range} address space ({ip} in {}): a rented cloud server is typical of intruders",
+                    range.prefix
+                );
+                let row = cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col[r] == s).unwrap_or(cl.rows[0] as usize);
+                adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
             }
-            let start = times[clusters[c].rows[0] as usize];
-            let before: BTreeMap<u32, String> = members
-                .iter()
-                .filter(|&&o| o != c && times[clusters[o].rows[0] as usize] < start)
-                .flat_map(|&o| asns(o))
-                .collect();
-            let mine = asns(c);
-            if before.is_empty() || mine.is_empty() || mine.keys().any(|n| before.contains_key(n)) {
-                continue;
-            }
+        }
+        let before: BTreeMap<u32, String> = earlier.iter().flat_map(|&o| asns(o)).collect();
+        let mine = asns(c);
+        if !before.is_empty() && !mine.is_empty() && !mine.keys().any(|n| before.contains_key(n)) {
             let detail = format!(
-                "first use of {} from {} (used before from {})",
-                labels[clusters[c].origin as usize],
+                "first use of {origin} from {} (it and its principals used before {})",
                 mine.values().cloned().collect::<Vec<_>>().join(", "),
                 before.values().cloned().collect::<Vec<_>>().join(", ")
             );
-            let row = clusters[c].rows[0] as usize;
-            clusters[c].add(ReasonKind::NewAsnForCredential, NEW_ASN_POINTS, detail, None, vec![event_id(row)]);
+            adds.push((c, ReasonKind::NewAsnForCredential, NEW_ASN_POINTS, detail, cl.rows[0] as usize));
         }
+    }
+    for (c, kind, points, detail, row) in adds {
+        clusters[c].add(kind, points, detail, None, vec![event_id(row)]);
     }
 }
 

@@ -404,6 +404,9 @@ fn enrichment_scores_cloud_space_and_new_autonomous_systems_not_automation() {
         c.ok(60, &app, "s3", "ListBuckets", json!(null));
         c.ok(60, &endpoint, "ec2", "DescribeSubnets", json!(null));
     }
+    // CI's key rotated: the new key works from where its user always did.
+    let rotated = user("ci", "AKIACIROTATEDKEY0001", "52.23.180.12", cli);
+    c.ok(60, &rotated, "ec2", "DescribeInstances", json!(null));
     let stolen = user("alice", "AKIAOWNERKEY00000001", "3.90.1.2", cli);
     let first = c.ok(3600, &stolen, "ec2", "DescribeInstances", json!(null));
 
@@ -431,11 +434,11 @@ fn enrichment_scores_cloud_space_and_new_autonomous_systems_not_automation() {
     let asn = reason(ReasonKind::NewAsnForCredential);
     assert_eq!(
         asn.detail,
-        "first use of AKIAOWNERKEY00000001 from AS14618 AMAZON-AES (used before from AS64502 Example Office ISP)"
+        "first use of AKIAOWNERKEY00000001 from AS14618 AMAZON-AES (it and its principals used before AS64502 Example Office ISP)"
     );
     let plain_thief = plain.actors.iter().find(|a| a.source_ips == ["3.90.1.2"]).unwrap();
     assert_eq!(thief.score, plain_thief.score + 20);
-    for ip in ["52.23.180.11", "54.210.33.5", "10.0.3.7", "198.51.100.23"] {
+    for ip in ["52.23.180.11", "52.23.180.12", "54.210.33.5", "10.0.3.7", "198.51.100.23"] {
         let k = kinds(&r, ip);
         assert!(
             !k.contains(&ReasonKind::AwsAddressSpace) && !k.contains(&ReasonKind::NewAsnForCredential),

@@ -7,10 +7,10 @@ use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{AnalyzeFormat, AttributionArgs, InputArgs, OutArgs, RuleArgs};
+use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{close, record, Tee};
-use crate::{evidence, Outcome};
+use crate::output::{close_with_inputs, record_with_inputs, Tee};
+use crate::{enrichment, evidence, Outcome};
 
 pub fn run(
     input: &InputArgs,
@@ -18,6 +18,7 @@ pub fn run(
     formats: &[AnalyzeFormat],
     case_seq: u32,
     attribution: &AttributionArgs,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let formats = distinct(formats);
@@ -33,7 +34,9 @@ pub fn run(
                 .join(",")
         );
     }
-    let actors = actor_options(attribution)?;
+    let mut actors = actor_options(attribution)?;
+    actors.enricher = enrichment::open(enrich)?;
+    let inputs = enrichment::audit_inputs(actors.enricher.as_deref());
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
@@ -57,7 +60,7 @@ pub fn run(
         ([one], _) => {
             let mut out = Tee::new(case, one.file_name())?;
             write_one(&mut out, *one, &report)?;
-            close(out, case, manifest, Some(rule_set))?;
+            close_with_inputs(out, case, manifest, Some(rule_set), inputs)?;
         }
         (several, Some(dir)) => {
             // One audit entry lists every file of the run.
@@ -67,7 +70,7 @@ pub fn run(
                 write_one(&mut out, f, &report)?;
                 written.extend(out.finish()?);
             }
-            record(case, manifest, Some(rule_set), written)?;
+            record_with_inputs(case, manifest, Some(rule_set), inputs, written)?;
         }
         (_, None) => unreachable!("checked above"),
     }
@@ -105,5 +108,5 @@ fn actor_options(args: &AttributionArgs) -> anyhow::Result<ActorOptions> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let session_gap_ms = parse_duration(&args.session_gap)
         .with_context(|| format!("--session-gap: not a duration: {:?} (use e.g. 30m or 2h)", args.session_gap))?;
-    Ok(ActorOptions { session_gap_ms, trust })
+    Ok(ActorOptions { session_gap_ms, trust, enricher: None })
 }

@@ -5,9 +5,9 @@ use std::io::Write;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
-use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs};
-use crate::output::{close, Tee};
-use crate::{evidence, filter};
+use crate::args::{EnrichArgs, EventFormat, FilterArgs, InputArgs, OutArgs};
+use crate::output::{close_with_inputs, Tee};
+use crate::{enrichment, evidence, filter};
 
 const COLUMNS: [&str; 10] =
     ["time", "account", "region", "principal", "access_key", "source_ip", "action", "error", "user_agent", "event_id"];
@@ -34,8 +34,10 @@ pub fn run(
     f: &FilterArgs,
     format: EventFormat,
     limit: Option<usize>,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
+    let enricher = enrichment::open(enrich)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
     let rows = filter::select(store, f)?;
@@ -47,6 +49,7 @@ pub fn run(
     };
     let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
+        // The record as rebuilt from the store, as the trail wrote it: enrichment is not mixed in.
         EventFormat::Jsonl => {
             for &r in rows {
                 serde_json::to_writer(&mut out, &store.event(r).to_json())?;
@@ -55,9 +58,13 @@ pub fn run(
         }
         EventFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(COLUMNS)?;
+            let extra: &[&str] = if enricher.is_some() { &enrichment::COLUMNS } else { &[] };
+            w.write_record(COLUMNS.iter().chain(extra))?;
             for &r in rows {
-                w.write_record(row_values(store, r))?;
+                let v = row_values(store, r);
+                let more: Vec<String> =
+                    enricher.as_deref().map(|e| enrichment::cells(e, &v[5])).into_iter().flatten().collect();
+                w.write_record(v.iter().chain(&more))?;
             }
             w.flush()?;
         }
@@ -70,14 +77,29 @@ pub fn run(
             )?;
             for &r in rows {
                 let v = row_values(store, r);
+                let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &v[5]));
                 writeln!(
                     out,
-                    "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}",
-                    v[0], v[1], v[2], v[4], v[5], v[6], v[7], v[3]
+                    "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}{}",
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[4],
+                    v[5],
+                    v[6],
+                    v[7],
+                    v[3],
+                    at.map(|a| format!("  [{a}]")).unwrap_or_default()
                 )?;
             }
         }
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    close_with_inputs(
+        out,
+        out_args.out.as_deref(),
+        Some(&evidence.manifest),
+        None,
+        enrichment::audit_inputs(enricher.as_deref()),
+    )?;
     Ok(super::evidence_outcome(&evidence))
 }

@@ -7,10 +7,10 @@ use trailscope_indicators::{Finding, Severity};
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
 
-use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
+use crate::args::{EnrichArgs, EventFormat, InputArgs, Level, OutArgs, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{close, Tee};
-use crate::{evidence, Outcome};
+use crate::output::{close_with_inputs, Tee};
+use crate::{enrichment, evidence, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
     match l {
@@ -64,8 +64,12 @@ pub fn run(
     min: Level,
     explain: bool,
     format: EventFormat,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    let enricher = enrichment::open(enrich)?;
+    // With databases, each line also says where its source IP is (columns at the end).
+    let place = |ip: &str| enricher.as_deref().map(|e| enrichment::cells(e, ip)).into_iter().flatten();
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
@@ -96,24 +100,29 @@ pub fn run(
                 if !c[11].is_empty() {
                     more += &format!(" [attempt, failed: {}]", c[11]);
                 }
+                let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &c[6]));
                 writeln!(
                     out,
-                    "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}",
+                    "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}{}",
                     c[0],
                     c[1],
                     c[2],
                     c[6],
                     c[5],
                     format!("{}{more}", c[7]),
-                    c[4]
+                    c[4],
+                    at.map(|a| format!("  [{a}]")).unwrap_or_default()
                 )?;
             }
         }
         EventFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(COLUMNS)?;
+            let extra: &[&str] = if enricher.is_some() { &enrichment::COLUMNS } else { &[] };
+            w.write_record(COLUMNS.iter().chain(extra))?;
             for f in &findings {
-                w.write_record(columns(store, f))?;
+                let c = columns(store, f);
+                let more: Vec<String> = place(&c[6]).collect();
+                w.write_record(c.iter().chain(&more))?;
             }
             w.flush()?;
         }
@@ -122,17 +131,26 @@ pub fn run(
                 let c = columns(store, f);
                 let ids: Vec<&str> =
                     f.rows.iter().filter_map(|&r| store.event(r as usize).str(Field::EventId)).collect();
-                let v = json!({
+                let mut v = json!({
                     "time": c[0], "severity": c[1], "rule": c[2], "title": c[3], "tactics": f.rule.tactics,
                     "techniques": f.rule.techniques, "principal": c[4], "access_key": c[5], "source_ip": c[6],
                     "event_name": c[7], "event_ids": ids, "group": f.group, "rule_source": f.rule.source,
                     "attempt": f.attempt(store),
                 });
+                for (k, cell) in enrichment::COLUMNS.iter().zip(place(&c[6])) {
+                    v[*k] = cell.into();
+                }
                 serde_json::to_writer(&mut out, &v)?;
                 out.write_all(b"\n")?;
             }
         }
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
+    close_with_inputs(
+        out,
+        out_args.out.as_deref(),
+        Some(&evidence.manifest),
+        Some(detectors.rule_set_sha256.clone()),
+        enrichment::audit_inputs(enricher.as_deref()),
+    )?;
     Ok(detectors.outcome(&findings, &evidence))
 }
