@@ -105,6 +105,8 @@ fn text_markdown_csv_and_jsonl_show_where_addresses_are() {
     let dir = tempfile::tempdir().unwrap();
     let flags = enrichment_flags(dir.path());
     let text = stdout(&analyze(&flags, "text"));
+    // The whole enriched report is reviewed as a diff like the plain one.
+    assert_golden("analyze-sample-enriched.txt", &text);
     let header = line(&text, "Enrichment:");
     assert!(header.contains("geoip city.mmdb (GeoLite2-City, built 2024-03-01T00:00:00Z, SHA-256 "), "{header}");
     assert!(text.contains("aws-ranges ip-ranges.json (created 2024-03-01-18-13-07, sync token 1709316787, 8 prefixes"));
@@ -232,4 +234,33 @@ fn bad_databases_are_refused_naming_the_file_and_reason() {
             assert!(o.stdout.is_empty(), "{cmd}: nothing written before the databases are checked");
         }
     }
+}
+
+/// Values CloudTrail logs in `sourceIPAddress` that are not a caller's public address are never
+/// looked up, and the report says why.
+#[test]
+fn aws_internal_service_names_and_private_addresses_are_not_looked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    let mut recs = Vec::new();
+    for (i, ip) in ["185.220.101.47", "AWS Internal", "10.0.3.7", "s3.amazonaws.com", "169.254.10.1"].iter().enumerate()
+    {
+        let mut r = record(i, "DescribeInstances");
+        r["sourceIPAddress"] = (*ip).into();
+        recs.push(r);
+    }
+    let logs = write(dir.path(), "logs/trail.json", &s3_body(&recs));
+    let mut args = vec!["analyze", "--quiet", "--format", "json"];
+    args.extend(flags.iter().map(String::as_str));
+    let o = run_on(&args, &[logs.parent().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &r["enrichment"];
+    assert_eq!(e["addresses"]["185.220.101.47"]["asn"], 64500, "{e}");
+    assert_eq!(
+        e["not_looked_up"],
+        serde_json::json!({"10.0.3.7": "private", "169.254.10.1": "link-local", "AWS Internal": "aws-internal",
+            "s3.amazonaws.com": "service-name"})
+    );
+    assert_eq!(e["addresses"].as_object().unwrap().len(), 1);
 }
