@@ -147,8 +147,8 @@ pub enum ReasonKind {
     Established,
     /// Findings on resources its own credential created earlier (set-up and tear-down).
     OwnResources,
-    /// Calls from EC2 address space (`--aws-ranges`) with a user's credential: a rented cloud
-    /// server is typical of intruders.
+    /// Calls from EC2 address space (`--aws-ranges`) with a user's credential, from a network
+    /// neither it nor its principals used before: a rented cloud server is typical of intruders.
     AwsAddressSpace,
     /// The credential's first use from an autonomous system (`--asn`) after history in others.
     NewAsnForCredential,
@@ -910,10 +910,10 @@ fn score_enrichment(
             .filter(|&o| o != c && start(&clusters[o]) < start(cl))
             .collect();
         let network_known = earlier.iter().any(|&o| clusters[o].network == cl.network);
-        let cloud_ok = matches!(cl.tool, Some(ToolClass::InfrastructureAsCode))
+        let cloud_expected = matches!(cl.tool, Some(ToolClass::InfrastructureAsCode))
             || origin.contains(":assumed-role/")
             || established(times, &cl.rows);
-        if !network_known && !cloud_ok {
+        if !network_known && !cloud_expected {
             let ec2 = facts[c].iter().find_map(|(s, ip, i)| i.aws.as_ref().filter(|r| r.is_ec2()).map(|r| (*s, ip, r)));
             if let Some((s, ip, range)) = ec2 {
                 let detail = format!(
