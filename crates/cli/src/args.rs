@@ -251,7 +251,7 @@ pub enum ListFormat {
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Files and directories (an S3 sync of AWSLogs/, exports, JSON Lines; gzipped or not), or
-    /// one case file saved by `ingest --save`.
+    /// one case file saved by `ingest --save` (`hunt`: several, hunted one after another).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Worker threads (0: one per core).

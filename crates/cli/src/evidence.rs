@@ -48,26 +48,33 @@ impl Evidence {
     }
 }
 
-/// The one case file among the inputs, if they are a case file. Several case files, or a case
-/// file mixed with logs, are refused: each case is its own store and no command combines
-/// stores yet.
-pub fn case_input(paths: &[PathBuf]) -> anyhow::Result<Option<&Path>> {
+/// The case files among the inputs: all of them when every input is a case file, none when
+/// none is. A case file mixed with logs is refused: each case is its own store.
+pub fn case_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<&Path>> {
     let mut cases = Vec::new();
     for p in paths {
         if is_case_file(p).with_context(|| format!("reading {}", p.display()))? {
             cases.push(p.as_path());
         }
     }
-    match (cases.as_slice(), paths.len()) {
-        ([], _) => Ok(None),
-        ([one], 1) => Ok(Some(one)),
-        ([one], _) => bail!(
+    if let Some(one) = cases.first().filter(|_| cases.len() < paths.len()) {
+        bail!(
             "{} is a case file: give it alone (a case file cannot be combined with other evidence; \
              ingest the logs again with --save to make one case of them all)",
             one.display()
-        ),
-        (many, _) => bail!(
-            "{} case files given ({}): give one case file at a time (combining cases is not supported)",
+        );
+    }
+    Ok(cases)
+}
+
+/// The one case file among the inputs, if they are a case file. Several case files are refused
+/// here: only `hunt` runs over several cases, one after another.
+pub fn case_input(paths: &[PathBuf]) -> anyhow::Result<Option<&Path>> {
+    match case_inputs(paths)?.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => bail!(
+            "{} case files given ({}): give one case file at a time (only `hunt` runs over several cases)",
             many.len(),
             many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         ),

@@ -1,15 +1,18 @@
 //! `trailscope hunt`: findings of the rules, IOCs and baselines, one line each.
 
 use std::io::Write;
+use std::path::Path;
 
 use serde_json::json;
 use trailscope_indicators::{Finding, Severity};
+use trailscope_integrity::sha256_hex;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
+use trailscope_timeline::write::{clean, csv_cell};
 
 use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
 use crate::detect::Detectors;
-use crate::output::{close, Tee};
+use crate::output::{close, record, Tee};
 use crate::{evidence, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
@@ -67,6 +70,10 @@ pub fn run(
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let detectors = Detectors::load_for(rule_args, input)?;
+    let cases = evidence::case_inputs(&input.paths)?;
+    if cases.len() > 1 {
+        return run_cases(&cases, &detectors, input.quiet, severity_of(min), explain, format, out_args);
+    }
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
     if explain {
@@ -76,21 +83,65 @@ pub fn run(
     }
     let min = severity_of(min);
     let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
-    let name = match format {
+    let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
+    let mut w = FindingWriter::new(format, false);
+    w.header(&mut out)?;
+    for f in &findings {
+        w.write(&mut out, store, f, None)?;
+    }
+    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
+    Ok(detectors.outcome(&findings, &evidence))
+}
+
+fn file_name(format: EventFormat) -> &'static str {
+    match format {
         EventFormat::Table => "findings.txt",
         EventFormat::Csv => "findings.csv",
         EventFormat::Jsonl => "findings.jsonl",
-    };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
-    match format {
-        EventFormat::Table => {
-            writeln!(
+    }
+}
+
+/// Findings in one format, one after another; with `case`, each names the case file it is from.
+struct FindingWriter {
+    format: EventFormat,
+    with_case: bool,
+}
+
+/// One CSV record, formula-looking cells neutralised (the values come from the evidence).
+fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(cells.into_iter().map(|c| csv_cell(c).into_owned()))?;
+    w.flush()?;
+    Ok(())
+}
+
+impl FindingWriter {
+    fn new(format: EventFormat, with_case: bool) -> Self {
+        FindingWriter { format, with_case }
+    }
+
+    fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
+        match self.format {
+            EventFormat::Table => writeln!(
                 out,
                 "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} PRINCIPAL",
                 "TIME", "SEVERITY", "RULE", "SOURCE_IP", "ACCESS_KEY", "EVENT"
-            )?;
-            for f in &findings {
-                let c = columns(store, f);
+            )?,
+            EventFormat::Csv => {
+                let case = self.with_case.then_some("case");
+                csv_row(out, case.into_iter().chain(COLUMNS))?;
+            }
+            EventFormat::Jsonl => {}
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, out: &mut impl Write, store: &Store, f: &Finding, case: Option<&str>) -> anyhow::Result<()> {
+        let c = columns(store, f);
+        match self.format {
+            EventFormat::Table => {
+                // Evidence values reach a terminal: escape sequences planted in them are disarmed.
+                let c = c.map(|v| clean(&v).into_owned());
                 let mut more =
                     if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
                 if !c[11].is_empty() {
@@ -108,31 +159,211 @@ pub fn run(
                     c[4]
                 )?;
             }
-        }
-        EventFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(COLUMNS)?;
-            for f in &findings {
-                w.write_record(columns(store, f))?;
+            EventFormat::Csv => {
+                let case = self.with_case.then_some(case.unwrap_or(""));
+                csv_row(out, case.into_iter().chain(c.iter().map(String::as_str)))?;
             }
-            w.flush()?;
-        }
-        EventFormat::Jsonl => {
-            for f in &findings {
-                let c = columns(store, f);
+            EventFormat::Jsonl => {
                 let ids: Vec<&str> =
                     f.rows.iter().filter_map(|&r| store.event(r as usize).str(Field::EventId)).collect();
-                let v = json!({
+                let mut v = json!({
                     "time": c[0], "severity": c[1], "rule": c[2], "title": c[3], "tactics": f.rule.tactics,
                     "techniques": f.rule.techniques, "principal": c[4], "access_key": c[5], "source_ip": c[6],
                     "event_name": c[7], "event_ids": ids, "group": f.group, "rule_source": f.rule.source,
                     "attempt": f.attempt(store),
                 });
-                serde_json::to_writer(&mut out, &v)?;
+                if self.with_case {
+                    v["case"] = json!(case);
+                }
+                serde_json::to_writer(&mut *out, &v)?;
                 out.write_all(b"\n")?;
             }
         }
+        Ok(())
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
-    Ok(detectors.outcome(&findings, &evidence))
+}
+
+/// What one case of a bulk hunt gave.
+struct CaseSummary {
+    path: String,
+    /// Why the case could not be hunted (it is then skipped, and the run needs attention).
+    refused: Option<String>,
+    events: usize,
+    span: Option<(i64, i64)>,
+    /// Findings per severity, most severe first (critical .. informational).
+    by_severity: [usize; 5],
+    /// Rule id and finding count, most findings first.
+    rules: Vec<(String, usize)>,
+    /// SHA-256 of the evidence manifest saved in the case: which logs the case was made of.
+    manifest_sha256: String,
+    problems: bool,
+}
+
+const SEVERITIES: [Severity; 5] =
+    [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Informational];
+
+/// `hunt case1.tscase case2.tscase ...`: the same detectors over each saved case in turn (one
+/// case in memory at a time, so years of incidents need no more memory than the largest), the
+/// findings of all, then a summary per case.
+fn run_cases(
+    cases: &[&Path],
+    detectors: &Detectors,
+    quiet: bool,
+    min: Severity,
+    explain: bool,
+    format: EventFormat,
+    out_args: &OutArgs,
+) -> anyhow::Result<Outcome> {
+    let case_dir = out_args.out.as_deref();
+    let mut out = Tee::new(case_dir, file_name(format))?;
+    let mut w = FindingWriter::new(format, true);
+    if format != EventFormat::Table {
+        w.header(&mut out)?;
+    }
+    let mut summaries = Vec::new();
+    for path in cases {
+        let label = path.display().to_string();
+        let evidence = match evidence::open_case(path) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("trailscope: {label}: skipped: {e:#}");
+                summaries.push(CaseSummary {
+                    path: label,
+                    refused: Some(format!("{e:#}")),
+                    events: 0,
+                    span: None,
+                    by_severity: [0; 5],
+                    rules: Vec::new(),
+                    manifest_sha256: String::new(),
+                    problems: true,
+                });
+                continue;
+            }
+        };
+        let store = &evidence.store;
+        if explain {
+            for line in detectors.rules.explain(store) {
+                eprintln!("{label}: {line}");
+            }
+        }
+        let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+        let span = (!store.is_empty()).then(|| (store.times()[0], store.times()[store.len() - 1]));
+        if format == EventFormat::Table {
+            writeln!(out, "== {label}: {} events, {} findings", store.len(), findings.len())?;
+            w.header(&mut out)?;
+        }
+        let mut by_severity = [0; 5];
+        let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
+        for f in &findings {
+            w.write(&mut out, store, f, Some(&label))?;
+            by_severity[SEVERITIES.iter().position(|&s| s == f.rule.severity).unwrap_or(4)] += 1;
+            *rules.entry(&f.rule.id).or_default() += 1;
+        }
+        if format == EventFormat::Table {
+            writeln!(out)?;
+        }
+        let mut rules: Vec<(String, usize)> = rules.into_iter().map(|(r, n)| (r.to_owned(), n)).collect();
+        rules.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        summaries.push(CaseSummary {
+            path: label,
+            refused: None,
+            events: store.len(),
+            span,
+            by_severity,
+            rules,
+            manifest_sha256: sha256_hex(&evidence.manifest.to_json()),
+            problems: evidence.has_problems(),
+        });
+    }
+    if format == EventFormat::Table {
+        write_summary_table(&mut out, &summaries)?;
+    } else if !quiet {
+        // stdout stays one parseable stream: the summary goes beside it.
+        write_summary_table(&mut std::io::stderr().lock(), &summaries)?;
+    }
+    let mut outputs: Vec<_> = out.finish()?.into_iter().collect();
+    if let Some(dir) = case_dir {
+        let mut table = Tee::file_only(dir, "hunt-cases.csv")?;
+        write_summary_csv(&mut table, &summaries)?;
+        outputs.extend(table.finish()?);
+    }
+    record(case_dir, None, Some(detectors.rule_set_sha256.clone()), outputs)?;
+    let history_problems = detectors.history.as_ref().is_some_and(|h| h.evidence.has_problems());
+    let attention = summaries.iter().any(|s| s.problems || s.by_severity.iter().any(|&n| n > 0))
+        || history_problems
+        || !detectors.report.errors.is_empty();
+    Ok(if attention { Outcome::Attention } else { Outcome::Clean })
+}
+
+fn span_text(s: &CaseSummary) -> (String, String) {
+    s.span.map_or((String::new(), String::new()), |(a, b)| (chrono_free_iso(a), chrono_free_iso(b)))
+}
+
+fn top_rules(s: &CaseSummary, n: usize) -> String {
+    let mut t: Vec<String> = s.rules.iter().take(n).map(|(r, c)| format!("{r} ({c})")).collect();
+    if s.rules.len() > n {
+        t.push(format!("+{} more", s.rules.len() - n));
+    }
+    t.join(", ")
+}
+
+fn write_summary_table(out: &mut impl Write, summaries: &[CaseSummary]) -> anyhow::Result<()> {
+    let hit = summaries.iter().filter(|s| s.by_severity.iter().any(|&n| n > 0)).count();
+    writeln!(out, "Cases: {} hunted, {hit} with findings", summaries.len())?;
+    writeln!(
+        out,
+        "{:<40} {:>10} {:<20} {:<20} {:>5} {:>5} {:>5} {:>5} {:>5}  TOP RULES",
+        "CASE", "EVENTS", "FIRST", "LAST", "CRIT", "HIGH", "MED", "LOW", "INFO"
+    )?;
+    for s in summaries {
+        if let Some(why) = &s.refused {
+            writeln!(out, "{:<40} skipped: {why}", s.path)?;
+            continue;
+        }
+        let (first, last) = span_text(s);
+        let [c, h, m, l, i] = s.by_severity;
+        writeln!(
+            out,
+            "{:<40} {:>10} {:<20} {:<20} {c:>5} {h:>5} {m:>5} {l:>5} {i:>5}  {}{}",
+            s.path,
+            s.events,
+            first,
+            last,
+            top_rules(s, 3),
+            if s.problems { "  [evidence had unreadable files or rejected records]" } else { "" }
+        )?;
+    }
+    Ok(())
+}
+
+fn write_summary_csv(out: &mut impl Write, summaries: &[CaseSummary]) -> anyhow::Result<()> {
+    csv_row(
+        out,
+        [
+            "case",
+            "status",
+            "events",
+            "first_event",
+            "last_event",
+            "critical",
+            "high",
+            "medium",
+            "low",
+            "informational",
+            "rules",
+            "evidence_problems",
+            "manifest_sha256",
+        ],
+    )?;
+    for s in summaries {
+        let (first, last) = span_text(s);
+        let status = s.refused.as_ref().map_or("hunted".to_owned(), |why| format!("skipped: {why}"));
+        let mut row = vec![s.path.clone(), status, s.events.to_string(), first, last];
+        row.extend(s.by_severity.iter().map(|n| n.to_string()));
+        row.push(s.rules.iter().map(|(r, c)| format!("{r}:{c}")).collect::<Vec<_>>().join(" "));
+        row.push(s.problems.to_string());
+        row.push(s.manifest_sha256.clone());
+        csv_row(out, row.iter().map(String::as_str))?;
+    }
+    Ok(())
 }
