@@ -24,6 +24,10 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
+        /// Only findings with an event in this window (detection still sees all the evidence:
+        /// baselines and correlations need what came before).
+        #[command(flatten)]
+        window: WindowArgs,
         /// Output format; several, comma-separated, need --out (each goes to its own file).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "text")]
         format: Vec<AnalyzeFormat>,
@@ -87,6 +91,10 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
+        /// Only findings with an event in this window (detection still sees all the evidence:
+        /// baselines and correlations need what came before).
+        #[command(flatten)]
+        window: WindowArgs,
         /// Only findings at or above this level.
         #[arg(long, value_enum, default_value_t = Level::Informational)]
         min_level: Level,
@@ -127,6 +135,10 @@ pub enum Command {
         /// Which events.
         #[command(flatten)]
         filter: Box<FilterArgs>,
+        /// With `--rule`: only the events behind that rule's findings (the rules are loaded as
+        /// for `hunt`).
+        #[command(flatten)]
+        rules: Box<RuleArgs>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
@@ -208,6 +220,10 @@ pub struct RuleArgs {
     /// the first included, is compared with what each principal did there.
     #[arg(long = "baseline", value_name = "PATH", conflicts_with_all = ["learn", "no_baseline"])]
     pub baseline: Vec<PathBuf>,
+    /// Run only this rule: its id, correlation name or title (case-insensitive), a baseline id,
+    /// or `ioc` for the IOC lists; repeatable. A correlation brings the rules it is built on.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rule: Vec<String>,
 }
 
 /// Severity levels for `--min-level`.
@@ -271,15 +287,35 @@ pub struct InputArgs {
     pub verbose: bool,
 }
 
+/// A time window.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WindowArgs {
+    /// At or after this time (ISO 8601, or a date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// At or before this time (ISO 8601, or a date meaning the whole day).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
 /// Event filters (all given filters must hold).
 #[derive(Args, Debug, Clone, Default)]
 pub struct FilterArgs {
-    /// Events at or after this time (ISO 8601, or a date).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Events at or before this time (ISO 8601, or a date meaning the whole day).
-    #[arg(long)]
-    pub to: Option<String>,
+    /// Events in this window.
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// eventID, repeatable (the pivot from a finding to its event).
+    #[arg(long = "event-id", value_name = "ID")]
+    pub event_id: Vec<String>,
+    /// requestID, repeatable.
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Vec<String>,
+    /// User agent containing this text (case-insensitive), repeatable.
+    #[arg(long = "user-agent", value_name = "TEXT")]
+    pub user_agent: Vec<String>,
+    /// Free text anywhere in the record (case-insensitive; every field, nested ones included).
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
     /// Account id (recipient or caller), repeatable.
     #[arg(long)]
     pub account: Vec<String>,
@@ -301,8 +337,9 @@ pub struct FilterArgs {
     /// eventSource, e.g. iam.amazonaws.com or iam, repeatable.
     #[arg(long)]
     pub event_source: Vec<String>,
-    /// Failed calls only; with a value, only that errorCode.
-    #[arg(long, num_args = 0..=1, default_missing_value = "*")]
+    /// Failed calls only; `--error=CODE`: only errorCodes containing CODE (the `=` keeps a
+    /// path after `--error` a path).
+    #[arg(long, num_args = 0..=1, default_missing_value = "*", require_equals = true, value_name = "CODE")]
     pub error: Option<String>,
 }
 

@@ -5,7 +5,10 @@ use std::io::Write;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
-use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs};
+use trailscope_timeline::write::{clean, csv_cell};
+
+use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs, RuleArgs};
+use crate::detect::Detectors;
 use crate::output::{close, Tee};
 use crate::{evidence, filter};
 
@@ -32,13 +35,32 @@ fn row_values(store: &Store, row: usize) -> [String; 10] {
 pub fn run(
     input: &InputArgs,
     f: &FilterArgs,
+    rule_args: &RuleArgs,
     format: EventFormat,
     limit: Option<usize>,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
+    filter::bounds(&f.window)?;
+    if rule_args.rule.is_empty() && (!rule_args.rules.is_empty() || !rule_args.ioc.is_empty()) {
+        anyhow::bail!("--rules and --ioc only serve --rule here: name the rule whose events you want");
+    }
+    let detectors = (!rule_args.rule.is_empty()).then(|| Detectors::load_for(rule_args, input)).transpose()?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
-    let rows = filter::select(store, f)?;
+    let mut rows = filter::select(store, f)?;
+    if let Some(d) = &detectors {
+        // The pivot from a rule to its evidence: the events behind its findings.
+        let mut behind = vec![false; store.len()];
+        for finding in d.run(store) {
+            for &r in &finding.rows {
+                behind[r as usize] = true;
+            }
+        }
+        rows.retain(|&r| behind[r]);
+    }
+    if rows.is_empty() && !input.quiet {
+        eprintln!("trailscope: 0 events matched");
+    }
     let rows = &rows[..rows.len().min(limit.unwrap_or(usize::MAX))];
     let name = match format {
         EventFormat::Table => "events.txt",
@@ -57,7 +79,7 @@ pub fn run(
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(COLUMNS)?;
             for &r in rows {
-                w.write_record(row_values(store, r))?;
+                w.write_record(row_values(store, r).iter().map(|v| csv_cell(v).into_owned()))?;
             }
             w.flush()?;
         }
@@ -69,7 +91,8 @@ pub fn run(
                 "TIME", "ACCOUNT", "REGION", "ACCESS_KEY", "SOURCE_IP", "ACTION", "ERROR"
             )?;
             for &r in rows {
-                let v = row_values(store, r);
+                // Evidence values reach a terminal: escape sequences planted in them are disarmed.
+                let v = row_values(store, r).map(|v| clean(&v).into_owned());
                 writeln!(
                     out,
                     "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}",

@@ -10,10 +10,10 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
 use trailscope_timeline::write::{clean, csv_cell};
 
-use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
+use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
 use crate::output::{close, record, Tee};
-use crate::{evidence, Outcome};
+use crate::{evidence, filter, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
     match l {
@@ -40,6 +40,29 @@ const COLUMNS: [&str; 12] = [
     "attempt",
 ];
 
+/// How the table names a rule: its id when an examiner can read it (`ts-new-source-ip`), its
+/// title when the id is a Sigma UUID, and an IOC by its file's name and line, not its full path.
+fn rule_label(f: &Finding) -> String {
+    let id = &f.rule.id;
+    if let Some(rest) = id.strip_prefix("ioc:") {
+        // `ioc:<path>:<line>`: the path may itself hold colons (Windows drives), the line does not.
+        if let Some((path, line)) = rest.rsplit_once(':') {
+            let name = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy());
+            return format!("ioc:{name}:{line}");
+        }
+    }
+    let is_uuid = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if is_uuid {
+        f.rule.title.clone()
+    } else {
+        id.clone()
+    }
+}
+
 /// The last column, `attempt`, holds the error code when every event of the finding failed.
 fn columns(store: &Store, f: &Finding) -> [String; 12] {
     let row = f.first_row();
@@ -64,15 +87,17 @@ fn columns(store: &Store, f: &Finding) -> [String; 12] {
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
+    window: &WindowArgs,
     min: Level,
     explain: bool,
     format: EventFormat,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    crate::filter::bounds(window)?;
     let detectors = Detectors::load_for(rule_args, input)?;
     let cases = evidence::case_inputs(&input.paths)?;
     if cases.len() > 1 {
-        return run_cases(&cases, &detectors, input.quiet, severity_of(min), explain, format, out_args);
+        return run_cases(&cases, &detectors, window, input.quiet, severity_of(min), explain, format, out_args);
     }
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
@@ -82,7 +107,8 @@ pub fn run(
         }
     }
     let min = severity_of(min);
-    let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    filter::findings_in_window(store, &mut findings, window)?;
     let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
     let mut w = FindingWriter::new(format, false);
     w.header(&mut out)?;
@@ -124,8 +150,8 @@ impl FindingWriter {
         match self.format {
             EventFormat::Table => writeln!(
                 out,
-                "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} PRINCIPAL",
-                "TIME", "SEVERITY", "RULE", "SOURCE_IP", "ACCESS_KEY", "EVENT"
+                "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
+                "TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT"
             )?,
             EventFormat::Csv => {
                 let case = self.with_case.then_some("case");
@@ -147,12 +173,17 @@ impl FindingWriter {
                 if !c[11].is_empty() {
                     more += &format!(" [attempt, failed: {}]", c[11]);
                 }
+                let e = store.event(f.first_row());
+                let account = e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("");
+                let region = e.str(Field::AwsRegion).unwrap_or("");
                 writeln!(
                     out,
-                    "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}",
+                    "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}",
                     c[0],
                     c[1],
-                    c[2],
+                    clean(&rule_label(f)),
+                    clean(account),
+                    clean(region),
                     c[6],
                     c[5],
                     format!("{}{more}", c[7]),
@@ -205,9 +236,11 @@ const SEVERITIES: [Severity; 5] =
 /// `hunt case1.tscase case2.tscase ...`: the same detectors over each saved case in turn (one
 /// case in memory at a time, so years of incidents need no more memory than the largest), the
 /// findings of all, then a summary per case.
+#[allow(clippy::too_many_arguments)]
 fn run_cases(
     cases: &[&Path],
     detectors: &Detectors,
+    window: &WindowArgs,
     quiet: bool,
     min: Severity,
     explain: bool,
@@ -246,7 +279,8 @@ fn run_cases(
                 eprintln!("{label}: {line}");
             }
         }
-        let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+        let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+        filter::findings_in_window(store, &mut findings, window)?;
         let span = (!store.is_empty()).then(|| (store.times()[0], store.times()[store.len() - 1]));
         if format == EventFormat::Table {
             writeln!(out, "== {label}: {} events, {} findings", store.len(), findings.len())?;

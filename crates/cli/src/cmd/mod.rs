@@ -15,16 +15,18 @@ use crate::Outcome;
 /// Run the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Analyze { input, rules, format, case_seq, attribution, out } => {
-            analyze::run(&input, &rules, &format, case_seq, &attribution, &out)
+        Command::Analyze { input, rules, window, format, case_seq, attribution, out } => {
+            analyze::run(&input, &rules, &window, &format, case_seq, &attribution, &out)
         }
-        Command::Hunt { input, rules, min_level, explain, format, out } => {
-            hunt::run(&input, &rules, min_level, explain, format, &out)
+        Command::Hunt { input, rules, window, min_level, explain, format, out } => {
+            hunt::run(&input, &rules, &window, min_level, explain, format, &out)
         }
         Command::Rules { command } => rules::run(&command),
         Command::Ingest { input, save, out } => ingest::run(&input, save.as_deref(), &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
-        Command::Events { input, filter, format, limit, out } => events::run(&input, &filter, format, limit, &out),
+        Command::Events { input, filter, rules, format, limit, out } => {
+            events::run(&input, &filter, &rules, format, limit, &out)
+        }
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)
         }
