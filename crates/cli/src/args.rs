@@ -77,6 +77,14 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Shell completions on stdout: `trailscope completions bash > /etc/bash_completion.d/trailscope`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout: `trailscope man > trailscope.1; man ./trailscope.1`.
+    Man,
     /// Case audit log.
     Audit {
         /// What to do.
@@ -390,7 +398,7 @@ impl AnalyzeFormat {
 pub enum EventFormat {
     /// Aligned columns.
     Table,
-    /// One full CloudTrail record per line.
+    /// One JSON object per line: `events` the full CloudTrail record, `hunt` one finding.
     Jsonl,
     /// CSV with a header.
     Csv,

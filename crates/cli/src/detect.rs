@@ -176,11 +176,10 @@ impl Detectors {
             }
         }
         let (iocs, errors) = IocSet::load(&args.ioc);
-        if let Some(e) = errors.first() {
-            bail!(
-                "{e}{}",
-                if errors.len() > 1 { format!(" (and {} more IOC errors)", errors.len() - 1) } else { String::new() }
-            );
+        if !errors.is_empty() {
+            // Every bad line at once: fixing a list one error per run wastes the examiner's time.
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            bail!("{} bad IOC line(s); no indicator was used:\n{}", errors.len(), lines.join("\n"));
         }
         let baseline = if args.no_baseline {
             None

@@ -31,6 +31,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)
         }
         Command::Audit { command: crate::args::AuditCommand::Verify { case } } => audit::run(&case),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "trailscope", &mut std::io::stdout());
+            Ok(Outcome::Clean)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            // One page: the command, then each subcommand's options, as `man git` readers expect.
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                use std::io::Write;
+                writeln!(out, ".SH \"TRAILSCOPE {}\"", sub.get_name().to_uppercase())?;
+                clap_mangen::Man::new(sub.clone()).render_description_section(&mut out)?;
+                clap_mangen::Man::new(sub.clone()).render_options_section(&mut out)?;
+            }
+            Ok(Outcome::Clean)
+        }
     }
 }
 
