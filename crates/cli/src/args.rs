@@ -278,8 +278,8 @@ pub struct InputArgs {
     /// one case file saved by `ingest --save` (`hunt`: several, hunted one after another).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Worker threads (0: one per core).
-    #[arg(long, short = 'j', default_value_t = 0)]
+    /// Worker threads (0: one per core; at most 1024, and more than 4 per core are reduced to that).
+    #[arg(long, short = 'j', default_value_t = 0, value_parser = threads_in_range)]
     pub threads: usize,
     /// Follow symbolic links while walking directories.
     #[arg(long)]
@@ -413,4 +413,13 @@ pub enum SummaryFormat {
     Json,
     /// CSV with a header, one row per principal.
     Csv,
+}
+
+/// `-j`: thousands of threads only thrash (and can exhaust the process's stack mappings).
+fn threads_in_range(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("not a number of threads: {s:?}"))?;
+    if n > 1024 {
+        return Err(format!("{n} threads is absurd: at most 1024 (0 means one per core)"));
+    }
+    Ok(n)
 }

@@ -41,10 +41,12 @@ impl Evidence {
     /// True when a file could not be read or a record was rejected (when the case was made,
     /// for a case file): the exit status must say so.
     pub fn has_problems(&self) -> bool {
-        match &self.ingest {
-            Some(r) => r.has_problems(),
-            None => self.manifest.has_problems(),
-        }
+        // No event at all is never a clean result: nothing was examined.
+        self.store.is_empty()
+            || match &self.ingest {
+                Some(r) => r.has_problems(),
+                None => self.manifest.has_problems(),
+            }
     }
 }
 
@@ -95,22 +97,39 @@ pub fn open_case(path: &Path) -> anyhow::Result<Evidence> {
 /// Ingest the inputs, or open the case file given instead. The progress bar shows on a
 /// terminal only, and never with `--quiet`.
 pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
-    if let Some(case) = case_input(&input.paths)? {
-        return open_case(case);
+    let evidence = match case_input(&input.paths)? {
+        Some(case) => open_case(case)?,
+        None => {
+            let (store, report) = load_with(input, false)?;
+            let manifest = Manifest::from_report(&report);
+            Evidence { store, ingest: Some(report), manifest, case: None }
+        }
+    };
+    if evidence.store.is_empty() {
+        // Said even with --quiet: every answer below is about nothing.
+        eprintln!(
+            "trailscope: no CloudTrail event in the evidence ({} files, none holding a CloudTrail record; \
+             `trailscope ingest -v` lists what was read and ignored)",
+            evidence.manifest.files.len()
+        );
     }
-    let (store, report) = load_with(input, false)?;
-    let manifest = Manifest::from_report(&report);
-    Ok(Evidence { store, ingest: Some(report), manifest, case: None })
+    Ok(evidence)
 }
 
 /// Ingest the inputs, optionally hashing uncompressed content too (for digest validation).
 pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(Store, IngestReport)> {
-    let opts = IngestOptions {
-        threads: input.threads,
-        follow_links: input.follow_links,
-        strict: input.strict,
-        hash_uncompressed,
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if input.threads > 4 * cores {
+        eprintln!(
+            "trailscope: -j {}: more than 4 threads per core only slows reading down; using {}",
+            input.threads,
+            4 * cores
+        );
+        4 * cores
+    } else {
+        input.threads
     };
+    let opts = IngestOptions { threads, follow_links: input.follow_links, strict: input.strict, hash_uncompressed };
     let bar = (!input.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = ProgressBar::new(0);
         pb.set_style(

@@ -12,8 +12,44 @@ mod verify;
 use crate::args::{Cli, Command};
 use crate::Outcome;
 
+/// Refuse a case directory inside (or equal to) an evidence path: outputs written there would
+/// become evidence of the next run, and the evidence must not change.
+fn out_outside_evidence(out: &crate::args::OutArgs, inputs: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let Some(dir) = &out.out else { return Ok(()) };
+    // The directory may not exist yet: resolve its nearest existing ancestor, then add the rest.
+    let absolute = std::path::absolute(dir)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name().unwrap_or_default().to_owned());
+        existing = existing.parent().unwrap_or(std::path::Path::new("/"));
+    }
+    let mut resolved = existing.canonicalize()?;
+    resolved.extend(rest.iter().rev());
+    for input in inputs {
+        let Ok(input) = input.canonicalize() else { continue };
+        if input.is_dir() && resolved.starts_with(&input) {
+            anyhow::bail!(
+                "--out {}: inside the evidence ({}); choose a case directory outside it",
+                dir.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Run the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match &cli.command {
+        Command::Analyze { input, out, .. }
+        | Command::Hunt { input, out, .. }
+        | Command::Ingest { input, out, .. }
+        | Command::Summary { input, out, .. }
+        | Command::Events { input, out, .. }
+        | Command::Verify { input, out, .. } => out_outside_evidence(out, &input.paths)?,
+        _ => {}
+    }
     match cli.command {
         Command::Analyze { input, rules, window, format, case_seq, attribution, out } => {
             analyze::run(&input, &rules, &window, &format, case_seq, &attribution, &out)
