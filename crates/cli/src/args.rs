@@ -110,6 +110,10 @@ pub enum Command {
         /// payloads, which can never match this evidence).
         #[arg(long)]
         explain: bool,
+        /// Table: one line per finding, even when a rule fires again and again for one principal
+        /// (by default 3 or more are folded into one line with counts; CSV and JSONL never fold).
+        #[arg(long)]
+        no_fold: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,

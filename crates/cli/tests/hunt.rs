@@ -260,3 +260,29 @@ level: high
     let has_account = |l: &str| l.split_whitespace().any(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()));
     assert!(out.lines().skip(1).all(has_account), "{out}");
 }
+
+/// Repeats of a rule for one principal and source IP fold into one table line with counts;
+/// every finding is still accounted for, and the intruder's are never folded into the owner's.
+#[test]
+fn the_table_folds_repeats_without_hiding_a_source() {
+    let t = truth();
+    let (findings, _) = hunt_jsonl(&["--min-level", "medium"], &[&sample()]);
+    let table = |extra: &[&str]| {
+        let mut args = vec!["hunt", "-q", "--min-level", "medium"];
+        args.extend_from_slice(extra);
+        stdout(&run_on(&args, &[&sample()]))
+    };
+    let folded = table(&[]);
+    let unfolded = table(&["--no-fold"]);
+    assert_eq!(unfolded.lines().count(), findings.len() + 1, "one line per finding with --no-fold");
+    assert!(folded.lines().count() * 5 < unfolded.lines().count(), "{folded}");
+    let count = |l: &str| {
+        l.split_whitespace().find_map(|w| w.strip_prefix('x').and_then(|n| n.parse::<usize>().ok())).unwrap_or(1)
+    };
+    assert_eq!(folded.lines().skip(1).map(count).sum::<usize>(), findings.len(), "{folded}");
+    // Lines that name an attacker IP name only that IP.
+    for l in folded.lines().filter(|l| t.attacker_ips.iter().any(|ip| l.contains(ip.as_str()))) {
+        assert!(!l.contains(" IPs "), "{l}");
+    }
+    assert!(folded.lines().any(|l| l.contains(&t.attacker_ips[0]) && l.contains("ts-recon-then-escalation")));
+}

@@ -84,12 +84,14 @@ fn columns(store: &Store, f: &Finding) -> [String; 12] {
     ]
 }
 
+#[allow(clippy::too_many_arguments)] // one per hunt option, parsed once by clap
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
     window: &WindowArgs,
     min: Level,
     explain: bool,
+    no_fold: bool,
     format: EventFormat,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
@@ -97,7 +99,8 @@ pub fn run(
     let detectors = Detectors::load_for(rule_args, input)?;
     let cases = evidence::case_inputs(&input.paths)?;
     if cases.len() > 1 {
-        return run_cases(&cases, &detectors, window, input.quiet, severity_of(min), explain, format, out_args);
+        let how = CaseRun { quiet: input.quiet, min: severity_of(min), explain, no_fold, format };
+        return run_cases(&cases, &detectors, window, &how, out_args);
     }
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
@@ -110,11 +113,9 @@ pub fn run(
     let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
     filter::findings_in_window(store, &mut findings, window)?;
     let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
-    let mut w = FindingWriter::new(format, false);
+    let mut w = FindingWriter::new(format, false, !no_fold);
     w.header(&mut out)?;
-    for f in &findings {
-        w.write(&mut out, store, f, None)?;
-    }
+    w.write_all(&mut out, store, &findings, None)?;
     close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
     Ok(detectors.outcome(&findings, &evidence))
 }
@@ -131,7 +132,13 @@ fn file_name(format: EventFormat) -> &'static str {
 struct FindingWriter {
     format: EventFormat,
     with_case: bool,
+    /// Table only: fold a rule's repeated findings for one principal into one line.
+    fold: bool,
 }
+
+/// A rule firing this often for one principal is a pattern, shown as one line with counts
+/// (busy automation otherwise buries the few findings that matter under thousands of lines).
+const FOLD_AT: usize = 3;
 
 /// One CSV record, formula-looking cells neutralised (the values come from the evidence).
 fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
@@ -142,8 +149,83 @@ fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -
 }
 
 impl FindingWriter {
-    fn new(format: EventFormat, with_case: bool) -> Self {
-        FindingWriter { format, with_case }
+    fn new(format: EventFormat, with_case: bool, fold: bool) -> Self {
+        FindingWriter { format, with_case, fold }
+    }
+
+    /// Every finding; in the table, repeats of a rule for one principal folded when asked.
+    fn write_all(
+        &mut self,
+        out: &mut impl Write,
+        store: &Store,
+        findings: &[Finding],
+        case: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if self.format != EventFormat::Table || !self.fold {
+            for f in findings {
+                self.write(out, store, f, case)?;
+            }
+            return Ok(());
+        }
+        // The source IP is part of the key: an intruder on a leaked key shares its principal with
+        // the owner's automation, and folding the two together would hide the intrusion.
+        let key = |f: &Finding| {
+            let e = store.event(f.first_row());
+            (f.rule.id.clone(), principal_name(store, f.first_row()), e.sym(Field::SourceIp))
+        };
+        let mut groups: std::collections::HashMap<_, Vec<usize>> = Default::default();
+        for (i, f) in findings.iter().enumerate() {
+            groups.entry(key(f)).or_default().push(i);
+        }
+        for (i, f) in findings.iter().enumerate() {
+            let members = &groups[&key(f)];
+            if members.len() < FOLD_AT {
+                self.write(out, store, f, case)?;
+            } else if members[0] == i {
+                self.write_folded(out, store, members.iter().map(|&j| &findings[j]).collect())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One table line for many findings of a rule and principal: the first, with counts, the
+    /// span, and how many distinct IPs and keys were involved.
+    fn write_folded(&mut self, out: &mut impl Write, store: &Store, group: Vec<&Finding>) -> anyhow::Result<()> {
+        let first = group[0];
+        let c = columns(store, first).map(|v| clean(&v).into_owned());
+        let e = store.event(first.first_row());
+        let distinct = |field: Field| {
+            let set: std::collections::BTreeSet<&str> =
+                group.iter().flat_map(|f| f.rows.iter()).filter_map(|&r| store.event(r as usize).str(field)).collect();
+            set
+        };
+        let one_or_count = |set: std::collections::BTreeSet<&str>, what: &str| match set.len() {
+            0 => String::new(),
+            1 => clean(set.first().copied().unwrap_or("")).into_owned(),
+            n => format!("{n} {what}"),
+        };
+        let events: usize = group.iter().map(|f| f.rows.len()).sum();
+        let last = group.iter().flat_map(|f| f.rows.last()).max().copied().unwrap_or(0) as usize;
+        let failed = group.iter().filter(|f| f.attempt(store).is_some()).count();
+        let mut what =
+            format!("{} x{} ({events} events, until {})", c[7], group.len(), chrono_free_iso(store.times()[last]));
+        if failed > 0 {
+            what += &format!(" [{failed} failed attempts]");
+        }
+        writeln!(
+            out,
+            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}",
+            c[0],
+            c[1],
+            clean(&rule_label(first)),
+            clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("")),
+            clean(e.str(Field::AwsRegion).unwrap_or("")),
+            one_or_count(distinct(Field::SourceIp), "IPs"),
+            one_or_count(distinct(Field::AccessKeyId), "keys"),
+            what,
+            c[4]
+        )?;
+        Ok(())
     }
 
     fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
@@ -236,20 +318,26 @@ const SEVERITIES: [Severity; 5] =
 /// `hunt case1.tscase case2.tscase ...`: the same detectors over each saved case in turn (one
 /// case in memory at a time, so years of incidents need no more memory than the largest), the
 /// findings of all, then a summary per case.
-#[allow(clippy::too_many_arguments)]
+/// How a bulk hunt runs and prints.
+struct CaseRun {
+    quiet: bool,
+    min: Severity,
+    explain: bool,
+    no_fold: bool,
+    format: EventFormat,
+}
+
 fn run_cases(
     cases: &[&Path],
     detectors: &Detectors,
     window: &WindowArgs,
-    quiet: bool,
-    min: Severity,
-    explain: bool,
-    format: EventFormat,
+    how: &CaseRun,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    let CaseRun { quiet, min, explain, no_fold, format } = *how;
     let case_dir = out_args.out.as_deref();
     let mut out = Tee::new(case_dir, file_name(format))?;
-    let mut w = FindingWriter::new(format, true);
+    let mut w = FindingWriter::new(format, true, !no_fold);
     if format != EventFormat::Table {
         w.header(&mut out)?;
     }
@@ -288,8 +376,8 @@ fn run_cases(
         }
         let mut by_severity = [0; 5];
         let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
+        w.write_all(&mut out, store, &findings, Some(&label))?;
         for f in &findings {
-            w.write(&mut out, store, f, Some(&label))?;
             by_severity[SEVERITIES.iter().position(|&s| s == f.rule.severity).unwrap_or(4)] += 1;
             *rules.entry(&f.rule.id).or_default() += 1;
         }

@@ -54,8 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Analyze { input, rules, window, format, case_seq, attribution, out } => {
             analyze::run(&input, &rules, &window, &format, case_seq, &attribution, &out)
         }
-        Command::Hunt { input, rules, window, min_level, explain, format, out } => {
-            hunt::run(&input, &rules, &window, min_level, explain, format, &out)
+        Command::Hunt { input, rules, window, min_level, explain, no_fold, format, out } => {
+            hunt::run(&input, &rules, &window, min_level, explain, no_fold, format, &out)
         }
         Command::Rules { command } => rules::run(&command),
         Command::Ingest { input, save, out } => ingest::run(&input, save.as_deref(), &out),
