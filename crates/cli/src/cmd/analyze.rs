@@ -7,14 +7,16 @@ use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs};
+use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
 use crate::output::{close_with_inputs, record_with_inputs, Tee};
 use crate::{enrichment, evidence, Outcome};
 
+#[allow(clippy::too_many_arguments)] // one per analyze option group, parsed once by clap
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
+    window: &WindowArgs,
     formats: &[AnalyzeFormat],
     case_seq: u32,
     attribution: &AttributionArgs,
@@ -37,10 +39,12 @@ pub fn run(
     let mut actors = actor_options(attribution)?;
     actors.enricher = enrichment::open(enrich)?;
     let inputs = enrichment::audit_inputs(actors.enricher.as_deref());
+    crate::filter::bounds(window)?;
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
-    let findings = detectors.run(store);
+    let mut findings = detectors.run(store);
+    crate::filter::findings_in_window(store, &mut findings, window)?;
     let lineage = Lineage::build(store);
     // With --baseline the window is the earlier dump; otherwise the evidence's first part.
     let (baseline_window, baseline_source) = match (&detectors.baseline, &detectors.history) {

@@ -5,7 +5,10 @@ use std::io::Write;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
-use crate::args::{EnrichArgs, EventFormat, FilterArgs, InputArgs, OutArgs};
+use trailscope_timeline::write::{clean, csv_cell};
+
+use crate::args::{EnrichArgs, EventFormat, FilterArgs, InputArgs, OutArgs, RuleArgs};
+use crate::detect::Detectors;
 use crate::output::{close_with_inputs, Tee};
 use crate::{enrichment, evidence, filter};
 
@@ -32,15 +35,34 @@ fn row_values(store: &Store, row: usize) -> [String; 10] {
 pub fn run(
     input: &InputArgs,
     f: &FilterArgs,
+    rule_args: &RuleArgs,
     format: EventFormat,
     limit: Option<usize>,
     enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
+    filter::bounds(&f.window)?;
     let enricher = enrichment::open(enrich)?;
+    if rule_args.rule.is_empty() && (!rule_args.rules.is_empty() || !rule_args.ioc.is_empty()) {
+        anyhow::bail!("--rules and --ioc only serve --rule here: name the rule whose events you want");
+    }
+    let detectors = (!rule_args.rule.is_empty()).then(|| Detectors::load_for(rule_args, input)).transpose()?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
-    let rows = filter::select(store, f)?;
+    let mut rows = filter::select(store, f)?;
+    if let Some(d) = &detectors {
+        // The pivot from a rule to its evidence: the events behind its findings.
+        let mut behind = vec![false; store.len()];
+        for finding in d.run(store) {
+            for &r in &finding.rows {
+                behind[r as usize] = true;
+            }
+        }
+        rows.retain(|&r| behind[r]);
+    }
+    if rows.is_empty() && !input.quiet {
+        eprintln!("trailscope: 0 events matched");
+    }
     let rows = &rows[..rows.len().min(limit.unwrap_or(usize::MAX))];
     let name = match format {
         EventFormat::Table => "events.txt",
@@ -62,9 +84,8 @@ pub fn run(
             w.write_record(COLUMNS.iter().chain(extra))?;
             for &r in rows {
                 let v = row_values(store, r);
-                let more: Vec<String> =
-                    enricher.as_deref().map(|e| enrichment::cells(e, &v[5])).into_iter().flatten().collect();
-                w.write_record(v.iter().chain(&more))?;
+                let place = enricher.as_deref().map(|e| enrichment::cells(e, &v[5])).into_iter().flatten();
+                w.write_record(v.iter().cloned().chain(place).map(|c| csv_cell(&c).into_owned()))?;
             }
             w.flush()?;
         }
@@ -76,7 +97,8 @@ pub fn run(
                 "TIME", "ACCOUNT", "REGION", "ACCESS_KEY", "SOURCE_IP", "ACTION", "ERROR"
             )?;
             for &r in rows {
-                let v = row_values(store, r);
+                // Evidence values reach a terminal: escape sequences planted in them are disarmed.
+                let v = row_values(store, r).map(|v| clean(&v).into_owned());
                 let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &v[5]));
                 writeln!(
                     out,
@@ -89,7 +111,7 @@ pub fn run(
                     v[6],
                     v[7],
                     v[3],
-                    at.map(|a| format!("  [{a}]")).unwrap_or_default()
+                    at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
                 )?;
             }
         }
