@@ -176,6 +176,16 @@ fn hunt_and_events_append_where_columns_and_the_audit_names_the_databases() {
     let plain = run_on(&["events", "--quiet", "--format", "csv", "--limit", "1"], &[&sample()]);
     assert!(stdout(&plain).lines().next().unwrap().ends_with(",user_agent,event_id"));
 
+    // The hunt table ends a line (folded or not) with where its source IP is.
+    let mut args = vec!["hunt", "--quiet", "--min-level", "high"];
+    args.extend(&flags);
+    let table = stdout(&run_on(&args, &[&sample()]));
+    let exit_lines: Vec<&str> = table.lines().filter(|l| l.contains(" 185.220.101.47 ")).collect();
+    assert!(!exit_lines.is_empty(), "{table}");
+    for l in exit_lines {
+        assert!(l.ends_with("  [DE Frankfurt am Main; AS64500 Example Exit Hosting]"), "{l}");
+    }
+
     let case = tempfile::tempdir().unwrap();
     let mut args = vec!["hunt", "--quiet", "--format", "jsonl", "--min-level", "high", "--out"];
     args.push(case.path().to_str().unwrap());

@@ -364,13 +364,7 @@ impl Enricher {
         let geo = sources.geoip.as_deref().map(GeoDb::open).transpose()?;
         let asn = sources.asn.as_deref().map(AsnDb::open).transpose()?;
         let aws = sources.aws_ranges.as_deref().map(AwsRanges::open).transpose()?;
-        let databases = geo
-            .iter()
-            .map(|g| g.info().clone())
-            .chain(asn.iter().map(|a| a.info().clone()))
-            .chain(aws.iter().map(|a| a.info().clone()))
-            .collect();
-        Ok(Some(Enricher { geo, asn, aws, databases }))
+        Ok(Some(Enricher::from_parts(geo, asn, aws)))
     }
 
     /// Build from databases already opened (tests, library users).

@@ -227,9 +227,11 @@ impl FindingWriter {
         if failed > 0 {
             what += &format!(" [{failed} failed attempts]");
         }
+        // The fold key holds the first event's source IP: where it is describes the group.
+        let at = self.enricher.as_deref().and_then(|en| enrichment::summary(en, &c[6]));
         writeln!(
             out,
-            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}",
+            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
             c[0],
             c[1],
             clean(&rule_label(first)),
@@ -238,7 +240,8 @@ impl FindingWriter {
             one_or_count(distinct(Field::SourceIp), "IPs"),
             one_or_count(distinct(Field::AccessKeyId), "keys"),
             what,
-            c[4]
+            c[4],
+            at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
         )?;
         Ok(())
     }
