@@ -274,3 +274,30 @@ fn aws_internal_service_names_and_private_addresses_are_not_looked_up() {
     );
     assert_eq!(e["addresses"].as_object().unwrap().len(), 1);
 }
+
+#[test]
+fn a_hunt_over_several_saved_cases_is_enriched_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    let first = dir.path().join("first.tscase");
+    let o = run_on(&["ingest", "-q", "--save", first.to_str().unwrap()], &[&sample()]);
+    assert!(first.is_file(), "{}", stderr(&o));
+    let second = dir.path().join("second.tscase");
+    std::fs::copy(&first, &second).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["hunt", "-q", "--format", "jsonl", "--min-level", "critical", "--out", out.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    let o = run_on(&args, &[&first, &second]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let office: Vec<&Value> = lines.iter().filter(|f| f["source_ip"] == "198.51.100.23").collect();
+    assert!(!office.is_empty(), "{lines:?}");
+    for f in &office {
+        assert_eq!((f["country"].as_str(), f["as_org"].as_str()), (Some("US"), Some("Example Office ISP")), "{f}");
+    }
+    let cases: std::collections::BTreeSet<&str> = office.iter().map(|f| f["case"].as_str().unwrap()).collect();
+    assert_eq!(cases.len(), 2, "both cases enriched");
+    let log = std::fs::read_to_string(out.join("audit.jsonl")).unwrap();
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["inputs"].as_array().unwrap().len(), 3, "{entry}");
+}
