@@ -93,7 +93,17 @@ impl Case {
     fn report(&self, opts: &ReportOptions) -> (Store, Report) {
         let store = self.store();
         let findings = RuleSet::builtin().run(&store);
-        let report = Report::build(&store, &findings, &Lineage::build(&store), opts);
+        let lineage = Lineage::build(&store);
+        let report = Report::build(&store, &findings, &lineage, opts);
+        if opts.actors.enricher.is_none() {
+            // Every scenario again with every network in EC2 space and an AS of its own:
+            // enrichment may add reasons, never move the line between attacker and the rest.
+            let dir = tempfile::tempdir().unwrap();
+            let mut with = opts.clone();
+            with.actors.enricher = Some(everything_in_ec2(dir.path()));
+            let enriched = Report::build(&store, &findings, &lineage, &with);
+            assert_eq!(attacker_ids(&enriched), attacker_ids(&report), "enrichment moved the attacker line");
+        }
         (store, report)
     }
 }
@@ -358,6 +368,17 @@ fn a_newcomer_with_a_medium_finding_is_unknown_not_the_owner() {
     let a = &r.actors[0];
     assert!(a.reasons.iter().any(|x| x.kind == ReasonKind::Finding), "{:?}", a.reasons);
     assert_eq!(a.verdict, Verdict::Unknown, "no history vouches for it: {:?}", a.reasons);
+}
+
+/// Stress databases: every network of these tests in EC2 address space, each /24 its own AS, so
+/// both enrichment reasons fire wherever they can.
+fn everything_in_ec2(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher> {
+    let nets = ["185.220.101.0/24", "198.51.100.0/24", "192.0.2.0/24", "203.0.113.0/24", "3.80.0.0/12", "52.20.0.0/14"];
+    let asns: Vec<(&str, u32, &str)> =
+        nets.iter().enumerate().map(|(i, n)| (*n, 64500 + i as u32, "Example Cloud Tenant")).collect();
+    let ranges: Vec<(&str, &str, &str)> = nets.iter().map(|n| (*n, "us-east-1", "EC2")).collect();
+    let sources = trailscope_enrich::testing::write_sources(dir, &[], &asns, &ranges);
+    std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
 }
 
 /// Databases for the enrichment tests: the owner's office ISP, EC2 in us-east-1, a VPS host.
