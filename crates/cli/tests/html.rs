@@ -93,20 +93,13 @@ fn body_attr(dom: &str, name: &str) -> Option<String> {
     Some(tag[start..][..tag[start..].find('"')?].to_owned())
 }
 
-#[test]
-fn chromium_renders_the_page_without_script_errors_or_requests() {
-    let Some(chrome) = chromium() else {
-        println!("skipping: chromium not installed (apt-get install chromium)");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("report.html");
-    std::fs::write(&page, sample_html()).unwrap();
-    let url = format!("file://{}", page.display());
-
+/// The page's DOM after Chromium ran it (`#self-test` and all), checked to have run its script
+/// to the end with no error, no CSP violation and nothing fetched.
+fn render(chrome: &Path, page: &Path, fragment: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let o = headless(&chrome, profile.path()).arg("--dump-dom").arg(&url).output().expect("run chromium");
-    let dom = String::from_utf8_lossy(&o.stdout);
+    let url = format!("file://{}{fragment}", page.display());
+    let o = headless(chrome, profile.path()).arg("--dump-dom").arg(&url).output().expect("run chromium");
+    let dom = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success() && dom.contains("</html>"), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
     let attr = |name: &str| {
         body_attr(&dom, name).unwrap_or_else(|| {
@@ -117,17 +110,29 @@ fn chromium_renders_the_page_without_script_errors_or_requests() {
     assert_eq!(attr("data-script-errors"), "0", "script errors: {}", attr("data-error-messages"));
     assert_eq!(attr("data-csp-violations"), "0", "CSP violations: {}", attr("data-csp-messages"));
     assert_eq!(attr("data-resources"), "0", "the page fetched something");
+    dom
+}
+
+#[test]
+fn chromium_renders_the_page_without_script_errors_or_requests() {
+    let Some(chrome) = chromium() else {
+        println!("skipping: chromium not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, sample_html()).unwrap();
+
+    let dom = render(&chrome, &page, "");
+    let attr = |name: &str| body_attr(&dom, name).unwrap_or_else(|| panic!("{name} not set"));
     assert!(attr("data-actors-rendered").parse::<usize>().unwrap() >= 6, "actors table");
     assert!(attr("data-charts-rendered").parse::<usize>().unwrap() >= 6, "charts");
     // The filters ran once at start-up and counted their rows.
     assert!(dom.contains(" rows</span>"), "filter counts");
 
     // Used as an examiner would: a raw record opened, the timeline sorted and filtered.
-    let profile = tempfile::tempdir().unwrap();
-    let o = headless(&chrome, profile.path()).arg("--dump-dom").arg(format!("{url}#self-test")).output().unwrap();
-    let dom = String::from_utf8_lossy(&o.stdout);
+    let dom = render(&chrome, &page, "#self-test");
     let attr = |name: &str| body_attr(&dom, name).unwrap_or_else(|| panic!("self-test did not set {name}"));
-    assert_eq!(attr("data-script-errors"), "0", "script errors: {}", attr("data-error-messages"));
     assert_eq!(attr("data-raw-opened"), "ok");
     assert_eq!(attr("data-sorted"), "ok");
     let report: serde_json::Value =
@@ -140,10 +145,57 @@ fn chromium_renders_the_page_without_script_errors_or_requests() {
     let profile = tempfile::tempdir().unwrap();
     let o = headless(&chrome, profile.path())
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
+        .arg(format!("file://{}", page.display()))
         .output()
         .expect("run chromium");
     assert!(o.status.success(), "screenshot: {}", String::from_utf8_lossy(&o.stderr));
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG of a page: {} bytes", png.len());
+}
+
+/// An intruder whose names and user agent are markup, a formula and terminal escapes: the page
+/// shows them as text, and in the browser nothing of theirs becomes an element or runs.
+#[test]
+fn hostile_values_stay_text_in_the_browser() {
+    use serde_json::json;
+    use trailscope_testkit::{merge, with};
+    const TAG: &str = "<script>alert(1)</script>";
+    let who = json!({
+        "userIdentity": {"arn": format!("arn:aws:iam::111122223333:user/{TAG}"), "userName": TAG},
+        "userAgent": format!("aws-cli/2.13.5 Python/3.11.4 Linux/6.5.0-kali3-amd64 \u{1b}[31m{TAG}<img src=x onerror=alert(2)>"),
+    });
+    let call = |n: usize, source: &str, name: &str, params: serde_json::Value| {
+        let mut over = who.clone();
+        merge(&mut over, &json!({"eventSource": source, "eventName": name, "requestParameters": params}));
+        with(n, n as i64 * 60, &over)
+    };
+    let records = [
+        call(1, "sts.amazonaws.com", "GetCallerIdentity", serde_json::Value::Null),
+        call(2, "cloudtrail.amazonaws.com", "StopLogging", json!({"name": "=HYPERLINK(\"http://x\")"})),
+        call(3, "s3.amazonaws.com", "GetObject", json!({"bucketName": "</script><svg onload=alert(3)>", "key": "k"})),
+        call(4, "iam.amazonaws.com", "CreateUser", json!({"userName": "<iframe src=http://x>"})),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "evidence/hostile.json", &s3_body(&records));
+    let o = run_on(&["analyze", "--quiet", "--format", "html", "--no-baseline"], &[&dir.path().join("evidence")]);
+    let html = stdout(&o);
+    assert!(html.contains("</html>"), "{}", stderr(&o));
+    // Three script blocks of the page's own, one svg per chart, no planted element.
+    assert_eq!(html.matches("<script").count(), 3);
+    assert_eq!(html.matches("<svg").count(), html.matches("<svg class=\"activity\"").count());
+    assert!(!html.contains("<img") && !html.contains("<iframe") && !html.contains('\u{1b}'));
+    assert!(html.contains("&lt;svg onload=alert(3)&gt;") && html.contains("&lt;iframe src=http://x&gt;"));
+
+    let Some(chrome) = chromium() else {
+        println!("skipping the browser part: chromium not installed");
+        return;
+    };
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let dom = render(&chrome, &page, "#self-test");
+    assert_eq!(body_attr(&dom, "data-raw-opened").as_deref(), Some("ok"));
+    // In the DOM as parsed by the browser, after the page's script ran.
+    assert_eq!(dom.matches("<script").count(), 3, "no planted script element");
+    assert!(!dom.contains("<img") && !dom.contains("<iframe") && !dom.contains("<svg onload"), "no planted element");
+    assert!(dom.contains("user/&lt;script&gt;alert(1)&lt;/script&gt;"), "the name shown as text");
 }
