@@ -40,7 +40,7 @@ fn html_report_is_self_contained_and_matches_golden() {
     ];
     assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "sections out of order");
     // Nothing refers outside the page: no remote source or link, no stylesheet or frame.
-    for banned in ["src=\"http", "href=\"http", "<link", "<iframe", "<img", "@import", "url("] {
+    for banned in [" src=", "href=\"http", "<link", "<iframe", "<img", "<object", "<embed", "@import", "url("] {
         assert!(!html.contains(banned), "{banned} in the page");
     }
     // One chart per actor on the timelines, and one raw record per event id button.
@@ -151,6 +151,18 @@ fn chromium_renders_the_page_without_script_errors_or_requests() {
     assert!(o.status.success(), "screenshot: {}", String::from_utf8_lossy(&o.stderr));
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG of a page: {} bytes", png.len());
+
+    // Printed to PDF as an examiner's browser would (print CSS, A4 landscape).
+    let pdf = dir.path().join("page.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let o = headless(&chrome, profile.path())
+        .args(["--no-pdf-header-footer", &format!("--print-to-pdf={}", pdf.display())])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(o.status.success(), "print: {}", String::from_utf8_lossy(&o.stderr));
+    let pdf = std::fs::read(&pdf).expect("PDF written");
+    assert!(pdf.len() > 10_000 && pdf.starts_with(b"%PDF-"), "not a PDF of the page: {} bytes", pdf.len());
 }
 
 /// An intruder whose names and user agent are markup, a formula and terminal escapes: the page

@@ -635,7 +635,7 @@ fn write_chart<W: Write>(out: &mut W, from: Time, bucket_hours: u32, s: &ActorAc
     let bucket_ms = i64::from(bucket_hours) * 3_600_000;
     writeln!(
         out,
-        "<svg class=\"activity\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} 74\" width=\"{width}\" height=\"74\" role=\"img\" aria-label=\"{label}\">"
+        "<svg class=\"activity\" viewBox=\"0 0 {width} 74\" width=\"{width}\" height=\"74\" role=\"img\" aria-label=\"{label}\">"
     )?;
     // Midnight lines, dated where there is room for the label.
     let px_per_day = 24 * bw / bucket_hours as usize;
@@ -721,7 +721,9 @@ svg .day{stroke:#ddd;stroke-width:1}svg .axis{stroke:#999;stroke-width:1}svg tex
 body{margin:0;font-size:9pt}.scroll{overflow:visible}nav,.tools,#raw-view{display:none!important}
 h2{break-after:avoid}tr,figure.chart{break-inside:avoid}thead{display:table-header-group}
 details>summary{display:none}
-th{background:none}button.raw,button.rule{color:#000;text-decoration:none}
+th{background:none}button.raw,button.rule{color:#000;text-decoration:none;white-space:normal}
+td.who,td.why,td.arn,td.rules{min-width:0}.mono,button.raw,button.rule,td.arn,td.rules{overflow-wrap:anywhere}
+#timeline-table{font-size:7.5pt}
 svg.activity{background:none}
 @page{size:A4 landscape;margin:12mm}
 }
