@@ -211,3 +211,25 @@ fn hostile_values_stay_text_in_the_browser() {
     assert!(!dom.contains("<img") && !dom.contains("<iframe") && !dom.contains("<svg onload"), "no planted element");
     assert!(dom.contains("user/&lt;script&gt;alert(1)&lt;/script&gt;"), "the name shown as text");
 }
+
+/// Evidence with no one to suspect: the page says so, and its script copes with empty tables
+/// and no charts.
+#[test]
+fn a_page_with_nothing_attributed_runs_clean() {
+    let records: Vec<serde_json::Value> = (1..=3).map(|n| trailscope_testkit::record(n, n as i64 * 60)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "evidence/quiet.json", &s3_body(&records));
+    let o = run_on(&["analyze", "--quiet", "--format", "html"], &[&dir.path().join("evidence")]);
+    let html = stdout(&o);
+    assert!(html.contains("no attacker activity attributed"), "{}", stderr(&o));
+    assert_eq!(html.matches("<svg class=\"activity\"").count(), 0);
+    let Some(chrome) = chromium() else {
+        println!("skipping the browser part: chromium not installed");
+        return;
+    };
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let dom = render(&chrome, &page, "#self-test");
+    assert_eq!(body_attr(&dom, "data-raw-opened").as_deref(), Some("no rows"));
+    assert_eq!(body_attr(&dom, "data-charts-rendered").as_deref(), Some("0"));
+}

@@ -848,13 +848,18 @@ const SCRIPT: &str = r#"
   // would and record what happened.
   function selfTest() {
     var button = document.querySelector('#timeline-table button.raw');
-    button.click();
-    var rec = JSON.parse(document.getElementById('raw-json').textContent);
-    body.setAttribute('data-raw-opened', !view.hidden && rec.eventID === button.textContent ? 'ok' : 'wrong record');
+    if (button) {
+      button.click();
+      var rec = JSON.parse(document.getElementById('raw-json').textContent);
+      body.setAttribute('data-raw-opened', !view.hidden && rec.eventID === button.textContent ? 'ok' : 'wrong record');
+    } else {
+      body.setAttribute('data-raw-opened', 'no rows');
+    }
     var table = document.getElementById('timeline-table'), th = table.tHead.rows[0].cells[0];
     th.click();
     th.click();
-    var rows = table.tBodies[0].rows, first = rows[0].cells[0].textContent, last = rows[rows.length - 1].cells[0].textContent;
+    var rows = table.tBodies[0].rows, n = rows.length;
+    var first = n ? rows[0].cells[0].textContent : '', last = n ? rows[n - 1].cells[0].textContent : '';
     body.setAttribute('data-sorted', th.getAttribute('aria-sort') === 'descending' && first >= last ? 'ok' : 'not sorted');
     var input = document.querySelector('input.filter[data-for="timeline-table"]');
     input.value = '#1 attacker';
