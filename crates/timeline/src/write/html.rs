@@ -132,10 +132,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         .filter(|e| e.findings.iter().any(|f| counts.contains(f.as_str())))
         .collect();
     let (review_total, review_shown) = (r.suspicious_timeline.entries.len(), review.len());
-    let mut shown: Vec<&TimelineEntry> = r.timeline.entries.iter().chain(review).collect();
+    // Over the cap, the attacker's rows go first.
+    let omitted = (r.timeline.entries.len() + review.len()).saturating_sub(TIMELINE_LIMIT);
+    let mut shown: Vec<&TimelineEntry> = r.timeline.entries.iter().chain(review).take(TIMELINE_LIMIT).collect();
     shown.sort_by_key(|e| (e.time, e.row));
-    let omitted = shown.len().saturating_sub(TIMELINE_LIMIT);
-    shown.truncate(TIMELINE_LIMIT);
     let mut rawv = Raw { index: HashMap::new(), records: Vec::new() };
     for e in &shown {
         if let Some(rec) = raw.record(e.row) {
@@ -938,6 +938,36 @@ mod tests {
         assert_eq!(&rows[1][7], format!("'{FORMULA}"), "resource: quoted, never a formula");
         assert!(rows.iter().all(|row| row.iter().all(|c| !c.starts_with(['=', '+', '-', '@']))));
         assert_eq!(&rows[0][13], format!("arn:aws:iam::111122223333:user/{SCRIPT_TAG}"));
+    }
+
+    #[test]
+    fn over_the_cap_the_attackers_rows_come_first() {
+        let s = store(&[trailscope_testkit::record(1, 0)]);
+        let mut report = Report::build(&s, &[], &Lineage::build(&s), &ReportOptions::default());
+        report.findings.push(crate::report::RuleCount {
+            rule: "medium-rule".into(),
+            title: "a medium finding".into(),
+            severity: Severity::Medium,
+            risk: false,
+            techniques: vec![],
+            findings: 1,
+            attempts: 0,
+            events: 1,
+            actors: vec![1],
+        });
+        let entry = TimelineEntry::new(&s, 0, 1, vec!["medium-rule".into()], vec![]);
+        // Every attacker row later than every row to review.
+        let late =
+            TimelineEntry { time: Time(entry.time.0 + 60_000), event_id: "attacker-late".into(), ..entry.clone() };
+        let early = TimelineEntry { event_id: "review-early".into(), ..entry };
+        report.timeline.entries = vec![late; TIMELINE_LIMIT];
+        report.suspicious_timeline.entries = vec![early; 5];
+        let mut buf = Vec::new();
+        write_report(&mut buf, &report, &s).unwrap();
+        let html = String::from_utf8(buf).unwrap();
+        assert_eq!(html.matches(">attacker-late</button>").count(), TIMELINE_LIMIT);
+        assert!(!html.contains("review-early"), "rows to review make way for the attacker's");
+        assert!(html.contains("5 more rows: timeline.csv and report.json have them all."));
     }
 
     #[test]
