@@ -401,7 +401,7 @@ pub enum ReportFormat {
     Markdown,
 }
 
-/// Formats of `analyze`: the report, and the attacker timeline for other tools.
+/// Formats of `analyze`: the report, and the timeline for other tools.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnalyzeFormat {
     /// The forensic summary.
@@ -410,12 +410,14 @@ pub enum AnalyzeFormat {
     Json,
     /// The report as Markdown tables (case notes, tickets).
     Markdown,
-    /// The attacker timeline as CSV (Timeline Explorer).
+    /// The timeline (attacker and suspicious actors' events) as CSV (Timeline Explorer).
     Csv,
-    /// The attacker timeline as JSON lines (Timesketch).
+    /// The timeline (attacker and suspicious actors' events) as JSON lines (Timesketch).
     Jsonl,
     /// The findings' techniques as an ATT&CK Navigator layer.
     Navigator,
+    /// The report as one self-contained HTML page (offline: nothing fetched).
+    Html,
 }
 
 impl AnalyzeFormat {
@@ -428,6 +430,7 @@ impl AnalyzeFormat {
             AnalyzeFormat::Csv => "timeline.csv",
             AnalyzeFormat::Jsonl => "timeline.jsonl",
             AnalyzeFormat::Navigator => "attack-layer.json",
+            AnalyzeFormat::Html => "report.html",
         }
     }
 }

@@ -16,11 +16,11 @@ use trailscope_store::{chrono_free_iso, Field, Selection, Store};
 use crate::actors::{attribute, outcome, Actor, ActorOptions, Actors, CallOutcome, Trust, Verdict};
 use crate::change::{logging_direction, trail_name, Direction, EndState, Undos};
 use crate::lineage::Lineage;
-use crate::timeline::{action_name, principal_name, Timeline, TimelineEntry};
+use crate::timeline::{action_name, principal_name, Activity, Timeline, TimelineEntry};
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.1";
+pub const SCHEMA_VERSION: &str = "2.2";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -403,6 +403,12 @@ pub struct Report {
     pub enrichment: Enrichment,
     /// Attacker timeline.
     pub timeline: Timeline,
+    /// Activity to review, not attributed to the attacker: every event of `suspicious` actors
+    /// and the events of `unknown` actors with a non-risk finding of medium severity or more,
+    /// in time order.
+    pub suspicious_timeline: Timeline,
+    /// Events over time of the actors on the two timelines.
+    pub activity: Activity,
 }
 
 fn is_ip(s: &str) -> bool {
@@ -507,25 +513,40 @@ impl Report {
         let mut suspicious = flagged.clone();
         suspicious.or(&attacker_row);
 
-        let timeline = Timeline {
-            entries: rows
-                .iter()
-                .map(|&r| {
-                    let (mut ids, mut techniques): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-                    for f in rules_by_row.get(&r).into_iter().flatten() {
-                        if !ids.contains(&f.rule.id) {
-                            ids.push(f.rule.id.clone());
-                        }
-                        for t in &f.rule.techniques {
-                            if !techniques.contains(t) {
-                                techniques.push(t.clone());
-                            }
-                        }
+        let entry = |r: usize| {
+            let (mut ids, mut techniques): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+            for f in rules_by_row.get(&r).into_iter().flatten() {
+                if !ids.contains(&f.rule.id) {
+                    ids.push(f.rule.id.clone());
+                }
+                for t in &f.rule.techniques {
+                    if !techniques.contains(t) {
+                        techniques.push(t.clone());
                     }
-                    TimelineEntry::new(store, r, actor_of(r), ids, techniques)
-                })
-                .collect(),
+                }
+            }
+            TimelineEntry::new(store, r, actor_of(r), ids, techniques)
         };
+        let timeline = Timeline { entries: rows.iter().map(|&r| entry(r)).collect() };
+        // Suspicious actors in full; of unknown ones only the events with a finding that counts
+        // (non-risk, medium or more, as in `suspicious_events`): their other calls are mostly the
+        // owner's routine and would bury it.
+        let mut review_rows: Vec<usize> = Vec::new();
+        let mut activity = Activity::axis(times.first().copied(), times.last().copied());
+        for a in &actors.actors {
+            let flagged_rows = a.rows.iter().map(|&r| r as usize).filter(|&r| flagged.contains(r));
+            match a.verdict {
+                Verdict::Suspicious => review_rows.extend(a.rows.iter().map(|&r| r as usize)),
+                Verdict::Unknown => review_rows.extend(flagged_rows.clone()),
+                Verdict::Attacker => {}
+                Verdict::Benign => continue,
+            }
+            if a.verdict != Verdict::Unknown || flagged_rows.clone().next().is_some() {
+                activity.add(a.id, a.rows.iter().map(|&r| (times[r as usize], flagged.contains(r as usize))));
+            }
+        }
+        review_rows.sort_unstable();
+        let suspicious_timeline = Timeline { entries: review_rows.into_iter().map(entry).collect() };
 
         let accounts = distinct(store, Field::RecipientAccount, 0..store.len());
         let regions = distinct(store, Field::AwsRegion, 0..store.len());
@@ -742,6 +763,8 @@ impl Report {
             baseline,
             enrichment,
             timeline,
+            suspicious_timeline,
+            activity,
         }
     }
 

@@ -5,6 +5,7 @@ use clap::ValueEnum;
 use trailscope_indicators::baseline::learning_end;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
+use trailscope_store::Store;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
 use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs, WindowArgs};
@@ -63,7 +64,7 @@ pub fn run(
     match (formats.as_slice(), case) {
         ([one], _) => {
             let mut out = Tee::new(case, one.file_name())?;
-            write_one(&mut out, *one, &report)?;
+            write_one(&mut out, *one, &report, store)?;
             close_with_inputs(out, case, manifest, Some(rule_set), inputs)?;
         }
         (several, Some(dir)) => {
@@ -71,7 +72,7 @@ pub fn run(
             let mut written = Vec::new();
             for &f in several {
                 let mut out = Tee::file_only(dir, f.file_name())?;
-                write_one(&mut out, f, &report)?;
+                write_one(&mut out, f, &report, store)?;
                 written.extend(out.finish()?);
             }
             record_with_inputs(case, manifest, Some(rule_set), inputs, written)?;
@@ -92,7 +93,8 @@ fn distinct(formats: &[AnalyzeFormat]) -> Vec<AnalyzeFormat> {
     seen
 }
 
-fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::Result<()> {
+/// Write one format; the HTML page also embeds raw records, rebuilt from the store.
+fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report, store: &Store) -> std::io::Result<()> {
     match format {
         AnalyzeFormat::Text => write::text::write_report(out, report),
         AnalyzeFormat::Json => write::json::write_report(out, report),
@@ -100,6 +102,7 @@ fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::
         AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
         AnalyzeFormat::Jsonl => write::timesketch::write_timeline(out, report),
         AnalyzeFormat::Navigator => write::navigator::write_layer(out, report),
+        AnalyzeFormat::Html => write::html::write_report(out, report, store),
     }
 }
 

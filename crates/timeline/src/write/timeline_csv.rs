@@ -1,8 +1,7 @@
-//! The attacker timeline as CSV in Timeline Explorer's conventions: one row per timeline entry,
-//! `datetime` first, ISO 8601 UTC.
-//!
-//! Only the attacker timeline is written (the report's `timeline`): events of suspicious actors
-//! are not in the model, and writers compute nothing.
+//! The timeline as CSV in Timeline Explorer's conventions: one row per event, `datetime` first,
+//! ISO 8601 UTC. The attacker's events (the report's `timeline`) and the events to review
+//! (`suspicious_timeline`) are written in one time order; the `actor` and `verdict` columns tell
+//! them apart.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -59,8 +58,8 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
         .collect();
     report
         .timeline
-        .entries
-        .iter()
+        .merged(&report.suspicious_timeline)
+        .into_iter()
         .map(|e| {
             let actor = actors.get(&e.actor);
             let info = report.enrichment.of(&e.source_ip);
@@ -90,7 +89,7 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
         .collect()
 }
 
-/// Write the attacker timeline as CSV with a header. Every cell is formula-neutralised (the
+/// Write the timeline as CSV with a header. Every cell is formula-neutralised (the
 /// leading character decides, so a leading tab is still quoted) and then stripped of control
 /// characters, since the file is as often `cat`-ed as opened in a spreadsheet.
 ///
