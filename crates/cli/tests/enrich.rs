@@ -97,6 +97,8 @@ fn without_databases_every_format_says_enrichment_was_not_done() {
     assert!(md.contains("| Enrichment | not done (no --geoip, --asn or --aws-ranges given) |"), "{md}");
     let csv = stdout(&analyze(&[], "csv"));
     assert!(csv.lines().next().unwrap().ends_with(",access_key,country,asn,as_org,cloud"), "{csv}");
+    let html = stdout(&analyze(&[], "html"));
+    assert!(html.contains("<dt>Enrichment</dt><dd>not done (no --geoip, --asn or --aws-ranges given)</dd>"), "html");
 }
 
 #[test]
@@ -118,6 +120,11 @@ fn text_markdown_csv_and_jsonl_show_where_addresses_are() {
         "{text}"
     );
     assert!(text.contains("      where: NL Amsterdam; AS64501 Example VPS B.V."), "{text}");
+
+    let html = stdout(&analyze(&flags, "html"));
+    assert!(html.contains(&format!("{} (DE Frankfurt am Main; AS64500 Example Exit Hosting)", t.attacker_ips[0])));
+    assert!(html.contains("<td>NL Amsterdam; AS64501 Example VPS B.V.</td>"));
+    assert!(html.contains("<dt>Enrichment</dt><dd>geoip city.mmdb (GeoLite2-City"));
 
     let md = stdout(&analyze(&flags, "markdown"));
     assert!(md.contains("| Source IPs |") || md.contains("## Source IPs"));

@@ -198,6 +198,11 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         };
         fact(out, "Baseline window", format!("{} .. {} (learned from {}){warn}", b.from, b.to, text(&b.source)))?;
     }
+    fact(
+        out,
+        "Enrichment",
+        super::text::enrichment_summary(&r.enrichment).iter().map(|l| text(l)).collect::<Vec<_>>().join("<br>"),
+    )?;
     writeln!(out, "</dl>\n</header>")?;
     writeln!(
         out,
@@ -229,8 +234,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     writeln!(out, "</section>")?;
 
     section(out, "source-ips", &format!("Source IPs ({})", r.source_ips.len()))?;
-    table_head(out, "source-ips-table", &["IP", "events", "first seen", "last seen", "user agents"])?;
+    table_head(out, "source-ips-table", &["IP", "where", "events", "first seen", "last seen", "user agents"])?;
     for ip in &r.source_ips {
+        // Place, autonomous system and AWS range from the examiner's databases, when given.
+        let place = r.enrichment.of(&ip.ip).map(|i| text(&i.to_string())).unwrap_or_default();
         let uas: Vec<String> = ip
             .user_agents
             .iter()
@@ -239,7 +246,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
             .collect();
         writeln!(
             out,
-            "<tr><td class=\"mono\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td><ul class=\"plain\">{}</ul></td></tr>",
+            "<tr><td class=\"mono\">{}</td><td>{place}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td><ul class=\"plain\">{}</ul></td></tr>",
             text(&ip.ip),
             ip.events,
             ip.first_seen,
@@ -524,7 +531,15 @@ fn write_actors<W: Write>(out: &mut W, r: &Report, raw: &Raw) -> io::Result<()> 
         if !a.access_keys.is_empty() {
             who += &format!("<div class=\"small\">access keys: {}</div>", list(&a.access_keys));
         }
-        who += &format!("<div class=\"small\">source IPs: {}</div>", list(&a.source_ips));
+        let ips: Vec<String> = a
+            .source_ips
+            .iter()
+            .map(|ip| match r.enrichment.of(ip) {
+                Some(i) => format!("{} ({})", text(ip), text(&i.to_string())),
+                None => text(ip),
+            })
+            .collect();
+        who += &format!("<div class=\"small\">source IPs: {}</div>", ips.join(", "));
         for ua in a.user_agents.iter().take(3) {
             who += &format!("<div class=\"small ua\">user agent: {}</div>", text(ua));
         }
