@@ -190,6 +190,11 @@ fn text_summary_matches_golden() {
     let md = stdout(&md);
     assert!(md.starts_with("# Forensic Report: AWS-IR-") && md.contains("## Persistence Mechanisms"));
     assert_golden("analyze-sample.md", &md);
+    // The complete model: every change to the JSON schema or its values shows in review.
+    let json = stdout(&run_on(&["analyze", "--quiet", "--format", "json"], &[&sample()]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["schema_version"].is_string() || v["schema"].is_string(), "schema version present");
+    assert_golden("analyze-sample.json", &json);
 }
 
 #[test]
