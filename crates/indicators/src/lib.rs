@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 use trailscope_store::{Field, Store};
 
-pub use builtin::OFFENSIVE_AGENTS;
+pub use builtin::{OFFENSIVE_AGENTS, SCANNER_AGENTS};
 pub use engine::path_text;
 pub use error::{RuleError, RuleErrorKind, RuleWarning, RuleWarningKind};
 pub use expr::{

@@ -43,6 +43,8 @@ pub enum ToolClass {
     InfrastructureAsCode,
     /// A known offensive tool or offensive Linux distribution.
     OffensiveTool,
+    /// A security posture scanner (Prowler, ScoutSuite, ...).
+    Scanner,
     /// An AWS service acting on its own or for a principal.
     AwsService,
     /// Anything else, or no user agent.
@@ -58,6 +60,7 @@ impl ToolClass {
             ToolClass::Sdk => "SDK",
             ToolClass::InfrastructureAsCode => "IaC",
             ToolClass::OffensiveTool => "offensive tool",
+            ToolClass::Scanner => "security scanner",
             ToolClass::AwsService => "AWS service",
             ToolClass::Other => "other",
         }
@@ -66,6 +69,7 @@ impl ToolClass {
     fn of(ua: &str) -> ToolClass {
         match classify(ua) {
             UserAgentClass::OffensiveTool(_) => ToolClass::OffensiveTool,
+            UserAgentClass::SecurityScanner(_) => ToolClass::Scanner,
             UserAgentClass::Console => ToolClass::Console,
             UserAgentClass::AwsCli(_) => ToolClass::Cli,
             UserAgentClass::Sdk(_) => ToolClass::Sdk,
@@ -118,6 +122,8 @@ pub enum ReasonKind {
     Finding,
     /// Calls from an offensive tool or distribution.
     OffensiveTool,
+    /// Calls from a security posture scanner.
+    Scanner,
     /// It widened its own rights.
     SelfEscalation,
     /// Reconnaissance with many denials.
@@ -1098,6 +1104,23 @@ fn score_behaviour(
                 ReasonKind::OffensiveTool,
                 40,
                 format!("calls made with an offensive tool or distribution ({tool})"),
+                None,
+                ids,
+            );
+        }
+        if cl.tool == Some(ToolClass::Scanner) {
+            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
+            let tool = match classify(ua) {
+                UserAgentClass::SecurityScanner(t) => t,
+                _ => "scanner".into(),
+            };
+            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
+            // Not enough alone: scheduled audits by the owner look the same. Denied recon, new
+            // networks or findings decide.
+            cl.add(
+                ReasonKind::Scanner,
+                10,
+                format!("calls made with a security scanner ({tool}): owners audit with these, intruders enumerate"),
                 None,
                 ids,
             );

@@ -480,3 +480,47 @@ fn enrichment_scores_cloud_space_and_new_autonomous_systems_not_automation() {
     assert_eq!(e.not_looked_up.get("10.0.3.7"), Some(&trailscope_enrich::NotLookedUp::Private));
     assert!(e.of("10.0.3.7").is_none());
 }
+
+/// Prowler run by the owner's security team every day is an audit, not an intrusion; the same
+/// scanner on a leaked key from a new network is worth a review.
+#[test]
+fn a_scheduled_security_scanner_is_not_the_attacker() {
+    const PROWLER: &str = "Boto3/1.34.54 Python/3.11.8 Linux/6.1 Botocore/1.34.54 prowler/4.2.1";
+    const SCOUT: &str = "Scout Suite/5.14.0 Boto3/1.34.54 Python/3.11.8 Linux/6.1";
+    let mut c = Case::default();
+    let secops = user("secops", "AKIASECOPSKEY0000001", "198.51.100.10", PROWLER);
+    let dev = user("dev", "AKIADEVKEY0000000001", "198.51.100.11", BOTO);
+    let scan = |c: &mut Case, who: &Who, denied: usize| {
+        let mut ids = Vec::new();
+        for (i, name) in ["ListUsers", "ListRoles", "ListPolicies", "GetAccountPasswordPolicy", "ListBuckets"]
+            .iter()
+            .cycle()
+            .take(40)
+            .enumerate()
+        {
+            let source = if *name == "ListBuckets" { "s3" } else { "iam" };
+            let err = (i < denied).then_some("AccessDenied");
+            ids.push(c.call(3, who, source, name, json!({"i": i}), err));
+        }
+        ids
+    };
+    // Three daily audits, the developer busy in between.
+    let mut audits = Vec::new();
+    for _day in 0..3 {
+        audits.extend(scan(&mut c, &secops, 6));
+        for i in 0..30 {
+            c.ok(1800, &dev, "ec2", "DescribeInstances", json!({"i": i}));
+        }
+    }
+    // The developer's key leaks: ScoutSuite from a VPS.
+    let thief = user("dev", "AKIADEVKEY0000000001", "203.0.113.66", SCOUT);
+    let stolen = scan(&mut c, &thief, 8);
+    let (_, r) = c.report(&ReportOptions::default());
+
+    let owner = r.actors.iter().find(|a| a.event_ids.contains(&audits[0])).unwrap();
+    assert_ne!(owner.verdict, Verdict::Attacker, "{owner:?}");
+    assert!(owner.reasons.iter().any(|x| x.kind == ReasonKind::Scanner), "{:?}", owner.reasons);
+    let intruder = r.actors.iter().find(|a| a.event_ids.contains(&stolen[0])).unwrap();
+    assert!(matches!(intruder.verdict, Verdict::Attacker | Verdict::Suspicious), "{intruder:?}");
+    assert!(intruder.score > owner.score, "{} vs {}", intruder.score, owner.score);
+}
