@@ -53,7 +53,7 @@ fn ingest_on_the_case_file_tells_what_it_was_made_from() {
     let o = run_on(&["ingest", "-q"], &[&case]);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let out = stdout(&o);
-    assert!(line(&out, "Case file:").contains("format 1"), "{out}");
+    assert!(line(&out, "Case file:").contains("format 2"), "{out}");
     // What the sample holds on disk: digest files live under CloudTrail-Digest/.
     let (mut digests, mut logs) = (0, 0);
     let mut stack = vec![sample()];
@@ -125,7 +125,7 @@ fn a_damaged_case_file_is_refused_naming_it_and_why() {
     let o = run_on(&["hunt", "-q"], &[&case]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("sample.tscase") && err.contains("checksum mismatch in section payload-bytes"), "{err}");
+    assert!(err.contains("sample.tscase") && err.contains("checksum mismatch in section payload-blocks"), "{err}");
 
     std::fs::write(&case, &good[..good.len() / 2]).unwrap();
     let err = stderr(&run_on(&["analyze", "-q"], &[&case]));
@@ -136,4 +136,15 @@ fn a_damaged_case_file_is_refused_naming_it_and_why() {
     std::fs::write(&case, &newer).unwrap();
     let err = stderr(&run_on(&["events", "-q"], &[&case]));
     assert!(err.contains("version 9 is newer"), "{err}");
+
+    // A case saved by the first generation (format 1) is refused by its version, saying how
+    // to make it again.
+    let mut older = good.clone();
+    older[8] = 1;
+    std::fs::write(&case, &older).unwrap();
+    let o = run_on(&["hunt", "-q"], &[&case]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("sample.tscase") && err.contains("written by an older trailscope (case format 1"), "{err}");
+    assert!(err.contains("--save"), "{err}");
 }

@@ -35,28 +35,30 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::column::Column;
 use crate::dict::{Dict, Sym};
+use crate::payload::{self, Block, Blocks, Payloads};
 use crate::provenance::{RecordRef, SourceFile};
 use crate::schema::{Field, Flag};
-use crate::{PayloadRef, Store};
+use crate::Store;
 
 /// The first eight bytes of a case file. The non-ASCII first byte and the line feed catch
 /// transfers that alter bytes (as PNG's signature does).
 pub const MAGIC: [u8; 8] = *b"\x89TSCASE\n";
 
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = 48;
 const ENTRY_LEN: usize = 40;
 /// Section flag: readers that do not know the kind may skip the section.
 const OPTIONAL: u32 = 1;
 
-/// Section kinds. Later versions may add kinds (segments, compressed payload blocks) without
-/// changing these.
+/// Section kinds. Numbers of kinds that a format no longer writes are not reused (format 1's
+/// payload references 6, payload bytes 9 and payload chunks 10).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 enum Kind {
-    /// `u64`s: rows, string columns, flag columns, payload chunks, bit mask of unindexed dictionaries.
+    /// `u64`s: rows, string columns, flag columns, payload blocks, bit mask of unindexed
+    /// dictionaries, rows per payload block.
     Meta = 1,
     /// `i64` per row.
     Times = 2,
@@ -66,37 +68,36 @@ enum Kind {
     Flags = 4,
     /// [`RecordRef`] (two `u32`) per row.
     RecordRefs = 5,
-    /// [`PayloadRef`] (three `u32`) per row.
-    PayloadRefs = 6,
     /// A dictionary's string bytes; `param` is the [`Field`] index.
     DictBytes = 7,
     /// A dictionary's `u64` end offsets (ids + 1 of them, the first 0); `param` as above.
     DictOffsets = 8,
-    /// Every payload chunk, one after another.
-    PayloadBytes = 9,
-    /// `u64` start of each payload chunk in `PayloadBytes`, then the end.
-    PayloadChunks = 10,
-    /// Source files: `u64` count, then per file `u64` size, `u32` path length, `u32` hash
-    /// length, path bytes, hash bytes.
+    /// Source files, packed (`u64` length, then a zstd frame) as they repeat paths: `u64` count,
+    /// then per file `u64` size, `u32` path length, `u32` hash length, path bytes, hash bytes.
     Sources = 11,
-    /// Bytes the caller saved with the store (the evidence manifest); the store does not read them.
+    /// Bytes the caller saved with the store (the evidence manifest), packed as `Sources`; the
+    /// store does not read them.
     Manifest = 12,
+    /// The payload blocks' zstd frames, one after another (module `payload`).
+    PayloadBlocks = 13,
+    /// Per payload block four `u64`: start in `PayloadBlocks`, compressed length, decompressed
+    /// length, XXH3-64 of the decompressed bytes.
+    PayloadIndex = 14,
 }
 
 impl Kind {
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 11] = [
         Kind::Meta,
         Kind::Times,
         Kind::Syms,
         Kind::Flags,
         Kind::RecordRefs,
-        Kind::PayloadRefs,
         Kind::DictBytes,
         Kind::DictOffsets,
-        Kind::PayloadBytes,
-        Kind::PayloadChunks,
         Kind::Sources,
         Kind::Manifest,
+        Kind::PayloadBlocks,
+        Kind::PayloadIndex,
     ];
 
     fn name(self) -> &'static str {
@@ -106,13 +107,12 @@ impl Kind {
             Kind::Syms => "column",
             Kind::Flags => "flags",
             Kind::RecordRefs => "provenance",
-            Kind::PayloadRefs => "payload-refs",
             Kind::DictBytes => "dictionary-bytes",
             Kind::DictOffsets => "dictionary-offsets",
-            Kind::PayloadBytes => "payload-bytes",
-            Kind::PayloadChunks => "payload-chunks",
             Kind::Sources => "sources",
             Kind::Manifest => "manifest",
+            Kind::PayloadBlocks => "payload-blocks",
+            Kind::PayloadIndex => "payload-index",
         }
     }
 
@@ -155,6 +155,14 @@ pub enum CaseErrorKind {
         /// The file's version.
         found: u32,
         /// The newest this build reads.
+        supported: u32,
+    },
+    /// Written by an older trailscope, in a format this build no longer reads.
+    #[error("written by an older trailscope (case format {found}; this trailscope reads format {supported}); re-run `trailscope ingest EVIDENCE... --save CASE` on the evidence to make it again")]
+    OlderVersion {
+        /// The file's version.
+        found: u32,
+        /// The only version this build reads.
         supported: u32,
     },
     /// Shorter than its header says.
@@ -271,16 +279,32 @@ impl Store {
     /// I/O errors of `w`.
     pub fn write_case(&self, w: &mut impl Write, manifest: &[u8]) -> io::Result<u64> {
         let unindexed: u64 = self.dicts.iter().enumerate().filter(|(_, d)| d.parts().2).map(|(i, _)| 1u64 << i).sum();
-        let meta: Vec<u64> =
-            vec![self.len() as u64, Field::COUNT as u64, Flag::ALL.len() as u64, self.payloads.len() as u64, unindexed];
-        let mut chunk_starts = Vec::with_capacity(self.payloads.len() + 1);
+        let rows = self.len();
+        let total: usize = (0..rows).map(|r| self.payload(r).len()).sum();
+        let per_block = payload::rows_per_block(total, rows);
+        let blocks: Vec<(Vec<u8>, u32, u64)> = (0..rows.div_ceil(per_block))
+            .into_par_iter()
+            .map(|b| {
+                let range = b * per_block..((b + 1) * per_block).min(rows);
+                payload::encode(range, |r| self.payload(r))
+            })
+            .collect();
+        let mut index: Vec<u64> = Vec::with_capacity(blocks.len() * 4);
         let mut at = 0u64;
-        chunk_starts.push(0);
-        for p in &self.payloads {
-            at += p.len() as u64;
-            chunk_starts.push(at);
+        for (frame, raw_len, raw_sum) in &blocks {
+            index.extend([at, frame.len() as u64, u64::from(*raw_len), *raw_sum]);
+            at += frame.len() as u64;
         }
-        let sources = encode_sources(&self.sources);
+        let meta: Vec<u64> = vec![
+            rows as u64,
+            Field::COUNT as u64,
+            Flag::ALL.len() as u64,
+            blocks.len() as u64,
+            unindexed,
+            per_block as u64,
+        ];
+        let sources = pack(&encode_sources(&self.sources));
+        let manifest = &pack(manifest)[..];
 
         let mut out = vec![
             Out { kind: Kind::Meta, param: 0, parts: vec![bytes_of(&meta)] },
@@ -293,17 +317,16 @@ impl Store {
             out.push(Out { kind: Kind::Flags, param: i as u32, parts: vec![&c[..]] });
         }
         out.push(Out { kind: Kind::RecordRefs, param: 0, parts: vec![bytes_of(&self.refs)] });
-        out.push(Out { kind: Kind::PayloadRefs, param: 0, parts: vec![bytes_of(&self.payload_refs)] });
         for (i, d) in self.dicts.iter().enumerate() {
             let (bytes, offsets, _) = d.parts();
             out.push(Out { kind: Kind::DictBytes, param: i as u32, parts: vec![bytes] });
             out.push(Out { kind: Kind::DictOffsets, param: i as u32, parts: vec![bytes_of(offsets)] });
         }
-        out.push(Out { kind: Kind::PayloadChunks, param: 0, parts: vec![bytes_of(&chunk_starts)] });
         out.push(Out { kind: Kind::Sources, param: 0, parts: vec![&sources] });
         out.push(Out { kind: Kind::Manifest, param: 0, parts: vec![manifest] });
+        out.push(Out { kind: Kind::PayloadIndex, param: 0, parts: vec![bytes_of(&index)] });
         // The big section last, so everything a command needs first sits together at the front.
-        out.push(Out { kind: Kind::PayloadBytes, param: 0, parts: self.payloads.iter().map(|p| &p[..]).collect() });
+        out.push(Out { kind: Kind::PayloadBlocks, param: 0, parts: blocks.iter().map(|b| &b.0[..]).collect() });
 
         let checksums: Vec<u64> = out.par_iter().map(Out::checksum).collect();
         let mut table = Vec::with_capacity(out.len() * ENTRY_LEN);
@@ -343,6 +366,25 @@ impl Store {
         w.flush()?;
         Ok(file_len)
     }
+}
+
+/// `bytes` as a `u64` length and a zstd frame: the manifest and the source list (JSON and paths
+/// that repeat) shrink to about a fifth, and unpacking them at open costs milliseconds.
+fn pack(bytes: &[u8]) -> Vec<u8> {
+    let mut v = (bytes.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(&payload::compress(bytes));
+    v
+}
+
+/// Inverse of [`pack`]; `None` when the frame does not decompress to the length given.
+fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
+    let len = usize::try_from(u64::from_le_bytes(packed.get(..8)?.try_into().ok()?)).ok()?;
+    // A sane bound before allocating: zstd cannot expand a frame more than about 32 000 times.
+    if len > (packed.len() - 8).saturating_mul(1 << 15) {
+        return None;
+    }
+    let raw = zstd::bulk::decompress(&packed[8..], len).ok()?;
+    (raw.len() == len).then_some(raw)
 }
 
 /// XXH3 of the header with its checksum field zeroed, then the table.
@@ -465,6 +507,9 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
     if version == 0 {
         return Err(corrupt("format version 0"));
     }
+    if version < FORMAT_VERSION {
+        return Err(CaseErrorKind::OlderVersion { found: version, supported: FORMAT_VERSION });
+    }
     if got < HEADER_LEN {
         return Err(CaseErrorKind::Truncated { expected: HEADER_LEN as u64, found: size });
     }
@@ -537,8 +582,9 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         }
     }
 
-    let meta: Column<u64> = typed(&map, find(Kind::Meta, 0)?, Some(5))?;
-    let (rows, fields, flag_count, chunks, unindexed) = (meta[0], meta[1], meta[2], meta[3], meta[4]);
+    let meta: Column<u64> = typed(&map, find(Kind::Meta, 0)?, Some(6))?;
+    let (rows, fields, flag_count, blocks, unindexed, per_block) =
+        (meta[0], meta[1], meta[2], meta[3], meta[4], meta[5]);
     if fields != Field::COUNT as u64 || flag_count != Flag::ALL.len() as u64 {
         return Err(corrupt(format!(
             "{fields} string columns and {flag_count} flags; this trailscope has {} and {}",
@@ -547,38 +593,53 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         )));
     }
     let rows = usize::try_from(rows).map_err(|_| corrupt("row count too large"))?;
-    let chunks = usize::try_from(chunks).map_err(|_| corrupt("payload chunk count too large"))?;
+    let blocks = usize::try_from(blocks).map_err(|_| corrupt("payload block count too large"))?;
 
     let times: Column<i64> = typed(&map, find(Kind::Times, 0)?, Some(rows))?;
     if times.windows(2).any(|w| w[0] > w[1]) {
         return Err(corrupt("times are not in ascending order"));
     }
-    let sources = decode_sources(&map[find(Kind::Sources, 0)?.range()])
+    let sources = unpack(&map[find(Kind::Sources, 0)?.range()])
+        .and_then(|raw| decode_sources(&raw))
         .ok_or_else(|| corrupt("source file list is malformed"))?;
     let refs: Column<RecordRef> = typed(&map, find(Kind::RecordRefs, 0)?, Some(rows))?;
     if refs.iter().any(|r| r.source.0 as usize >= sources.len()) {
         return Err(corrupt("provenance names a source file that is not listed"));
     }
 
-    // Payload chunks, then the references into them.
-    let bytes = find(Kind::PayloadBytes, 0)?;
-    let starts: Column<u64> = typed(&map, find(Kind::PayloadChunks, 0)?, Some(chunks + 1))?;
-    if starts[0] != 0 || starts.windows(2).any(|w| w[0] > w[1]) || starts[chunks] != bytes.len {
-        return Err(corrupt("payload chunk offsets do not cover the payload section"));
+    // Payload blocks: each frame within the section, one after another.
+    let section = find(Kind::PayloadBlocks, 0)?;
+    let index: Column<u64> = typed(&map, find(Kind::PayloadIndex, 0)?, Some(blocks * 4))?;
+    let per_block = usize::try_from(per_block).map_err(|_| corrupt("rows per payload block too large"))?;
+    if per_block == 0 || per_block > payload::MAX_ROWS_PER_BLOCK || rows.div_ceil(per_block) != blocks {
+        return Err(corrupt(format!("{blocks} payload blocks of {per_block} rows do not hold {rows} rows")));
     }
-    let payloads: Vec<Column<u8>> = starts
-        .windows(2)
-        .map(|w| {
-            let (a, b) = ((bytes.offset + w[0]) as usize, (bytes.offset + w[1]) as usize);
-            Column::mapped(&map, a..b).expect("bytes are always aligned and in range (checked above)")
-        })
-        .collect();
-    let payload_refs: Column<PayloadRef> = typed(&map, find(Kind::PayloadRefs, 0)?, Some(rows))?;
-    let bad_ref =
-        |p: &PayloadRef| payloads.get(p.chunk as usize).is_none_or(|c| p.start > p.end || p.end as usize > c.len());
-    if payload_refs.par_iter().any(bad_ref) {
-        return Err(corrupt("a payload reference points outside its chunk"));
+    let mut at = 0u64;
+    let mut list = Vec::with_capacity(blocks);
+    for (b, e) in index.chunks_exact(4).enumerate() {
+        let (start, len, raw, sum) = (e[0], e[1], e[2], e[3]);
+        let rows_in = per_block.min(rows - b * per_block) as u64;
+        if start != at || raw > u64::from(u32::MAX) || raw < rows_in * 4 {
+            return Err(corrupt(format!("payload block {b} is not where the index says")));
+        }
+        at = start
+            .checked_add(len)
+            .filter(|&end| end <= section.len)
+            .ok_or_else(|| corrupt(format!("payload block {b} runs past the payload section")))?;
+        let range = (section.offset + start) as usize..(section.offset + at) as usize;
+        let frame = Column::mapped(&map, range).expect("bytes are always aligned and in range (checked above)");
+        list.push(Block::new(frame, raw as u32, sum));
     }
+    if at != section.len {
+        return Err(corrupt("payload blocks do not cover the payload section"));
+    }
+    let payloads = Payloads::Blocks(Blocks {
+        rows,
+        rows_per_block: per_block,
+        blocks: list,
+        path: path.to_path_buf(),
+        damage: Default::default(),
+    });
 
     // Dictionaries and columns, one task per column.
     let columns: Vec<(Dict, Column<Sym>)> = (0..Field::COUNT)
@@ -613,8 +674,9 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
     if flags.iter().any(|f| f.iter().any(|&c| c > 2)) {
         return Err(corrupt("a flag column holds a code other than 0, 1 or 2"));
     }
-    let manifest = map[find(Kind::Manifest, 0)?.range()].to_vec();
-    let store = Store { times, syms, flags, refs, payload_refs, dicts, payloads, sources };
+    let manifest =
+        unpack(&map[find(Kind::Manifest, 0)?.range()]).ok_or_else(|| corrupt("the manifest does not unpack"))?;
+    let store = Store { times, syms, flags, refs, dicts, payloads, sources };
     Ok(CaseFile { store, manifest, version, size })
 }
 
@@ -778,11 +840,21 @@ mod tests {
         assert!(!is_case_file(&path).unwrap());
 
         let mut newer = good.clone();
-        newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+        newer[8..12].copy_from_slice(&3u32.to_le_bytes());
         std::fs::write(&path, &newer).unwrap();
         let e = CaseFile::open(&path).unwrap_err();
-        assert!(matches!(e.kind, CaseErrorKind::NewerVersion { found: 2, supported: 1 }));
-        assert!(e.to_string().contains("version 2 is newer"), "{e}");
+        assert!(matches!(e.kind, CaseErrorKind::NewerVersion { found: 3, supported: 2 }));
+        assert!(e.to_string().contains("version 3 is newer"), "{e}");
+
+        // Format 1 laid the payloads out differently: refused by its version, before its
+        // sections are read, with what to do.
+        let mut older = good.clone();
+        older[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &older).unwrap();
+        let e = CaseFile::open(&path).unwrap_err();
+        assert!(matches!(e.kind, CaseErrorKind::OlderVersion { found: 1, supported: 2 }));
+        let msg = e.to_string();
+        assert!(msg.contains("written by an older trailscope (case format 1") && msg.contains("--save"), "{msg}");
 
         let mut longer = good.clone();
         longer.extend_from_slice(&[0; 8]);
@@ -834,5 +906,22 @@ mod tests {
         reseal(&mut bad, at);
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(refusal(&path), CaseErrorKind::Corrupt(m) if m.contains("UTF-8")));
+        // A payload block that does not decompress to what its index says opens (blocks are
+        // only decompressed when read), then reads as empty and is reported naming the block.
+        let mut bad = bytes.clone();
+        let at = entry_of(Kind::PayloadIndex, 0, &bad);
+        let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
+        bad[offset + 24] ^= 1; // the first block's checksum of its decompressed bytes
+        reseal(&mut bad, at);
+        std::fs::write(&path, &bad).unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert_eq!(case.store.damage(), None, "nothing read yet");
+        assert_eq!(case.store.get_path(0, "requestParameters.bucketName"), None);
+        assert_eq!(case.store.payload(0), b"{}");
+        let damage = case.store.damage().expect("recorded");
+        assert!(damage.starts_with(&path.display().to_string()), "{damage}");
+        assert!(damage.contains("payload block 0 (rows 0..10)") && damage.contains("checksum"), "{damage}");
+        // The columns still answer.
+        assert_eq!(case.store.event(0).str(Field::EventName), store.event(0).str(Field::EventName));
     }
 }

@@ -41,6 +41,7 @@ mod builder;
 mod case;
 mod column;
 mod dict;
+mod payload;
 mod provenance;
 mod schema;
 mod select;
@@ -49,6 +50,7 @@ pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder};
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};
+use payload::Payloads;
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
 pub use select::Selection;
@@ -81,9 +83,8 @@ pub struct Store {
     syms: Vec<Column<Sym>>,
     flags: Vec<Column<u8>>,
     refs: Column<RecordRef>,
-    payload_refs: Column<PayloadRef>,
     dicts: Vec<Dict>,
-    payloads: Vec<Column<u8>>,
+    payloads: Payloads,
     sources: Vec<SourceFile>,
 }
 
@@ -94,14 +95,16 @@ pub struct MemoryUse {
     pub columns: usize,
     /// Dictionaries (strings, offsets, hash index).
     pub dictionaries: usize,
-    /// Minified JSON payloads.
+    /// Minified JSON payloads: as built, or compressed as mapped from a case file.
     pub payloads: usize,
+    /// Payload blocks of a case file decompressed so far (kept for later reads).
+    pub payload_cache: usize,
 }
 
 impl MemoryUse {
     /// Sum of the parts.
     pub fn total(&self) -> usize {
-        self.columns + self.dictionaries + self.payloads
+        self.columns + self.dictionaries + self.payloads + self.payload_cache
     }
 }
 
@@ -157,9 +160,29 @@ impl Store {
     }
 
     /// The minified JSON payload (fields not held in columns) of a row.
+    ///
+    /// From a case file, the first read of a row decompresses its block (kept for later reads).
+    /// A block found damaged then reads as empty payloads (`{}`) and is reported by
+    /// [`Store::damage`].
     pub fn payload(&self, row: usize) -> &[u8] {
-        let p = self.payload_refs[row];
-        &self.payloads[p.chunk as usize][p.start as usize..p.end as usize]
+        match &self.payloads {
+            Payloads::Chunks { chunks, refs } => {
+                let p = refs[row];
+                &chunks[p.chunk as usize][p.start as usize..p.end as usize]
+            }
+            Payloads::Blocks(blocks) => blocks.payload(row),
+        }
+    }
+
+    /// The first damaged payload block met so far, as a message naming the case file and the
+    /// block. Opening a case checks every block's compressed bytes against its checksum, so this
+    /// only reports a file changed while open or a writer's bug; a command that read payloads
+    /// checks it before trusting its answer.
+    pub fn damage(&self) -> Option<&str> {
+        match &self.payloads {
+            Payloads::Chunks { .. } => None,
+            Payloads::Blocks(b) => b.damage.get().map(String::as_str),
+        }
     }
 
     /// The value at a dotted path (`requestParameters.bucketName`, `userIdentity.arn`,
@@ -190,16 +213,15 @@ impl Store {
     /// the page cache holds rather than the process heap).
     pub fn memory_use(&self) -> MemoryUse {
         let n = self.len();
-        let columns = n
-            * (8 + self.syms.len() * 4
-                + self.flags.len()
-                + std::mem::size_of::<RecordRef>()
-                + std::mem::size_of::<PayloadRef>());
-        MemoryUse {
-            columns,
-            dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(),
-            payloads: self.payloads.iter().map(|p| p.len()).sum(),
-        }
+        let mut columns = n * (8 + self.syms.len() * 4 + self.flags.len() + std::mem::size_of::<RecordRef>());
+        let (payloads, payload_cache) = match &self.payloads {
+            Payloads::Chunks { chunks, refs } => {
+                columns += std::mem::size_of_val::<[PayloadRef]>(refs);
+                (chunks.iter().map(|p| p.len()).sum(), 0)
+            }
+            Payloads::Blocks(b) => b.sizes(),
+        };
+        MemoryUse { columns, dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(), payloads, payload_cache }
     }
 }
 
