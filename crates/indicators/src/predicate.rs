@@ -215,12 +215,10 @@ impl Predicate {
             Predicate::Always => candidates.clone(),
             Predicate::Never => Selection::none(candidates.rows()),
             Predicate::Sym { field, set, .. } => {
-                let col = store.column(*field);
                 let mut out = Selection::none(candidates.rows());
-                for row in candidates.iter() {
-                    if set.contains(col[row]) {
-                        out.insert(row);
-                    }
+                // The column's width is matched once, not per row.
+                for row in store.column(*field).filter_rows(candidates.iter(), |s| set.contains(s)) {
+                    out.insert(row);
                 }
                 out
             }
@@ -236,7 +234,7 @@ impl Predicate {
             Predicate::Keyword { columns, any } => {
                 let mut out = Selection::none(candidates.rows());
                 for row in candidates.iter() {
-                    let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f)[row]));
+                    let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f).get(row)));
                     if in_column || payload_text_matches(store.payload(row), any) {
                         out.insert(row);
                     }

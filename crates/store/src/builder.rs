@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::column::Column;
 use crate::dict::{Dict, Sym};
+use crate::ids::Ids;
 use crate::payload::Payloads;
 use crate::provenance::{RecordRef, SourceFile, SourceId};
 use crate::schema::{flag_code, Field, Flag};
@@ -317,8 +318,13 @@ impl StoreBuilder {
                 permute(&v, &order)
             })
             .collect();
-        let (dicts, syms): (Vec<Dict>, Vec<Column<Sym>>) =
-            columns.into_iter().map(|(d, c)| (d, Column::from(c))).unzip();
+        let (dicts, syms): (Vec<Dict>, Vec<Ids>) = columns
+            .into_iter()
+            .map(|(d, c)| {
+                let ids = Ids::narrow(c, d.len());
+                (d, ids)
+            })
+            .unzip();
         let chunks = parts
             .into_iter()
             .map(|p| {

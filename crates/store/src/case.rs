@@ -34,7 +34,8 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::column::Column;
-use crate::dict::{Dict, Sym};
+use crate::dict::Dict;
+use crate::ids::Ids;
 use crate::payload::{self, Block, Blocks, Payloads};
 use crate::provenance::{RecordRef, SourceFile};
 use crate::schema::{Field, Flag};
@@ -62,7 +63,8 @@ enum Kind {
     Meta = 1,
     /// `i64` per row.
     Times = 2,
-    /// `u32` [`Sym`] per row; `param` is the [`Field`] index.
+    /// A [`crate::Sym`] per row, one, two or four bytes each (the section's length over the rows);
+    /// `param` is the [`Field`] index.
     Syms = 3,
     /// `u8` per row; `param` is the [`Flag`] index.
     Flags = 4,
@@ -311,7 +313,7 @@ impl Store {
             Out { kind: Kind::Times, param: 0, parts: vec![bytes_of(&self.times)] },
         ];
         for (i, c) in self.syms.iter().enumerate() {
-            out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![bytes_of(c)] });
+            out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![c.bytes()] });
         }
         for (i, c) in self.flags.iter().enumerate() {
             out.push(Out { kind: Kind::Flags, param: i as u32, parts: vec![&c[..]] });
@@ -642,7 +644,7 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
     });
 
     // Dictionaries and columns, one task per column.
-    let columns: Vec<(Dict, Column<Sym>)> = (0..Field::COUNT)
+    let columns: Vec<(Dict, Ids)> = (0..Field::COUNT)
         .into_par_iter()
         .map(|i| -> Result<_, CaseErrorKind> {
             let p = i as u32;
@@ -659,15 +661,21 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
                 return Err(corrupt(format!("dictionary {name} has inconsistent offsets")));
             }
             let dict = Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0);
-            let syms: Column<Sym> = typed(&map, find(Kind::Syms, p)?, Some(rows))?;
+            let e = find(Kind::Syms, p)?;
+            let syms = match (e.len as usize).checked_div(rows) {
+                None | Some(1) => Ids::U8(typed(&map, e, Some(rows))?),
+                Some(2) => Ids::U16(typed(&map, e, Some(rows))?),
+                Some(4) => Ids::U32(typed(&map, e, Some(rows))?),
+                Some(_) => return Err(corrupt(format!("section {} is not 1, 2 or 4 bytes a row", e.label()))),
+            };
             let ids = dict.len() as u32;
-            if syms.iter().any(|s| s.0 >= ids) {
+            if syms.view().any(|s| s.0 >= ids) {
                 return Err(corrupt(format!("column {name} holds an id its dictionary lacks")));
             }
             Ok((dict, syms))
         })
         .collect::<Result<_, _>>()?;
-    let (dicts, syms): (Vec<Dict>, Vec<Column<Sym>>) = columns.into_iter().unzip();
+    let (dicts, syms): (Vec<Dict>, Vec<Ids>) = columns.into_iter().unzip();
     let flags = (0..Flag::ALL.len() as u32)
         .map(|i| typed::<u8>(&map, find(Kind::Flags, i)?, Some(rows)))
         .collect::<Result<Vec<_>, _>>()?;
@@ -894,7 +902,7 @@ mod tests {
         let mut bad = bytes.clone();
         let at = entry_of(Kind::Syms, Field::EventName.index() as u32, &bad);
         let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
-        bad[offset..offset + 4].copy_from_slice(&999u32.to_le_bytes());
+        bad[offset] = 99; // eventName has 3 ids: one byte a row
         reseal(&mut bad, at);
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(refusal(&path), CaseErrorKind::Corrupt(m) if m.contains("eventName")));

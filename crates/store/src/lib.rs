@@ -5,7 +5,8 @@
 //!
 //! * [`Dict`] interns strings; a [`Sym`] is a `u32` id, with [`Sym::NULL`] for absent fields.
 //! * Each [`Field`] (eventName, principal ARN, access key id, source IP, ...) is a column of
-//!   `Sym`s with its own dictionary, so filters compare integers.
+//!   `Sym`s with its own dictionary, so filters compare integers; a column takes one, two or
+//!   four bytes a row as its dictionary needs ([`SymColumn`]).
 //! * Each [`Flag`] (readOnly, managementEvent, MFA) is a tri-state byte column.
 //! * `eventTime` is an `i64` column of epoch milliseconds (UTC).
 //! * Every other field (requestParameters, responseElements, resources, ...) is kept as a
@@ -41,6 +42,7 @@ mod builder;
 mod case;
 mod column;
 mod dict;
+mod ids;
 mod payload;
 mod provenance;
 mod schema;
@@ -50,6 +52,8 @@ pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder};
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};
+use ids::Ids;
+pub use ids::SymColumn;
 use payload::Payloads;
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
@@ -80,7 +84,7 @@ unsafe impl bytemuck::Pod for PayloadRef {}
 #[derive(Debug)]
 pub struct Store {
     times: Column<i64>,
-    syms: Vec<Column<Sym>>,
+    syms: Vec<Ids>,
     flags: Vec<Column<u8>>,
     refs: Column<RecordRef>,
     dicts: Vec<Dict>,
@@ -124,9 +128,9 @@ impl Store {
         &self.times
     }
 
-    /// A string column.
-    pub fn column(&self, field: Field) -> &[Sym] {
-        &self.syms[field.index()]
+    /// A string column (one, two or four bytes a row, as its dictionary needs).
+    pub fn column(&self, field: Field) -> SymColumn<'_> {
+        self.syms[field.index()].view()
     }
 
     /// A string column's dictionary.
@@ -194,7 +198,7 @@ impl Store {
     /// The value of a column or flag path, without touching the payload.
     fn column_value(&self, row: usize, path: &str) -> Option<Value> {
         if let Some(field) = Field::from_path(path) {
-            if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()][row]) {
+            if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()].view().get(row)) {
                 return Some(Value::String(s.to_owned()));
             }
         }
@@ -213,7 +217,8 @@ impl Store {
     /// the page cache holds rather than the process heap).
     pub fn memory_use(&self) -> MemoryUse {
         let n = self.len();
-        let mut columns = n * (8 + self.syms.len() * 4 + self.flags.len() + std::mem::size_of::<RecordRef>());
+        let widths: usize = self.syms.iter().map(Ids::width).sum();
+        let mut columns = n * (8 + widths + self.flags.len() + std::mem::size_of::<RecordRef>());
         let (payloads, payload_cache) = match &self.payloads {
             Payloads::Chunks { chunks, refs } => {
                 columns += std::mem::size_of_val::<[PayloadRef]>(refs);
@@ -267,7 +272,7 @@ impl<'a> Event<'a> {
 
     /// The id of a string field.
     pub fn sym(&self, field: Field) -> Sym {
-        self.store.syms[field.index()][self.row]
+        self.store.syms[field.index()].view().get(self.row)
     }
 
     /// The string of a field, `None` when absent or null.
