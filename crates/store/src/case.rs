@@ -33,10 +33,11 @@ use memmap2::{Mmap, MmapOptions};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::cold::{self, Cold, ColdBlock};
 use crate::column::Column;
-use crate::dict::Dict;
+use crate::dict::{Dict, Sym};
 use crate::ids::Ids;
-use crate::payload::{self, Block, Blocks, Payloads};
+use crate::payload::{self, Block, Blocks, Damage, Frame, Payloads};
 use crate::provenance::{RecordRef, SourceFile};
 use crate::schema::{Field, Flag};
 use crate::Store;
@@ -85,10 +86,16 @@ enum Kind {
     /// Per payload block four `u64`: start in `PayloadBlocks`, compressed length, decompressed
     /// length, XXH3-64 of the decompressed bytes.
     PayloadIndex = 14,
+    /// A cold dictionary's zstd frames (module `cold`), in place of `DictBytes` and
+    /// `DictOffsets`; `param` is the [`Field`] index.
+    ColdBlocks = 15,
+    /// A cold dictionary's `u64` ids (the null id included) and ids per block, then per block
+    /// the four `u64` of a `PayloadIndex` entry; `param` as above.
+    ColdIndex = 16,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 13] = [
         Kind::Meta,
         Kind::Times,
         Kind::Syms,
@@ -100,6 +107,8 @@ impl Kind {
         Kind::Manifest,
         Kind::PayloadBlocks,
         Kind::PayloadIndex,
+        Kind::ColdBlocks,
+        Kind::ColdIndex,
     ];
 
     fn name(self) -> &'static str {
@@ -115,13 +124,15 @@ impl Kind {
             Kind::Manifest => "manifest",
             Kind::PayloadBlocks => "payload-blocks",
             Kind::PayloadIndex => "payload-index",
+            Kind::ColdBlocks => "cold-dictionary",
+            Kind::ColdIndex => "cold-dictionary-index",
         }
     }
 
     /// The section's name for messages: `column eventName`, `times`.
     fn label(self, param: u32) -> String {
         match self {
-            Kind::Syms | Kind::DictBytes | Kind::DictOffsets => {
+            Kind::Syms | Kind::DictBytes | Kind::DictOffsets | Kind::ColdBlocks | Kind::ColdIndex => {
                 let field = Field::ALL.get(param as usize).map_or("?", |f| f.path());
                 format!("{} {field}", self.name())
             }
@@ -284,7 +295,7 @@ impl Store {
         let rows = self.len();
         let total: usize = (0..rows).map(|r| self.payload(r).len()).sum();
         let per_block = payload::rows_per_block(total, rows);
-        let blocks: Vec<(Vec<u8>, u32, u64)> = (0..rows.div_ceil(per_block))
+        let blocks: Vec<Frame> = (0..rows.div_ceil(per_block))
             .into_par_iter()
             .map(|b| {
                 let range = b * per_block..((b + 1) * per_block).min(rows);
@@ -292,11 +303,25 @@ impl Store {
             })
             .collect();
         let mut index: Vec<u64> = Vec::with_capacity(blocks.len() * 4);
-        let mut at = 0u64;
-        for (frame, raw_len, raw_sum) in &blocks {
-            index.extend([at, frame.len() as u64, u64::from(*raw_len), *raw_sum]);
-            at += frame.len() as u64;
-        }
+        index_frames(&mut index, &blocks);
+        // Cold dictionaries: their blocks and index, per field.
+        let cold: Vec<(usize, Vec<u64>, Vec<Frame>)> = COLD
+            .par_iter()
+            .map(|&f| {
+                let dict = &self.dicts[f.index()];
+                let ids = dict.len();
+                let frames: Vec<_> = (0..(ids - 1).div_ceil(cold::IDS_PER_BLOCK))
+                    .into_par_iter()
+                    .map(|b| {
+                        let first = 1 + b * cold::IDS_PER_BLOCK;
+                        cold::encode(first..(first + cold::IDS_PER_BLOCK).min(ids), |i| dict.get(Sym(i as u32)))
+                    })
+                    .collect();
+                let mut index = vec![ids as u64, cold::IDS_PER_BLOCK as u64];
+                index_frames(&mut index, &frames);
+                (f.index(), index, frames)
+            })
+            .collect();
         let meta: Vec<u64> = vec![
             rows as u64,
             Field::COUNT as u64,
@@ -320,6 +345,12 @@ impl Store {
         }
         out.push(Out { kind: Kind::RecordRefs, param: 0, parts: vec![bytes_of(&self.refs)] });
         for (i, d) in self.dicts.iter().enumerate() {
+            if let Some((_, index, frames)) = cold.iter().find(|c| c.0 == i) {
+                out.push(Out { kind: Kind::ColdIndex, param: i as u32, parts: vec![bytes_of(index)] });
+                let parts = frames.iter().map(|f| &f.0[..]).collect();
+                out.push(Out { kind: Kind::ColdBlocks, param: i as u32, parts });
+                continue;
+            }
             let (bytes, offsets, _) = d.parts();
             out.push(Out { kind: Kind::DictBytes, param: i as u32, parts: vec![bytes] });
             out.push(Out { kind: Kind::DictOffsets, param: i as u32, parts: vec![bytes_of(offsets)] });
@@ -368,6 +399,48 @@ impl Store {
         w.flush()?;
         Ok(file_len)
     }
+}
+
+/// Dictionaries kept cold (module `cold`): values nearly all distinct, mostly UUIDs, rarely read.
+const COLD: [Field; 3] = [Field::EventId, Field::RequestId, Field::SharedEventId];
+
+/// Append the index entries (start, compressed length, raw length, raw XXH3) of `frames`,
+/// laid one after another.
+fn index_frames(index: &mut Vec<u64>, frames: &[Frame]) {
+    let mut at = 0u64;
+    for (frame, raw_len, raw_sum) in frames {
+        index.extend([at, frame.len() as u64, u64::from(*raw_len), *raw_sum]);
+        at += frame.len() as u64;
+    }
+}
+
+/// The frames an index (four `u64` per frame) gives in `section`, checked to lie one after
+/// another and cover it; `min_raw(b)` is the least raw length frame `b` can have.
+fn frames_of(
+    map: &Arc<Mmap>,
+    section: Entry,
+    index: &[u64],
+    min_raw: impl Fn(usize) -> u64,
+) -> Result<Vec<(Column<u8>, u32, u64)>, CaseErrorKind> {
+    let mut at = 0u64;
+    let mut out = Vec::with_capacity(index.len() / 4);
+    for (b, e) in index.chunks_exact(4).enumerate() {
+        let (start, len, raw, sum) = (e[0], e[1], e[2], e[3]);
+        if start != at || raw > u64::from(u32::MAX) || raw < min_raw(b) {
+            return Err(corrupt(format!("block {b} of section {} is not where its index says", section.label())));
+        }
+        at = start
+            .checked_add(len)
+            .filter(|&end| end <= section.len)
+            .ok_or_else(|| corrupt(format!("block {b} runs past the end of section {}", section.label())))?;
+        let range = (section.offset + start) as usize..(section.offset + at) as usize;
+        let frame = Column::mapped(map, range).expect("bytes are always aligned and in range (checked above)");
+        out.push((frame, raw as u32, sum));
+    }
+    if at != section.len {
+        return Err(corrupt(format!("the blocks of section {} do not cover it", section.label())));
+    }
+    Ok(out)
 }
 
 /// `bytes` as a `u64` length and a zstd frame: the manifest and the source list (JSON and paths
@@ -616,31 +689,17 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
     if per_block == 0 || per_block > payload::MAX_ROWS_PER_BLOCK || rows.div_ceil(per_block) != blocks {
         return Err(corrupt(format!("{blocks} payload blocks of {per_block} rows do not hold {rows} rows")));
     }
-    let mut at = 0u64;
-    let mut list = Vec::with_capacity(blocks);
-    for (b, e) in index.chunks_exact(4).enumerate() {
-        let (start, len, raw, sum) = (e[0], e[1], e[2], e[3]);
-        let rows_in = per_block.min(rows - b * per_block) as u64;
-        if start != at || raw > u64::from(u32::MAX) || raw < rows_in * 4 {
-            return Err(corrupt(format!("payload block {b} is not where the index says")));
-        }
-        at = start
-            .checked_add(len)
-            .filter(|&end| end <= section.len)
-            .ok_or_else(|| corrupt(format!("payload block {b} runs past the payload section")))?;
-        let range = (section.offset + start) as usize..(section.offset + at) as usize;
-        let frame = Column::mapped(&map, range).expect("bytes are always aligned and in range (checked above)");
-        list.push(Block::new(frame, raw as u32, sum));
-    }
-    if at != section.len {
-        return Err(corrupt("payload blocks do not cover the payload section"));
-    }
+    let list = frames_of(&map, section, &index, |b| (per_block.min(rows - b * per_block) * 4) as u64)?
+        .into_iter()
+        .map(|(frame, raw_len, raw_sum)| Block::new(frame, raw_len, raw_sum))
+        .collect();
+    let damage = Damage::default();
     let payloads = Payloads::Blocks(Blocks {
         rows,
         rows_per_block: per_block,
         blocks: list,
         path: path.to_path_buf(),
-        damage: Default::default(),
+        damage: Arc::clone(&damage),
     });
 
     // Dictionaries and columns, one task per column.
@@ -648,19 +707,44 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         .into_par_iter()
         .map(|i| -> Result<_, CaseErrorKind> {
             let p = i as u32;
-            let bytes: Column<u8> = typed(&map, find(Kind::DictBytes, p)?, None)?;
-            let offsets: Column<u64> = typed(&map, find(Kind::DictOffsets, p)?, None)?;
             let name = Field::ALL[i].path();
-            let text = std::str::from_utf8(&bytes).map_err(|_| corrupt(format!("dictionary {name} is not UTF-8")))?;
-            let ok = offsets.len() >= 2
-                && offsets[0] == 0
-                && offsets[1] == 0
-                && offsets.last() == Some(&(bytes.len() as u64))
-                && offsets.windows(2).all(|w| w[0] <= w[1] && text.is_char_boundary(w[1] as usize));
-            if !ok {
-                return Err(corrupt(format!("dictionary {name} has inconsistent offsets")));
-            }
-            let dict = Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0);
+            let dict = match entries.iter().find(|e| e.kind == Kind::ColdIndex && e.param == p) {
+                Some(&e) => {
+                    let index: Column<u64> = typed(&map, e, None)?;
+                    let (ids, per_block) = (index.first().copied().unwrap_or(0), index.get(1).copied().unwrap_or(0));
+                    let ids = usize::try_from(ids).unwrap_or(usize::MAX);
+                    if index.len() % 4 != 2
+                        || ids == 0
+                        || per_block != cold::IDS_PER_BLOCK as u64
+                        || (index.len() - 2) / 4 != (ids - 1).div_ceil(cold::IDS_PER_BLOCK)
+                    {
+                        return Err(corrupt(format!("cold dictionary {name} has an inconsistent index")));
+                    }
+                    let n = |b: usize| cold::IDS_PER_BLOCK.min(ids - 1 - b * cold::IDS_PER_BLOCK) as u64;
+                    let blocks = frames_of(&map, find(Kind::ColdBlocks, p)?, &index[2..], n)?
+                        .into_iter()
+                        .map(|(frame, raw_len, raw_sum)| ColdBlock::new(frame, raw_len, raw_sum))
+                        .collect();
+                    let label = format!("{}: cold dictionary {name}", path.display());
+                    let cold = Cold { len: ids, blocks, label, damage: Arc::clone(&damage) };
+                    Dict::from_cold(cold, unindexed & (1 << i) != 0)
+                }
+                None => {
+                    let bytes: Column<u8> = typed(&map, find(Kind::DictBytes, p)?, None)?;
+                    let offsets: Column<u64> = typed(&map, find(Kind::DictOffsets, p)?, None)?;
+                    let text =
+                        std::str::from_utf8(&bytes).map_err(|_| corrupt(format!("dictionary {name} is not UTF-8")))?;
+                    let ok = offsets.len() >= 2
+                        && offsets[0] == 0
+                        && offsets[1] == 0
+                        && offsets.last() == Some(&(bytes.len() as u64))
+                        && offsets.windows(2).all(|w| w[0] <= w[1] && text.is_char_boundary(w[1] as usize));
+                    if !ok {
+                        return Err(corrupt(format!("dictionary {name} has inconsistent offsets")));
+                    }
+                    Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0)
+                }
+            };
             let e = find(Kind::Syms, p)?;
             let syms = match (e.len as usize).checked_div(rows) {
                 None | Some(1) => Ids::U8(typed(&map, e, Some(rows))?),
@@ -763,6 +847,12 @@ mod tests {
         let name = back.dict(Field::EventName);
         assert_eq!(name.lookup("ListBuckets"), store.dict(Field::EventName).lookup("ListBuckets"));
         assert_eq!(back.dict(Field::RequestId).lookup("e-1-3"), store.dict(Field::RequestId).lookup("e-1-3"));
+        // Cold dictionaries (eventID, requestID) answer the same, and can be extended too.
+        let mut ids = back.dict(Field::EventId).clone();
+        assert_eq!(ids.lookup("e-1-4"), store.dict(Field::EventId).lookup("e-1-4"));
+        let new = ids.intern("e-new");
+        assert_eq!((ids.get(new), ids.len()), ("e-new", store.dict(Field::EventId).len() + 1));
+        assert_eq!(ids.get(Sym(3)), store.dict(Field::EventId).get(Sym(3)));
         // A mapped dictionary can still be extended (it copies itself first).
         let mut d = back.dict(Field::EventName).clone();
         let new = d.intern("PutObject");
@@ -931,5 +1021,18 @@ mod tests {
         assert!(damage.contains("payload block 0 (rows 0..10)") && damage.contains("checksum"), "{damage}");
         // The columns still answer.
         assert_eq!(case.store.event(0).str(Field::EventName), store.event(0).str(Field::EventName));
+        // The same for a block of a cold dictionary.
+        let mut bad = bytes.clone();
+        let at = entry_of(Kind::ColdIndex, Field::RequestId.index() as u32, &bad);
+        let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
+        bad[offset + 40] ^= 1; // after ids and ids per block: the first block's raw checksum
+        reseal(&mut bad, at);
+        std::fs::write(&path, &bad).unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert_eq!(case.store.event(3).str(Field::EventId), store.event(3).str(Field::EventId));
+        assert_eq!(case.store.damage(), None);
+        assert_eq!(case.store.event(3).str(Field::RequestId), Some(""));
+        let damage = case.store.damage().expect("recorded");
+        assert!(damage.contains("cold dictionary requestID: block 0 (ids 1..11)"), "{damage}");
     }
 }

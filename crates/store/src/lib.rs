@@ -40,6 +40,7 @@
 
 mod builder;
 mod case;
+mod cold;
 mod column;
 mod dict;
 mod ids;

@@ -30,6 +30,12 @@ pub(crate) const ZSTD_LEVEL: i32 = 3;
 /// An empty payload, what a row of a damaged block reads as (the store records the damage).
 const EMPTY: &[u8] = b"{}";
 
+/// A compressed frame, the length of its raw bytes and their XXH3-64.
+pub(crate) type Frame = (Vec<u8>, u32, u64);
+
+/// Where lazily found damage is recorded: shared by a case's payload blocks and cold dictionaries.
+pub(crate) type Damage = std::sync::Arc<OnceLock<String>>;
+
 /// The payloads of a store.
 #[derive(Debug)]
 pub(crate) enum Payloads {
@@ -66,8 +72,9 @@ pub(crate) struct Blocks {
     pub(crate) blocks: Vec<Block>,
     /// The case file, for the damage message.
     pub(crate) path: PathBuf,
-    /// The first damaged block met, as a message naming the file and the block.
-    pub(crate) damage: OnceLock<String>,
+    /// The first damaged block met (here or in a cold dictionary), as a message naming the
+    /// file and the block.
+    pub(crate) damage: Damage,
 }
 
 impl Block {
@@ -113,15 +120,21 @@ impl Blocks {
     }
 }
 
-/// Decompress and check one block.
-fn decode(block: &Block, rows: usize) -> Result<Decoded, String> {
-    let raw = zstd::bulk::decompress(&block.compressed, block.raw_len as usize).map_err(|e| e.to_string())?;
-    if raw.len() != block.raw_len as usize {
-        return Err(format!("{} bytes decompressed, {} expected", raw.len(), block.raw_len));
+/// Decompress a frame and check it against the length and XXH3 its index gives.
+pub(crate) fn unpack_frame(frame: &[u8], raw_len: u32, raw_sum: u64) -> Result<Vec<u8>, String> {
+    let raw = zstd::bulk::decompress(frame, raw_len as usize).map_err(|e| e.to_string())?;
+    if raw.len() != raw_len as usize {
+        return Err(format!("{} bytes decompressed, {} expected", raw.len(), raw_len));
     }
-    if xxh3_64(&raw) != block.raw_sum {
+    if xxh3_64(&raw) != raw_sum {
         return Err("checksum mismatch after decompression".into());
     }
+    Ok(raw)
+}
+
+/// Decompress and check one block.
+fn decode(block: &Block, rows: usize) -> Result<Decoded, String> {
+    let raw = unpack_frame(&block.compressed, block.raw_len, block.raw_sum)?;
     let table = rows * 4;
     if raw.len() < table {
         return Err("shorter than its table".into());
@@ -150,7 +163,7 @@ pub(crate) fn rows_per_block(total_bytes: usize, rows: usize) -> usize {
 
 /// Encode and compress the payloads of `rows` (`payload(row)` reads one from the store).
 /// Returns the frame, the raw length and the raw checksum.
-pub(crate) fn encode<'a>(rows: std::ops::Range<usize>, payload: impl Fn(usize) -> &'a [u8]) -> (Vec<u8>, u32, u64) {
+pub(crate) fn encode<'a>(rows: std::ops::Range<usize>, payload: impl Fn(usize) -> &'a [u8]) -> Frame {
     let bytes: usize = rows.clone().map(|r| payload(r).len()).sum();
     let mut raw = Vec::with_capacity(rows.len() * 4 + bytes);
     for r in rows.clone() {
