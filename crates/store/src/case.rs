@@ -18,10 +18,16 @@
 //! Section kinds are listed in `Kind`; `param` is the column's index where a kind has one
 //! section per column. A section whose flags have bit 0 set is optional: a reader that does not
 //! know its kind skips it; an unknown section without that bit is refused. Opening checks the
-//! magic, the version (a newer one is refused before anything else is read), the length, every
-//! checksum, and every structural invariant the store relies on (ids within their dictionary,
-//! offsets within their buffers, dictionary strings valid UTF-8), so a damaged file is refused,
-//! never misread.
+//! magic, the version (a newer one, or format 1, is refused before anything else is read), the
+//! length, every checksum, and every structural invariant the store relies on (ids within their
+//! dictionary, offsets within their buffers, dictionary strings valid UTF-8, blocks covering
+//! their sections), so a damaged file is refused, never misread.
+//!
+//! Format 2 keeps what payload-free rules read uncompressed and in place (times, flags, the
+//! string columns at 1, 2 or 4 bytes a row, their dictionaries) and compresses the rest with
+//! zstd, in blocks decompressed on first use: the payloads (module `payload`), the
+//! `eventID`/`requestID`/`sharedEventID` dictionaries (module `cold`), and the manifest and source
+//! list (unpacked at open). docs/design.md has the table of section kinds.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -36,7 +42,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use crate::cold::{self, Cold, ColdBlock};
 use crate::column::Column;
 use crate::dict::{Dict, Sym};
-use crate::ids::Ids;
+use crate::ids::{self, Ids, Packed};
 use crate::payload::{self, Block, Blocks, Damage, Frame, Payloads};
 use crate::provenance::{RecordRef, SourceFile};
 use crate::schema::{Field, Flag};
@@ -92,10 +98,14 @@ enum Kind {
     /// A cold dictionary's `u64` ids (the null id included) and ids per block, then per block
     /// the four `u64` of a `PayloadIndex` entry; `param` as above.
     ColdIndex = 16,
+    /// A packed column (module `ids`) in place of `Syms`, for the cold dictionaries' columns:
+    /// `u64` raw length, `u64` XXH3-64 of the raw bytes, then the zstd frame of the `u32`
+    /// differences of neighbouring ids; `param` is the [`Field`] index.
+    PackedSyms = 17,
 }
 
 impl Kind {
-    const ALL: [Kind; 13] = [
+    const ALL: [Kind; 14] = [
         Kind::Meta,
         Kind::Times,
         Kind::Syms,
@@ -109,6 +119,7 @@ impl Kind {
         Kind::PayloadIndex,
         Kind::ColdBlocks,
         Kind::ColdIndex,
+        Kind::PackedSyms,
     ];
 
     fn name(self) -> &'static str {
@@ -126,13 +137,19 @@ impl Kind {
             Kind::PayloadIndex => "payload-index",
             Kind::ColdBlocks => "cold-dictionary",
             Kind::ColdIndex => "cold-dictionary-index",
+            Kind::PackedSyms => "packed-column",
         }
     }
 
     /// The section's name for messages: `column eventName`, `times`.
     fn label(self, param: u32) -> String {
         match self {
-            Kind::Syms | Kind::DictBytes | Kind::DictOffsets | Kind::ColdBlocks | Kind::ColdIndex => {
+            Kind::Syms
+            | Kind::DictBytes
+            | Kind::DictOffsets
+            | Kind::ColdBlocks
+            | Kind::ColdIndex
+            | Kind::PackedSyms => {
                 let field = Field::ALL.get(param as usize).map_or("?", |f| f.path());
                 format!("{} {field}", self.name())
             }
@@ -304,22 +321,37 @@ impl Store {
             .collect();
         let mut index: Vec<u64> = Vec::with_capacity(blocks.len() * 4);
         index_frames(&mut index, &blocks);
-        // Cold dictionaries: their blocks and index, per field.
-        let cold: Vec<(usize, Vec<u64>, Vec<Frame>)> = COLD
+        // Cold dictionaries: their blocks and index, and their packed column, per field. The
+        // dictionary is saved in the order rows first use its ids, so the column packs to almost
+        // nothing (an opened case is already in that order: saving it again gives the same bytes).
+        type Cold = (usize, Vec<u64>, Vec<Frame>, Vec<u8>);
+        let cold: Vec<Cold> = COLD
             .par_iter()
             .map(|&f| {
-                let dict = &self.dicts[f.index()];
+                let (dict, col) = (&self.dicts[f.index()], self.column(f));
                 let ids = dict.len();
+                let mut new_of_old = vec![0u32; ids];
+                let mut old_of_new = vec![0u32];
+                let first_use = col.iter().filter(|s| !s.is_null()).map(|s| s.index());
+                for old in first_use.chain(1..ids) {
+                    if new_of_old[old] == 0 {
+                        new_of_old[old] = old_of_new.len() as u32;
+                        old_of_new.push(old as u32);
+                    }
+                }
                 let frames: Vec<_> = (0..(ids - 1).div_ceil(cold::IDS_PER_BLOCK))
                     .into_par_iter()
                     .map(|b| {
                         let first = 1 + b * cold::IDS_PER_BLOCK;
-                        cold::encode(first..(first + cold::IDS_PER_BLOCK).min(ids), |i| dict.get(Sym(i as u32)))
+                        let range = first..(first + cold::IDS_PER_BLOCK).min(ids);
+                        cold::encode(range, |i| dict.get(Sym(old_of_new[i])))
                     })
                     .collect();
                 let mut index = vec![ids as u64, cold::IDS_PER_BLOCK as u64];
                 index_frames(&mut index, &frames);
-                (f.index(), index, frames)
+                let (frame, raw_len, raw_sum) = ids::pack(col.iter().map(|s| Sym(new_of_old[s.index()])));
+                let packed = [&u64::from(raw_len).to_le_bytes()[..], &raw_sum.to_le_bytes(), &frame].concat();
+                (f.index(), index, frames, packed)
             })
             .collect();
         let meta: Vec<u64> = vec![
@@ -338,14 +370,18 @@ impl Store {
             Out { kind: Kind::Times, param: 0, parts: vec![bytes_of(&self.times)] },
         ];
         for (i, c) in self.syms.iter().enumerate() {
-            out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![c.bytes()] });
+            match (cold.iter().find(|c| c.0 == i), c.bytes()) {
+                (Some(cold), _) => out.push(Out { kind: Kind::PackedSyms, param: i as u32, parts: vec![&cold.3] }),
+                (None, Some(bytes)) => out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![bytes] }),
+                (None, None) => unreachable!("only the cold dictionaries' columns are packed"),
+            }
         }
         for (i, c) in self.flags.iter().enumerate() {
             out.push(Out { kind: Kind::Flags, param: i as u32, parts: vec![&c[..]] });
         }
         out.push(Out { kind: Kind::RecordRefs, param: 0, parts: vec![bytes_of(&self.refs)] });
         for (i, d) in self.dicts.iter().enumerate() {
-            if let Some((_, index, frames)) = cold.iter().find(|c| c.0 == i) {
+            if let Some((_, index, frames, _)) = cold.iter().find(|c| c.0 == i) {
                 out.push(Out { kind: Kind::ColdIndex, param: i as u32, parts: vec![bytes_of(index)] });
                 let parts = frames.iter().map(|f| &f.0[..]).collect();
                 out.push(Out { kind: Kind::ColdBlocks, param: i as u32, parts });
@@ -745,6 +781,21 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
                     Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0)
                 }
             };
+            if let Some(&e) = entries.iter().find(|e| e.kind == Kind::PackedSyms && e.param == p) {
+                // Checked when unpacked, on first read.
+                let head: Column<u64> = Column::mapped(&map, e.offset as usize..e.offset as usize + 16)
+                    .filter(|_| e.len >= 16)
+                    .ok_or_else(|| corrupt(format!("section {} is too short", e.label())))?;
+                if head[0] != rows as u64 * 4 {
+                    return Err(corrupt(format!("section {} does not hold {rows} rows", e.label())));
+                }
+                let frame = Column::mapped(&map, e.offset as usize + 16..(e.offset + e.len) as usize)
+                    .expect("bytes are always aligned and in range (checked above)");
+                let mut packed = Packed::new(frame, head[0] as u32, head[1], rows, dict.len());
+                packed.label = format!("{}: column {name}", path.display());
+                packed.damage = Arc::clone(&damage);
+                return Ok((dict, Ids::Packed(packed)));
+            }
             let e = find(Kind::Syms, p)?;
             let syms = match (e.len as usize).checked_div(rows) {
                 None | Some(1) => Ids::U8(typed(&map, e, Some(rows))?),
@@ -835,8 +886,15 @@ mod tests {
         assert_eq!(back.sources(), store.sources());
         assert_eq!(back.times(), store.times());
         for f in Field::ALL {
-            assert_eq!(back.column(f), store.column(f), "{f:?}");
             let (a, b) = (back.dict(f), store.dict(f));
+            if COLD.contains(&f) {
+                // Saved in the order rows first use them: the same strings row by row.
+                let text = |s: &Store| (0..s.len()).map(|r| s.event(r).str(f).map(str::to_owned)).collect::<Vec<_>>();
+                assert_eq!(text(back), text(&store), "{f:?}");
+                assert_eq!(a.len(), b.len(), "{f:?}");
+                continue;
+            }
+            assert_eq!(back.column(f), store.column(f), "{f:?}");
             assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>(), "{f:?}");
         }
         for row in 0..store.len() {
@@ -846,13 +904,17 @@ mod tests {
         // The hash index is built on first use, and unindexed dictionaries stay scans.
         let name = back.dict(Field::EventName);
         assert_eq!(name.lookup("ListBuckets"), store.dict(Field::EventName).lookup("ListBuckets"));
-        assert_eq!(back.dict(Field::RequestId).lookup("e-1-3"), store.dict(Field::RequestId).lookup("e-1-3"));
         // Cold dictionaries (eventID, requestID) answer the same, and can be extended too.
         let mut ids = back.dict(Field::EventId).clone();
-        assert_eq!(ids.lookup("e-1-4"), store.dict(Field::EventId).lookup("e-1-4"));
+        let found = ids.lookup("e-1-4").unwrap();
+        assert_eq!(ids.get(found), "e-1-4");
+        assert_eq!(
+            back.dict(Field::RequestId).lookup("e-0-2").map(|s| back.dict(Field::RequestId).get(s)),
+            Some("e-0-2")
+        );
         let new = ids.intern("e-new");
         assert_eq!((ids.get(new), ids.len()), ("e-new", store.dict(Field::EventId).len() + 1));
-        assert_eq!(ids.get(Sym(3)), store.dict(Field::EventId).get(Sym(3)));
+        assert_eq!(ids.get(found), "e-1-4");
         // A mapped dictionary can still be extended (it copies itself first).
         let mut d = back.dict(Field::EventName).clone();
         let new = d.intern("PutObject");

@@ -218,8 +218,8 @@ impl Store {
     /// the page cache holds rather than the process heap).
     pub fn memory_use(&self) -> MemoryUse {
         let n = self.len();
-        let widths: usize = self.syms.iter().map(Ids::width).sum();
-        let mut columns = n * (8 + widths + self.flags.len() + std::mem::size_of::<RecordRef>());
+        let ids: usize = self.syms.iter().map(Ids::held).sum();
+        let mut columns = ids + n * (8 + self.flags.len() + std::mem::size_of::<RecordRef>());
         let (payloads, payload_cache) = match &self.payloads {
             Payloads::Chunks { chunks, refs } => {
                 columns += std::mem::size_of_val::<[PayloadRef]>(refs);
