@@ -177,5 +177,9 @@ pub(crate) fn encode<'a>(rows: std::ops::Range<usize>, payload: impl Fn(usize) -
 
 /// zstd at [`ZSTD_LEVEL`].
 pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(raw, ZSTD_LEVEL).expect("compressing to memory does not fail")
+    let mut frame = zstd::bulk::compress(raw, ZSTD_LEVEL).expect("compressing to memory does not fail");
+    // The frame was given room for the worst case (the raw size): a save holds every frame
+    // until it writes them, so keep only what is used.
+    frame.shrink_to_fit();
+    frame
 }
