@@ -17,7 +17,9 @@
 //!
 //! Build with [`ChunkBuilder`] (one per input file) and [`StoreBuilder`]; read with [`Store`]
 //! and its borrowed row view [`Event`]. [`Store::save_case`] keeps a store as one case file and
-//! [`CaseFile::open`] maps it back, checked, with every column read in place (module `case`).
+//! [`CaseFile::open`] maps it back, checked, with the columns rules read in place and the rest
+//! (payloads, the `eventID`/`requestID`/`sharedEventID` dictionaries) in zstd blocks
+//! decompressed on first use (module `case`).
 //!
 //! ```
 //! use trailscope_store::{ChunkBuilder, Field, RowValues, SourceFile, StoreBuilder};
@@ -62,9 +64,10 @@ pub use select::Selection;
 
 use serde_json::{Map, Value};
 
-/// Location of one event's payload: a byte range in one of the store's payload buffers.
+/// Location of one event's payload: a byte range in one of the payload buffers of a store built
+/// by an ingest (a case file needs none: a row's payload block follows from its row number).
 ///
-/// `repr(C)` (three `u32`s, no padding) so that the column can be read in place from a case file.
+/// `repr(C)` (three `u32`s, no padding): a plain-data column like the others (`Column` holds `Pod`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct PayloadRef {
@@ -81,7 +84,8 @@ unsafe impl bytemuck::Pod for PayloadRef {}
 /// The immutable event store. See the crate docs for the layout.
 ///
 /// Built by [`StoreBuilder`] its storage is owned; opened from a case file
-/// ([`CaseFile::open`]) its columns, dictionaries and payloads are read in place from the mapping.
+/// ([`CaseFile::open`]) its columns and dictionaries are read in place from the mapping, and its
+/// payload blocks and cold dictionaries decompressed from it on first use.
 #[derive(Debug)]
 pub struct Store {
     times: Column<i64>,
