@@ -923,6 +923,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_store_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.tscase");
+        StoreBuilder::new().finish().save_case(&path, b"{}").unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert!(case.store.is_empty());
+        assert_eq!(case.store.dict(Field::EventId).len(), 1);
+        assert_eq!(case.store.column(Field::EventId).len(), 0);
+        assert_eq!(case.manifest, b"{}");
+    }
+
+    #[test]
     fn saving_is_deterministic_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let (_, path) = saved(dir.path());
