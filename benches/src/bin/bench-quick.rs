@@ -15,6 +15,10 @@ use std::time::Instant;
 
 use trailscope_benches::quick::{self, DumpShape, Options, DEFAULT_TOLERANCE};
 
+// The allocator the `trailscope` binary uses, so that ingest is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 usage: bench-quick [OPTIONS] [PATH...]
 

@@ -188,3 +188,104 @@ fn a_payload_block_found_damaged_on_first_read_is_reported() {
     assert!(err.contains("sample.tscase: payload block 0 (rows 0.."), "{err}");
     assert!(err.contains("checksum mismatch after decompression"), "{err}");
 }
+
+/// A new rule over years of saved incidents: `hunt case1 case2 ... --rules new/` gives, case by
+/// case, exactly what hunting each case alone gives, then a summary per case; a damaged case is
+/// skipped, named with the reason, and the run says it needs attention.
+#[test]
+fn bulk_hunt_over_saved_cases_matches_each_case_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample_case = save_sample(dir.path());
+
+    // A second incident: EC2 recon, and one read of an instance's user data (where secrets hide).
+    let mut recs = records(0, 30);
+    let mut userdata = record(30, "DescribeInstanceAttribute");
+    userdata["requestParameters"] = serde_json::json!({"instanceId": "i-0abc", "attribute": "userData"});
+    userdata["readOnly"] = serde_json::json!(true);
+    recs.push(userdata);
+    let logs = dir.path().join("incident-2");
+    write(&logs, "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01/a.json.gz", &gz(&s3_body(&recs)));
+    let second = dir.path().join("incident-2.tscase");
+    let o = run_on(&["ingest", "-q", "--save"], &[&second, &logs]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let rules = write(
+        dir.path(),
+        "new/userdata.yml",
+        br#"title: Instance user data read
+id: 7b0c3f55-5d0e-4a57-9f0c-3c2a1d8e9b10
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: DescribeInstanceAttribute
+    requestParameters.attribute: userData
+  condition: selection
+level: medium
+---
+title: Any DescribeInstances
+id: 0e6d1a7c-8f1b-4c3e-9a55-6b2f0d4c7e21
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventName: DescribeInstances}
+  condition: selection
+level: low
+"#,
+    );
+    let rule_args = ["hunt", "-q", "--no-builtin", "--no-baseline", "--format", "jsonl", "--rules"];
+    let rules_dir = rules.parent().unwrap().to_owned();
+    let hunt = |cases: &[&Path], out: Option<&Path>| {
+        let mut args: Vec<&str> = rule_args.to_vec();
+        args.push(rules_dir.to_str().unwrap());
+        if let Some(o) = out {
+            args.extend(["--out", o.to_str().unwrap()]);
+        }
+        run_on(&args, cases)
+    };
+    let lines = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        stdout(o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+
+    // Each case alone.
+    let alone: Vec<Vec<serde_json::Value>> = [&sample_case, &second].iter().map(|c| lines(&hunt(&[c], None))).collect();
+    assert!(alone[1].iter().any(|f| f["title"] == "Instance user data read"), "{:?}", alone[1]);
+
+    // A damaged copy among them: skipped, named, the others still hunted.
+    let damaged = dir.path().join("damaged.tscase");
+    let mut bytes = std::fs::read(&second).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x40;
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let out_dir = dir.path().join("out");
+    let o = hunt(&[&sample_case, &damaged, &second], Some(&out_dir));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged.tscase: skipped"), "{}", stderr(&o));
+    let bulk = lines(&o);
+    for (case, expected) in [(&sample_case, &alone[0]), (&second, &alone[1])] {
+        let name = case.display().to_string();
+        let got: Vec<serde_json::Value> = bulk
+            .iter()
+            .filter(|f| f["case"] == name.as_str())
+            .map(|f| {
+                let mut f = f.clone();
+                f.as_object_mut().unwrap().remove("case");
+                f
+            })
+            .collect();
+        assert_eq!(&got, expected, "{name}: bulk findings differ from the case hunted alone");
+    }
+    assert_eq!(bulk.len(), alone[0].len() + alone[1].len(), "no finding without its case");
+
+    // The per-case summary, also kept in the case directory.
+    let table = std::fs::read_to_string(out_dir.join("hunt-cases.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(table.as_bytes());
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(rows[1][1].starts_with("skipped: ") && rows[1][1].contains("checksum"), "{table}");
+    let second_row = &rows[2];
+    assert_eq!(&second_row[2], "31", "events of the second case");
+    let count = |sev: &str| alone[1].iter().filter(|f| f["severity"] == sev).count().to_string();
+    assert_eq!((&second_row[7], &second_row[8]), (count("medium").as_str(), count("low").as_str()), "{table}");
+    let audit = std::fs::read_to_string(out_dir.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("hunt-cases.csv") && audit.contains("findings.jsonl"), "{audit}");
+}

@@ -14,11 +14,13 @@
 //! as risks and add nothing to a score. Findings on failed calls count as attempts (denied) or
 //! barely at all (failed on a resource fault or limit). See `docs/report-format.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
+use trailscope_enrich::{Enricher, IpInfo};
 use trailscope_indicators::useragent::{classify, normalize, UserAgentClass};
 use trailscope_indicators::{base_event_name, Finding, Severity};
 use trailscope_store::{Field, Store, Sym, SymColumn};
@@ -145,6 +147,11 @@ pub enum ReasonKind {
     Established,
     /// Findings on resources its own credential created earlier (set-up and tear-down).
     OwnResources,
+    /// Calls from EC2 address space (`--aws-ranges`) with a user's credential, from a network
+    /// neither it nor its principals used before: a rented cloud server is typical of intruders.
+    AwsAddressSpace,
+    /// The credential's first use from an autonomous system (`--asn`) after history in others.
+    NewAsnForCredential,
 }
 
 /// One reason, with its weight and the evidence.
@@ -287,11 +294,15 @@ pub struct ActorOptions {
     pub session_gap_ms: i64,
     /// Examiner overrides.
     pub trust: Vec<Trust>,
+    /// The examiner's GeoIP/ASN/AWS-ranges databases (`--geoip`, `--asn`, `--aws-ranges`):
+    /// with them, AWS address space and autonomous-system novelty are scored, and the report
+    /// enriches every public source IP.
+    pub enricher: Option<Arc<Enricher>>,
 }
 
 impl Default for ActorOptions {
     fn default() -> Self {
-        ActorOptions { session_gap_ms: 30 * 60_000, trust: Vec::new() }
+        ActorOptions { session_gap_ms: 30 * 60_000, trust: Vec::new(), enricher: None }
     }
 }
 
@@ -635,6 +646,9 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     score_findings(store, findings, &of_row, &mut clusters, &event_id, &own);
     score_behaviour(store, &mut clusters, &labels, &event_id, &own);
     settle(store, &mut clusters);
+    if let Some(enricher) = &opts.enricher {
+        score_enrichment(store, &mut clusters, &labels, enricher, &event_id);
+    }
     propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id);
 
     // Rank and build the public model.
@@ -822,11 +836,114 @@ impl OwnResources {
     }
 }
 
+/// Active from the start of the evidence (its first fifth, at least 6 h) for at least a day.
+fn established(times: &[i64], rows: &[u32]) -> bool {
+    let (Some(&start), Some(&end)) = (times.first(), times.last()) else { return false };
+    let early = start + ((end - start) / 5).max(6 * 3_600_000);
+    let (Some(&a), Some(&b)) = (rows.first(), rows.last()) else { return false };
+    let (first, last) = (times[a as usize], times[b as usize]);
+    first <= early && last - first >= 24 * 3_600_000
+}
+
+/// Points for calls from EC2 address space; for the first use of an autonomous system.
+const AWS_SPACE_POINTS: i32 = 10;
+const NEW_ASN_POINTS: i32 = 10;
+
+/// With the examiner's databases: a user's credential calling from EC2 address space new to it,
+/// and a credential's first use from an autonomous system after history in others.
+///
+/// History is the credential's and its principals' (a rotated key inherits where its user
+/// worked). EC2 space is not held against infrastructure as code, AWS services, role sessions
+/// (the way workloads on EC2 call AWS) or established actors: owners run automation there too.
+fn score_enrichment(
+    store: &Store,
+    clusters: &mut [Cluster],
+    labels: &[String],
+    enricher: &Enricher,
+    event_id: &dyn Fn(usize) -> String,
+) {
+    let times = store.times();
+    let ip_col = store.column(Field::SourceIp);
+    let dict = store.dict(Field::SourceIp);
+    let mut cache: AHashMap<Sym, Option<IpInfo>> = AHashMap::new();
+    // Per cluster: its public addresses in order, with what the databases say.
+    let facts: Vec<Vec<(Sym, String, IpInfo)>> = clusters
+        .iter()
+        .map(|cl| {
+            let mut ips: Vec<(Sym, String, IpInfo)> = cl
+                .ips
+                .iter()
+                .filter_map(|&s| {
+                    let ip = dict.resolve(s)?;
+                    let info = cache.entry(s).or_insert_with(|| enricher.enrich(ip).ok()).clone()?;
+                    Some((s, ip.to_owned(), info))
+                })
+                .collect();
+            ips.sort_by(|a, b| a.1.cmp(&b.1));
+            ips
+        })
+        .collect();
+    let asns = |c: usize| -> BTreeMap<u32, String> {
+        facts[c].iter().filter_map(|(_, _, i)| i.asn.map(|n| (n, i.autonomous_system().unwrap_or_default()))).collect()
+    };
+    let start = |cl: &Cluster| times[cl.rows[0] as usize];
+    let live = |cl: &Cluster| !cl.rows.is_empty() && cl.tool != Some(ToolClass::AwsService);
+    let mut by_origin: AHashMap<u32, Vec<usize>> = AHashMap::new();
+    let mut by_principal: AHashMap<Sym, Vec<usize>> = AHashMap::new();
+    for (i, cl) in clusters.iter().enumerate().filter(|(_, cl)| live(cl)) {
+        by_origin.entry(cl.origin).or_default().push(i);
+        for &p in cl.principals.iter().filter(|p| !p.is_null()) {
+            by_principal.entry(p).or_default().push(i);
+        }
+    }
+    let mut adds: Vec<(usize, ReasonKind, i32, String, usize)> = Vec::new();
+    for (c, cl) in clusters.iter().enumerate() {
+        if !live(cl) || cl.trusted.is_some() {
+            continue;
+        }
+        let origin = labels[cl.origin as usize].as_str();
+        // Actors of the same credential or principals that started earlier: its history.
+        let earlier: BTreeSet<usize> = by_origin[&cl.origin]
+            .iter()
+            .chain(cl.principals.iter().filter_map(|p| by_principal.get(p)).flatten())
+            .copied()
+            .filter(|&o| o != c && start(&clusters[o]) < start(cl))
+            .collect();
+        let network_known = earlier.iter().any(|&o| clusters[o].network == cl.network);
+        let cloud_expected = matches!(cl.tool, Some(ToolClass::InfrastructureAsCode))
+            || origin.contains(":assumed-role/")
+            || established(times, &cl.rows);
+        if !network_known && !cloud_expected {
+            let ec2 = facts[c].iter().find_map(|(s, ip, i)| i.aws.as_ref().filter(|r| r.is_ec2()).map(|r| (*s, ip, r)));
+            if let Some((s, ip, range)) = ec2 {
+                let detail = format!(
+                    "from {range} address space ({ip} in {}): a rented cloud server is typical of intruders",
+                    range.prefix
+                );
+                let row =
+                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == s).unwrap_or(cl.rows[0] as usize);
+                adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
+            }
+        }
+        let before: BTreeMap<u32, String> = earlier.iter().flat_map(|&o| asns(o)).collect();
+        let mine = asns(c);
+        if !before.is_empty() && !mine.is_empty() && !mine.keys().any(|n| before.contains_key(n)) {
+            let detail = format!(
+                "first use of {origin} from {} (it and its principals used before {})",
+                mine.values().cloned().collect::<Vec<_>>().join(", "),
+                before.values().cloned().collect::<Vec<_>>().join(", ")
+            );
+            adds.push((c, ReasonKind::NewAsnForCredential, NEW_ASN_POINTS, detail, cl.rows[0] as usize));
+        }
+    }
+    for (c, kind, points, detail, row) in adds {
+        clusters[c].add(kind, points, detail, None, vec![event_id(row)]);
+    }
+}
+
 /// Findings on one event count once, at their heaviest; established actors weigh half.
 fn settle(store: &Store, clusters: &mut [Cluster]) {
     let times = store.times();
-    let (Some(&start), Some(&end)) = (times.first(), times.last()) else { return };
-    let early = start + ((end - start) / 5).max(6 * 3_600_000);
     for cl in clusters.iter_mut() {
         let mut best: AHashMap<u32, i32> = AHashMap::new();
         for r in &cl.reasons {
@@ -849,7 +966,7 @@ fn settle(store: &Store, clusters: &mut [Cluster]) {
             continue;
         }
         let (first, last) = (times[cl.rows[0] as usize], times[*cl.rows.last().unwrap() as usize]);
-        if first <= early && last - first >= 24 * 3_600_000 {
+        if established(times, &cl.rows) {
             let soft: i32 = cl
                 .reasons
                 .iter()

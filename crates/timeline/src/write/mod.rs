@@ -1,5 +1,6 @@
 //! Output writers. Each takes a finished model and a `W: io::Write`; none computes anything.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod navigator;
@@ -20,7 +21,7 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
 /// leading quote: user agents and names are attacker-controlled.
-pub(crate) fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
     match s.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
         _ => s.into(),
