@@ -41,6 +41,11 @@ impl Evidence {
     /// True when a file could not be read or a record was rejected (when the case was made,
     /// for a case file): the exit status must say so.
     pub fn has_problems(&self) -> bool {
+        // A case file's payload block found damaged on first read (the store says which).
+        if let Some(damage) = self.store.damage() {
+            eprintln!("trailscope: warning: {damage}");
+            return true;
+        }
         // No event at all is never a clean result: nothing was examined.
         self.store.is_empty()
             || match &self.ingest {

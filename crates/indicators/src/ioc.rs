@@ -176,7 +176,7 @@ impl IocSet {
                 continue;
             }
             let rows: Vec<u32> = (0..store.len())
-                .filter(|&r| sets.iter().any(|(f, hits)| hits[store.column(*f)[r].index()]))
+                .filter(|&r| sets.iter().any(|(f, hits)| hits[store.column(*f).get(r).index()]))
                 .map(|r| r as u32)
                 .collect();
             if rows.is_empty() {

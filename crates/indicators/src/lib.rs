@@ -169,7 +169,7 @@ pub fn load_vars(path: &std::path::Path) -> Result<Vars, RuleError> {
 pub fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<&str> {
     let mut seen = std::collections::BTreeSet::new();
     for r in rows {
-        if let Some(s) = store.dict(field).resolve(store.column(field)[r]) {
+        if let Some(s) = store.dict(field).resolve(store.column(field).get(r)) {
             seen.insert(s);
         }
     }

@@ -23,7 +23,7 @@ use serde::Serialize;
 use trailscope_enrich::{Enricher, IpInfo};
 use trailscope_indicators::useragent::{classify, normalize, UserAgentClass};
 use trailscope_indicators::{base_event_name, Finding, Severity};
-use trailscope_store::{Field, Store, Sym};
+use trailscope_store::{Field, Store, Sym, SymColumn};
 
 use crate::change::{logging_direction, Direction};
 use crate::lineage::Lineage;
@@ -517,7 +517,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     let service_type = store.dict(Field::IdentityType).lookup("AWSService");
     for row in 0..n {
         let e = store.event(row);
-        let service = service_type.is_some() && Some(type_col[row]) == service_type;
+        let service = service_type.is_some() && Some(type_col.get(row)) == service_type;
         // Services are named by what they are, whatever identity fields they carry; everyone
         // else as the report names principals.
         let principal_label = |e: &trailscope_store::Event<'_>| -> String {
@@ -527,11 +527,11 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                 crate::timeline::principal_name(store, row)
             }
         };
-        let origin = if !key_col[row].is_null() && !service {
-            match origin_of_key.get(&key_col[row]) {
+        let origin = if !key_col.get(row).is_null() && !service {
+            match origin_of_key.get(&key_col.get(row)) {
                 Some(&o) => o,
                 None => {
-                    let key = store.dict(Field::AccessKeyId).get(key_col[row]);
+                    let key = store.dict(Field::AccessKeyId).get(key_col.get(row));
                     let label = match lineage.origin(key) {
                         Some((k, _)) if k.starts_with("AKIA") => k.to_owned(),
                         Some((_, Some(p))) => p.to_owned(),
@@ -542,12 +542,12 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                         None => principal_label(&e),
                     };
                     let o = intern(label);
-                    origin_of_key.insert(key_col[row], o);
+                    origin_of_key.insert(key_col.get(row), o);
                     o
                 }
             }
         } else {
-            let k = (arn_col[row], type_col[row], if service { ip_col[row] } else { Sym::NULL });
+            let k = (arn_col.get(row), type_col.get(row), if service { ip_col.get(row) } else { Sym::NULL });
             match origin_of_principal.get(&k) {
                 Some(&o) => o,
                 None => {
@@ -557,18 +557,18 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                 }
             }
         };
-        let network = match network_of_ip.get(&ip_col[row]) {
+        let network = match network_of_ip.get(&ip_col.get(row)) {
             Some(&w) => w,
             None => {
                 let w = intern(network_of(e.str(Field::SourceIp).unwrap_or("")));
-                network_of_ip.insert(ip_col[row], w);
+                network_of_ip.insert(ip_col.get(row), w);
                 w
             }
         };
         let tool = if service {
             ToolClass::AwsService
         } else {
-            *tool_of_ua.entry(ua_col[row]).or_insert_with(|| ToolClass::of(e.str(Field::UserAgent).unwrap_or("")))
+            *tool_of_ua.entry(ua_col.get(row)).or_insert_with(|| ToolClass::of(e.str(Field::UserAgent).unwrap_or("")))
         };
         let id = *cluster_of.entry((origin, network, tool)).or_insert_with(|| {
             clusters.push(Cluster { origin, network, tool: Some(tool), ..Cluster::default() });
@@ -583,15 +583,15 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     let account_type = store.dict(Field::IdentityType).lookup("AWSAccount");
     if account_type.is_some() {
         let mut twin: AHashMap<Sym, u32> = AHashMap::new();
-        for row in 0..n {
-            if !shared_col[row].is_null() && Some(type_col[row]) != account_type {
-                twin.entry(shared_col[row]).or_insert(of_row[row]);
+        for (row, &c) in of_row.iter().enumerate() {
+            if !shared_col.get(row).is_null() && Some(type_col.get(row)) != account_type {
+                twin.entry(shared_col.get(row)).or_insert(c);
             }
         }
-        for row in 0..n {
-            if !shared_col[row].is_null() && Some(type_col[row]) == account_type {
-                if let Some(&c) = twin.get(&shared_col[row]) {
-                    of_row[row] = c;
+        for (row, slot) in of_row.iter_mut().enumerate() {
+            if !shared_col.get(row).is_null() && Some(type_col.get(row)) == account_type {
+                if let Some(&c) = twin.get(&shared_col.get(row)) {
+                    *slot = c;
                 }
             }
         }
@@ -600,18 +600,18 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     for (row, &c) in of_row.iter().enumerate() {
         let cl = &mut clusters[c as usize];
         cl.rows.push(row as u32);
-        if !key_col[row].is_null() && !cl.keys.contains(&key_col[row]) {
-            cl.keys.push(key_col[row]);
+        if !key_col.get(row).is_null() && !cl.keys.contains(&key_col.get(row)) {
+            cl.keys.push(key_col.get(row));
         }
-        cl.ips.insert(ip_col[row]);
-        *cl.uas.entry(ua_col[row]).or_default() += 1;
-        cl.principals.insert(arn_col[row]);
-        cl.accounts.insert(acct_col[row]);
-        if !err_col[row].is_null() {
+        cl.ips.insert(ip_col.get(row));
+        *cl.uas.entry(ua_col.get(row)).or_default() += 1;
+        cl.principals.insert(arn_col.get(row));
+        cl.accounts.insert(acct_col.get(row));
+        if !err_col.get(row).is_null() {
             cl.errors += 1;
             let denied = *denial_of_err
-                .entry(err_col[row])
-                .or_insert_with(|| is_denial(store.dict(Field::ErrorCode).get(err_col[row])));
+                .entry(err_col.get(row))
+                .or_insert_with(|| is_denial(store.dict(Field::ErrorCode).get(err_col.get(row))));
             if denied {
                 cl.denied += 1;
             }
@@ -811,7 +811,7 @@ impl OwnResources {
         let origins: Vec<u32> = clusters.iter().map(|c| c.origin).collect();
         let mut created = AHashMap::new();
         for (row, s) in store.column(Field::EventName).iter().enumerate() {
-            if !syms.contains(s) || outcome(store, row) != CallOutcome::Ok {
+            if !syms.contains(&s) || outcome(store, row) != CallOutcome::Ok {
                 continue;
             }
             let e = store.event(row);
@@ -926,7 +926,8 @@ fn score_enrichment(
                     "from {range} address space ({ip} in {}): a rented cloud server is typical of intruders",
                     range.prefix
                 );
-                let row = cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col[r] == s).unwrap_or(cl.rows[0] as usize);
+                let row =
+                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == s).unwrap_or(cl.rows[0] as usize);
                 adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
             }
         }
@@ -996,11 +997,11 @@ fn settle(store: &Store, clusters: &mut [Cluster]) {
 }
 
 /// An actor's rows split at pauses longer than `gap`; `errors` is the error-code column.
-fn sessions(times: &[i64], rows: &[u32], errors: &[Sym], gap: i64) -> Vec<Session> {
+fn sessions(times: &[i64], rows: &[u32], errors: SymColumn<'_>, gap: i64) -> Vec<Session> {
     let mut out: Vec<Session> = Vec::new();
     for &r in rows {
         let t = times[r as usize];
-        let failed = !errors[r as usize].is_null() as usize;
+        let failed = !errors.get(r as usize).is_null() as usize;
         match out.last_mut() {
             Some(s) if t - s.end.0 <= gap => {
                 s.end = Time(t);
@@ -1126,7 +1127,7 @@ fn score_behaviour(
             );
         }
         let first = cl.rows[0] as usize;
-        if name_dict.resolve(names[first]) == Some("GetCallerIdentity") {
+        if name_dict.resolve(names.get(first)) == Some("GetCallerIdentity") {
             cl.add(ReasonKind::WhoAmIFirst, 5, "first call was GetCallerIdentity".into(), None, vec![event_id(first)]);
         }
         let own: BTreeSet<(String, String)> = cl
@@ -1137,7 +1138,7 @@ fn score_behaviour(
         let mut created_kinds: BTreeSet<&str> = BTreeSet::new();
         for i in 0..cl.rows.len() {
             let row = cl.rows[i] as usize;
-            if !interesting.contains(&names[row]) {
+            if !interesting.contains(&names.get(row)) {
                 continue;
             }
             let e = store.event(row);
@@ -1194,7 +1195,7 @@ fn score_behaviour(
                 .rows
                 .iter()
                 .filter(|&&r| outcome(store, r as usize) == CallOutcome::Denied)
-                .map(|&r| names[r as usize])
+                .map(|&r| names.get(r as usize))
                 .collect();
             // One API hammered (e.g. GetPasswordData on every instance) probes as well when most
             // of the actor's calls are refused.
@@ -1304,7 +1305,7 @@ fn propagate(
         for (c, cl) in clusters.iter().enumerate().filter(|(c, _)| hostile[*c]) {
             for &r in &cl.rows {
                 let row = r as usize;
-                if !creation_names.contains(&names[row]) || outcome(store, row) != CallOutcome::Ok {
+                if !creation_names.contains(&names.get(row)) || outcome(store, row) != CallOutcome::Ok {
                     continue;
                 }
                 let e = store.event(row);
