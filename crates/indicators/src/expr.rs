@@ -203,6 +203,14 @@ pub enum Test {
     Num(NumOp, f64),
     /// Equal (case-sensitively) to the value at another path (Sigma `|fieldref`).
     FieldRef(String),
+    /// `eventTime` inside a range of epoch milliseconds, both ends inclusive (the query
+    /// language's time ranges; the time column is sorted, so this is two binary searches).
+    Time {
+        /// Earliest time, if bounded.
+        from: Option<i64>,
+        /// Latest time, if bounded.
+        to: Option<i64>,
+    },
 }
 
 /// A condition over one event.

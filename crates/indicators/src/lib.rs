@@ -40,7 +40,7 @@ pub use expr::{
     and, contains, contains_ignore_case, ends_with, eq, not, null, or, starts_with, Expr, MatchOp, NumOp, StrMatch,
     Test,
 };
-pub use load::{rule_files, RuleLoadReport};
+pub use load::{check_record_path, rule_files, RuleLoadReport};
 pub use predicate::{base_event_name, value_passes, values_at, Predicate, SymSet};
 pub use rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind, RuleMeta, Severity};
 pub use sigma::Vars;

@@ -246,6 +246,16 @@ const IDENTITY_KEYS: &[&str] = &[
 /// Keys directly under `tlsDetails`.
 const TLS_KEYS: &[&str] = &["tlsVersion", "cipherSuite", "clientProvidedHostHeader"];
 
+/// Can `path` occur in a CloudTrail record? `Err` with the likely intended spelling (a
+/// case-insensitive match) when it cannot: the query language refuses such paths rather than
+/// silently matching nothing.
+pub fn check_record_path(path: &str) -> Result<(), Option<String>> {
+    match unknown_field(path) {
+        Some(RuleWarningKind::UnknownField { suggestion, .. }) => Err(suggestion),
+        _ => Ok(()),
+    }
+}
+
 /// Why `path` cannot occur in a CloudTrail record, as a warning kind; `None` when it can (or
 /// when its keys are service-defined, as under `requestParameters`).
 fn unknown_field(path: &str) -> Option<RuleWarningKind> {

@@ -81,6 +81,14 @@ pub enum Predicate {
         /// The test.
         test: Test,
     },
+    /// `eventTime` within inclusive bounds (epoch ms): a range of rows, since rows are in time
+    /// order.
+    Time {
+        /// Earliest time, if bounded.
+        from: Option<i64>,
+        /// Latest time, if bounded.
+        to: Option<i64>,
+    },
     /// Text anywhere in the record: matching ids per column, then the payload text.
     Keyword {
         /// Per column, the ids whose string matches.
@@ -117,7 +125,7 @@ fn str_passes(test: &Test, s: &str) -> bool {
         Test::Exists(e) => *e,
         Test::Cidr(nets) => s.parse::<IpAddr>().is_ok_and(|ip| nets.iter().any(|n| n.contains(&ip))),
         Test::Num(op, b) => s.trim().parse::<f64>().is_ok_and(|a| op.test(a, *b)),
-        Test::FieldRef(_) => false,
+        Test::FieldRef(_) | Test::Time { .. } => false,
     }
 }
 
@@ -126,6 +134,11 @@ impl Predicate {
     pub fn compile(expr: &Expr, store: &Store) -> Predicate {
         match expr {
             Expr::True => Predicate::Always,
+            Expr::Field { test: Test::Time { from, to }, .. } => match (from, to) {
+                (Some(a), Some(b)) if a > b => Predicate::Never,
+                (None, None) => Predicate::Always,
+                _ => Predicate::Time { from: *from, to: *to },
+            },
             Expr::Field { path, test } => match (Field::from_path(path), test) {
                 (_, Test::FieldRef(_)) | (None, _) => Predicate::Path { path: path.clone(), test: test.clone() },
                 (Some(field), test) => {
@@ -211,7 +224,7 @@ impl Predicate {
 
     fn cost(&self) -> u32 {
         match self {
-            Predicate::Always | Predicate::Never => 0,
+            Predicate::Always | Predicate::Never | Predicate::Time { .. } => 0,
             Predicate::Sym { .. } => 1,
             Predicate::Not(p) => p.cost(),
             Predicate::All(v) | Predicate::Any(v) => v.iter().map(Predicate::cost).max().unwrap_or(0) + 1,
@@ -232,6 +245,14 @@ impl Predicate {
                     SymColumn::U16(c) => rows_in_set(candidates, set, |r| Sym(u32::from(c[r]))),
                     SymColumn::U32(c) => rows_in_set(candidates, set, |r| c[r]),
                 }
+            }
+            Predicate::Time { from, to } => {
+                let times = store.times();
+                let lo = from.map_or(0, |t| times.partition_point(|&x| x < t));
+                let hi = to.map_or(times.len(), |t| times.partition_point(|&x| x <= t)).max(lo);
+                let mut out = candidates.clone();
+                out.keep_range(lo..hi);
+                out
             }
             Predicate::Path { path, test } => {
                 let mut out = Selection::none(candidates.rows());
@@ -288,6 +309,11 @@ impl Predicate {
             Predicate::Sym { field, set, source } => {
                 format!("{} in {{{} of {} ids}} ({source})", field.path(), set.len(), store.dict(*field).len())
             }
+            Predicate::Time { from, to } => format!(
+                "eventTime rows {}..{}",
+                from.map(trailscope_store::chrono_free_iso).unwrap_or_default(),
+                to.map(trailscope_store::chrono_free_iso).unwrap_or_default()
+            ),
             Predicate::Path { path, test } => format!("payload {path} {}", describe(test)),
             Predicate::Keyword { columns, any } => format!(
                 "keyword {} ({} columns hit, then payload text)",
@@ -405,6 +431,7 @@ fn describe(test: &Test) -> String {
         Test::Cidr(n) => format!("cidr {}", n.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("|")),
         Test::Num(op, v) => format!("{op:?} {v}"),
         Test::FieldRef(f) => format!("= field {f}"),
+        Test::Time { from, to } => format!("time {from:?}..{to:?}"),
     }
 }
 

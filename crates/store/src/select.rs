@@ -91,6 +91,23 @@ impl Selection {
         }
     }
 
+    /// Keep only the rows inside `range` (word by word: a time range over sorted rows).
+    pub fn keep_range(&mut self, range: std::ops::Range<usize>) {
+        let lo = range.start.min(self.rows);
+        let hi = range.end.min(self.rows).max(lo);
+        for (w, word) in self.words.iter_mut().enumerate() {
+            let (base, end) = (w * 64, w * 64 + 64);
+            if end <= lo || base >= hi {
+                *word = 0;
+            } else {
+                let from = lo.saturating_sub(base);
+                let to = (hi - base).min(64);
+                let mask = if to - from == 64 { u64::MAX } else { ((1u64 << (to - from)) - 1) << from };
+                *word &= mask;
+            }
+        }
+    }
+
     /// Invert.
     pub fn not(&mut self) {
         for w in &mut self.words {
@@ -118,6 +135,16 @@ impl Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_range_matches_a_row_by_row_filter() {
+        for (lo, hi) in [(0, 130), (3, 70), (64, 128), (65, 66), (10, 5), (120, 500)] {
+            let mut s = Selection::from_fn(130, |r| r % 3 != 1);
+            s.keep_range(lo..hi);
+            let want: Vec<usize> = (0..130).filter(|r| r % 3 != 1 && *r >= lo && *r < hi).collect();
+            assert_eq!(s.iter().collect::<Vec<_>>(), want, "{lo}..{hi}");
+        }
+    }
 
     #[test]
     fn set_algebra() {
