@@ -145,6 +145,31 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Ask the evidence a question in the query language (docs/query.md): list the matching
+    /// events, or count, group, bucket and sum them.
+    Query {
+        /// Evidence to read, then the query as the last argument, quoted:
+        /// `trailscope query DUMP 'eventName = GetObject and sourceIPAddress in 203.0.113.0/24'`.
+        #[command(flatten)]
+        input: InputArgs,
+        /// The query (quote it): `eventName = GetObject and sourceIPAddress in 203.0.113.0/24`;
+        /// `*` for every event.
+        #[arg(value_name = "EXPRESSION", required = true)]
+        expression: String,
+        /// What to compute.
+        #[command(flatten)]
+        agg: QueryArgs,
+        /// Print the query's compiled form on stderr (which tests use dictionary ids, which
+        /// read payloads).
+        #[arg(long)]
+        explain: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EventFormat::Table)]
+        format: EventFormat,
+        /// Case directory for output files.
+        #[command(flatten)]
+        out: OutArgs,
+    },
     /// List events, filtered.
     Events {
         /// Evidence to read.
@@ -170,6 +195,35 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+/// Aggregations of `trailscope query`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct QueryArgs {
+    /// Only the number of rows the answer has: events, groups (with --group-by or --bucket),
+    /// or distinct values (with --distinct alone).
+    #[arg(long)]
+    pub count: bool,
+    /// Count events per distinct combination of these paths (comma-separated), with first
+    /// and last seen.
+    #[arg(long, value_delimiter = ',', value_name = "PATH,...")]
+    pub group_by: Vec<String>,
+    /// Keep the N largest groups (without groups: the first N events).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Alone: the distinct values of this path. With --group-by/--bucket: how many per group.
+    #[arg(long, value_name = "PATH")]
+    pub distinct: Option<String>,
+    /// Add up this numeric path per group (e.g. additionalEventData.bytesTransferredOut).
+    #[arg(long, value_name = "PATH")]
+    pub sum: Option<String>,
+    /// Counts over time, in buckets of this width (15m, 1h, 1d), oldest first.
+    #[arg(long, value_name = "WIDTH")]
+    pub bucket: Option<String>,
+    /// The listing's columns (comma-separated paths); with --format jsonl, without this, the
+    /// full records.
+    #[arg(long, value_delimiter = ',', value_name = "PATH,...")]
+    pub fields: Vec<String>,
 }
 
 /// `trailscope audit ...`

@@ -287,6 +287,9 @@ impl<'a> Parser<'a> {
             let v = self.value()?;
             return match v.text.parse::<IpNet>() {
                 Ok(net) => Ok(field(Test::Cidr(vec![net]))),
+                Err(e) if v.text.contains('/') => {
+                    Err(QueryError::at(self.text, v.at, format!("`{}` is not a CIDR: {e}", v.text)))
+                }
                 Err(_) => {
                     Err(QueryError::at(self.text, v.at, "expected `(` and a list, or a CIDR such as 203.0.113.0/24"))
                 }

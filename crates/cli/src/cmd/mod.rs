@@ -5,6 +5,7 @@ mod audit;
 mod events;
 mod hunt;
 mod ingest;
+mod query;
 mod rules;
 mod summary;
 mod verify;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         | Command::Ingest { input, out, .. }
         | Command::Summary { input, out, .. }
         | Command::Events { input, out, .. }
+        | Command::Query { input, out, .. }
         | Command::Verify { input, out, .. } => out_outside_evidence(out, &input.paths)?,
         _ => {}
     }
@@ -62,6 +64,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, rules, format, limit, enrich, out } => {
             events::run(&input, &filter, &rules, format, limit, &enrich, &out)
+        }
+        Command::Query { input, expression, agg, explain, format, out } => {
+            query::run(&input, &expression, &agg, explain, format, &out)
         }
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)
