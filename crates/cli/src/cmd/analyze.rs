@@ -44,7 +44,13 @@ pub fn run(
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
+    let phase = evidence::Phase::start(
+        input.quiet,
+        format!("detecting: {} rules, IOCs and baselines over {} events", detectors.rules.rules.len(), store.len()),
+    );
     let mut findings = detectors.run(store);
+    drop(phase);
+    let phase = evidence::Phase::start(input.quiet, "attributing: lineage, actors, report");
     crate::filter::findings_in_window(store, &mut findings, window)?;
     let lineage = Lineage::build(store);
     // With --baseline the window is the earlier dump; otherwise the evidence's first part.
@@ -55,6 +61,7 @@ pub fn run(
     };
     let opts = ReportOptions { case_seq, actors, baseline_window, baseline_source, ..ReportOptions::default() };
     let mut report = Report::build(store, &findings, &lineage, &opts);
+    drop(phase);
     // The report names the exact evidence it describes: the manifest's hash (the same bytes
     // `--out` writes as manifest.json).
     report.evidence_files = evidence.manifest.files.len();

@@ -114,7 +114,12 @@ pub fn run(
         }
     }
     let min = severity_of(min);
+    let phase = evidence::Phase::start(
+        input.quiet,
+        format!("detecting: {} rules, IOCs and baselines over {} events", detectors.rules.rules.len(), store.len()),
+    );
     let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    drop(phase);
     filter::findings_in_window(store, &mut findings, window)?;
     let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
