@@ -6,7 +6,8 @@ use trailscope_benches::quick::{self, compare, DumpShape, Options, Slowdown, Sta
 
 fn tiny() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    quick::generate(dir.path(), &DumpShape { events: 1_200, small_per_file: 20, large_files: 2 }).unwrap();
+    quick::generate(dir.path(), &DumpShape { events: 1_200, small_events: 600, small_per_file: 20, large_files: 2 })
+        .unwrap();
     let paths = vec![dir.path().to_path_buf()];
     (dir, paths)
 }
