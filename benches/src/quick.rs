@@ -323,6 +323,10 @@ pub fn measure(inputs: &[PathBuf], opts: &Options) -> Result<Summary, String> {
         fig("ingest_mb_per_s", report.bytes_uncompressed() as f64 / 1e6 / wall(ingest_t), "MB/s", Higher, Rep),
         fig("probe_s", wall(probe_t), "s", Lower, Rep),
         fig("probe_events_per_s", n / wall(probe_t), "events/s", Higher, Rep),
+        // CPU seconds (user + system, all threads) of the fastest repetition: what the gated
+        // ratio is made of, for reading a change's effect on each side.
+        fig("ingest_cpu_s", cpu(ingest_t), "s", Lower, Rep),
+        fig("probe_cpu_s", cpu(probe_t), "s", Lower, Rep),
         fig("hunt_s", wall(hunt_t), "s", Lower, Rep),
         fig("analyze_s", wall(analyze_t), "s", Lower, Rep),
         // Wall-time ratios swing by ±20 % on a loaded machine (threads descheduled unevenly):
