@@ -39,7 +39,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use trailscope_store::{ChunkBuilder, LocalDicts, SourceFile, Store, StoreBuilder};
+use trailscope_store::{ChunkBuilder, SourceFile, Store, StoreBuilder, WorkerState};
 
 pub use discover::{archive_key, discover, ArchiveKey, InputFile};
 pub use error::{FileError, FileErrorKind, IngestError};
@@ -215,7 +215,7 @@ struct Worker {
     buf: Vec<u8>,
     parser: parse::Parser,
     /// The dictionaries this worker's chunks intern into, from file to file.
-    dicts: LocalDicts,
+    state: WorkerState,
 }
 
 impl Worker {
@@ -226,16 +226,16 @@ impl Worker {
             gunzip: decode::Decompressor::new(),
             buf: Vec::new(),
             parser: parse::Parser::new(),
-            dicts: LocalDicts::default(),
+            state: WorkerState::default(),
         }
     }
 
     /// Read and parse one file into a chunk of its own; the chunk is sealed, so the merger can
     /// learn the strings it added to the worker's dictionaries, whether its rows are kept or not.
     fn process(&mut self, file: &InputFile) -> FileResult {
-        let mut chunk = ChunkBuilder::with_dicts(std::mem::take(&mut self.dicts), Some(self.id));
+        let mut chunk = ChunkBuilder::with_dicts(std::mem::take(&mut self.state), Some(self.id));
         let (outcome, rejects) = self.read_and_parse(file, &mut chunk);
-        self.dicts = chunk.seal();
+        self.state = chunk.seal();
         if outcome.error.is_some() {
             chunk.clear_rows();
         }

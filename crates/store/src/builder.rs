@@ -49,7 +49,8 @@ fn per_chunk(col: usize) -> bool {
 
 const FLAGS: usize = Flag::ALL.len();
 
-/// The dictionaries a worker thread interns into, kept from file to file.
+/// What a worker thread keeps from file to file: the dictionaries it interns into, and a
+/// payload buffer.
 ///
 /// Real dumps hold many tiny files whose values repeat from file to file (the same callers,
 /// services, regions): per-file dictionaries cost an allocation per column per file and one
@@ -57,14 +58,17 @@ const FLAGS: usize = Flag::ALL.len();
 /// value once per worker; the chunks carry the strings their worker's dictionaries gained
 /// with them ([`ChunkBuilder::seal`]), which the merger learns ([`StoreBuilder::learn`]).
 #[derive(Debug, Default)]
-pub struct LocalDicts {
+pub struct WorkerState {
     /// One per column (none until first used); the per-chunk columns' stay empty.
     dicts: Vec<Dict>,
     /// Per column: ids below this were handed to the merger with an earlier chunk.
     sent: [u32; Field::COUNT],
+    /// Payloads are written here and copied once, at their exact size, when the chunk is
+    /// sealed: no growth by doubling (copies, fresh pages) and no shrinking afterwards.
+    payload: Vec<u8>,
 }
 
-impl LocalDicts {
+impl WorkerState {
     fn ready(&mut self) -> &mut [Dict] {
         if self.dicts.is_empty() {
             self.dicts = (0..Field::COUNT).map(|_| Dict::new()).collect();
@@ -73,6 +77,9 @@ impl LocalDicts {
         &mut self.dicts
     }
 }
+
+/// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
+const UNSEEN: Sym = Sym(u32::MAX);
 
 /// The per-chunk dictionary of column `col`.
 #[inline]
@@ -83,13 +90,13 @@ fn own(own: &mut [(usize, Dict)], col: usize) -> &mut Dict {
 /// Events of one input file.
 ///
 /// Built on a worker thread without any shared state. Its column values are ids of the
-/// worker's [`LocalDicts`] (or of its own dictionaries, for a chunk made by
+/// worker's [`WorkerState`] (or of its own dictionaries, for a chunk made by
 /// [`ChunkBuilder::new`]); [`StoreBuilder::add_chunk`] later maps them to the store's ids, one
 /// hash look-up per value the worker had not yet seen at merge time.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
     /// The dictionaries values are interned into (taken back by the worker on [`ChunkBuilder::seal`]).
-    local: LocalDicts,
+    local: WorkerState,
     /// The worker whose dictionaries the ids refer to; `None`: the chunk's own `local`.
     worker: Option<u32>,
     /// Once sealed: per column, the first id the worker's dictionaries gained with this chunk,
@@ -112,15 +119,18 @@ pub struct ChunkBuilder {
 impl ChunkBuilder {
     /// An empty chunk with dictionaries of its own.
     pub fn new() -> Self {
-        Self::with_dicts(LocalDicts::default(), None)
+        Self::with_dicts(WorkerState::default(), None)
     }
 
     /// An empty chunk interning into `worker`'s dictionaries. The worker takes them back with
     /// [`ChunkBuilder::seal`] before starting its next chunk; the merger must
     /// [`StoreBuilder::learn`] the chunks of one worker in the order they were sealed.
-    pub fn with_dicts(local: LocalDicts, worker: Option<u32>) -> Self {
+    pub fn with_dicts(mut local: WorkerState, worker: Option<u32>) -> Self {
+        let mut payload = std::mem::take(&mut local.payload);
+        payload.clear();
         ChunkBuilder {
             local,
+            payload,
             worker,
             own: (0..Field::COUNT).filter(|&c| per_chunk(c)).map(|c| (c, Dict::new())).collect(),
             ..Default::default()
@@ -130,7 +140,7 @@ impl ChunkBuilder {
     /// Hand the worker's dictionaries back, keeping in the chunk the strings they gained while
     /// it was built. Rows may still be cleared afterwards ([`ChunkBuilder::clear_rows`]): the
     /// strings stay, so the merger's copy of the worker's dictionaries stays complete.
-    pub fn seal(&mut self) -> LocalDicts {
+    pub fn seal(&mut self) -> WorkerState {
         let mut local = std::mem::take(&mut self.local);
         for (c, dict) in local.dicts.iter().enumerate() {
             let (from, to) = (local.sent[c], dict.len() as u32);
@@ -142,6 +152,8 @@ impl ChunkBuilder {
             }
             local.sent[c] = to;
         }
+        let exact = self.payload.clone();
+        local.payload = std::mem::replace(&mut self.payload, exact);
         local
     }
 
@@ -263,7 +275,10 @@ pub struct MergeStats {
 pub struct StoreBuilder {
     /// Store-wide dictionaries, one per column.
     dicts: Vec<Dict>,
-    seen: AHashSet<(Sym, Sym)>,
+    /// Per `eventID` id: the `recipientAccountId` id of its first delivery ([`UNSEEN`] before).
+    first_account: Vec<Sym>,
+    /// `(eventID, recipientAccountId)` ids delivered with another account than the first.
+    seen_other: AHashSet<(Sym, Sym)>,
     /// What the merger knows of each worker's dictionaries.
     workers: Vec<WorkerDicts>,
     /// Rows kept so far, in file order: ids per column, flags per flag, and row-wise data.
@@ -310,7 +325,8 @@ impl StoreBuilder {
     pub fn new() -> Self {
         StoreBuilder {
             dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
-            seen: AHashSet::new(),
+            first_account: Vec::new(),
+            seen_other: AHashSet::new(),
             workers: Vec::new(),
             columns: vec![Vec::new(); Field::COUNT],
             flags: vec![Vec::new(); FLAGS],
@@ -369,7 +385,19 @@ impl StoreBuilder {
             return stats;
         }
         let rows = chunk.len();
-        let StoreBuilder { dicts, seen, workers, columns, flags, times, refs, payload_refs, parts, .. } = self;
+        let StoreBuilder {
+            dicts,
+            first_account,
+            seen_other,
+            workers,
+            columns,
+            flags,
+            times,
+            refs,
+            payload_refs,
+            parts,
+            ..
+        } = self;
 
         // Worker ids to store-wide ids, row after row: a value gets its id where it first
         // appears, as if the chunk's values were interned in file order.
@@ -403,10 +431,25 @@ impl StoreBuilder {
         for row in chunk.syms.chunks_exact_mut(Field::COUNT) {
             row[id_col] = id_map[row[id_col].index()];
         }
+        // A delivery is a duplicate when an earlier one had the same eventID and account: one
+        // compare with the first delivery's account, a set only for the rare others.
+        first_account.resize(dicts[id_col].len(), UNSEEN);
         let keep: Vec<bool> = chunk
             .syms
             .chunks_exact(Field::COUNT)
-            .map(|row| row[id_col].is_null() || seen.insert((row[id_col], row[acct_col])))
+            .map(|row| {
+                let (id, acct) = (row[id_col], row[acct_col]);
+                if id.is_null() {
+                    return true;
+                }
+                let first = &mut first_account[id.index()];
+                if *first == UNSEEN {
+                    *first = acct;
+                    true
+                } else {
+                    *first != acct && seen_other.insert((id, acct))
+                }
+            })
             .collect();
         stats.stored = keep.iter().filter(|&&k| k).count() as u64;
         stats.duplicates = rows as u64 - stats.stored;
@@ -533,9 +576,9 @@ mod tests {
         // Two workers: worker 0 reads files 0 and 2, worker 1 reads file 3 *before* file 1
         // (so file 1 uses strings that file 3's chunk carries), and between them a file that
         // turned out unusable after interning a value no kept row has.
-        let mut w0 = LocalDicts::default();
-        let mut w1 = LocalDicts::default();
-        let build = |dicts: &mut LocalDicts, worker: u32, file: File, broken: bool| {
+        let mut w0 = WorkerState::default();
+        let mut w1 = WorkerState::default();
+        let build = |dicts: &mut WorkerState, worker: u32, file: File, broken: bool| {
             let mut c = ChunkBuilder::with_dicts(std::mem::take(dicts), Some(worker));
             push_file(&mut c, file);
             if broken {
@@ -571,9 +614,24 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_is_a_duplicate_only_with_the_same_event_id_and_account() {
+        let mut b = StoreBuilder::new();
+        let mut c = ChunkBuilder::new();
+        for (id, account) in [("e1", "111"), ("e1", "222"), ("e1", "111"), ("e2", "111"), ("e1", "222"), ("e1", "333")]
+        {
+            let mut r = RowValues { time_ms: 1, ..Default::default() };
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::RecipientAccount.index()] = Some(account);
+            c.push(&r);
+        }
+        let src = b.add_source(SourceFile { path: "f".into(), size: 1, sha256: String::new() });
+        assert_eq!(b.add_chunk(src, c), MergeStats { stored: 4, duplicates: 2 });
+    }
+
+    #[test]
     #[should_panic(expected = "learned out of order")]
     fn chunks_of_a_worker_learned_out_of_order_are_refused() {
-        let mut w = LocalDicts::default();
+        let mut w = WorkerState::default();
         let mut first = ChunkBuilder::with_dicts(std::mem::take(&mut w), Some(0));
         push_file(&mut first, FILES[0]);
         w = first.seal();
