@@ -81,9 +81,44 @@ impl WorkerState {
 /// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
 const UNSEEN: Sym = Sym(u32::MAX);
 
-/// The per-chunk dictionary of column `col`.
+/// Strings one after another, named by position from 1 (no index, no de-duplication).
+#[derive(Debug, Default)]
+struct Strings {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Strings {
+    /// Append `s`; its id.
+    ///
+    /// # Panics
+    /// Past 4 GiB of strings (one file's never come near).
+    fn push(&mut self, s: &str) -> Sym {
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.ends.push(u32::try_from(self.bytes.len()).expect("strings of one file over 4 GiB"));
+        Sym(self.ends.len() as u32)
+    }
+
+    fn get(&self, sym: Sym) -> &str {
+        let i = sym.index() - 1;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        // SAFETY: only whole `&str`s are pushed, and `ends` marks their ends.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.ends[i] as usize]) }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+/// The per-chunk strings of column `col`.
 #[inline]
-fn own(own: &mut [(usize, Dict)], col: usize) -> &mut Dict {
+fn own(own: &mut [(usize, Strings)], col: usize) -> &mut Strings {
     &mut own.iter_mut().find(|(c, _)| *c == col).expect("a per-chunk column").1
 }
 
@@ -103,10 +138,9 @@ pub struct ChunkBuilder {
     /// how many they gained, and those strings (column after column).
     new_from: [u32; Field::COUNT],
     new_counts: [u32; Field::COUNT],
-    new_strings: Vec<u8>,
-    new_ends: Vec<u32>,
+    new_strings: Strings,
     /// Values of the per-chunk columns, unindexed (one id per row and value): `(column, values)`.
-    own: Vec<(usize, Dict)>,
+    own: Vec<(usize, Strings)>,
     /// Row after row, [`Field::COUNT`] ids per row.
     syms: Vec<Sym>,
     flags: Vec<[u8; FLAGS]>,
@@ -132,7 +166,7 @@ impl ChunkBuilder {
             local,
             payload,
             worker,
-            own: (0..Field::COUNT).filter(|&c| per_chunk(c)).map(|c| (c, Dict::new())).collect(),
+            own: (0..Field::COUNT).filter(|&c| per_chunk(c)).map(|c| (c, Strings::default())).collect(),
             ..Default::default()
         }
     }
@@ -147,8 +181,7 @@ impl ChunkBuilder {
             self.new_from[c] = from;
             self.new_counts[c] = to - from;
             for id in from..to {
-                self.new_strings.extend_from_slice(dict.get(Sym(id)).as_bytes());
-                self.new_ends.push(u32::try_from(self.new_strings.len()).expect("new strings of one file over 4 GiB"));
+                self.new_strings.push(dict.get(Sym(id)));
             }
             local.sent[c] = to;
         }
@@ -159,7 +192,7 @@ impl ChunkBuilder {
 
     /// Drop every row (a file found unusable after some were pushed).
     pub fn clear_rows(&mut self) {
-        self.own.iter_mut().for_each(|(_, d)| *d = Dict::new());
+        self.own.iter_mut().for_each(|(_, s)| s.clear());
         self.syms.clear();
         self.flags.clear();
         self.times.clear();
@@ -184,6 +217,11 @@ impl ChunkBuilder {
         self.flags.reserve(rows);
         self.times.reserve(rows);
         self.indexes.reserve(rows);
+        // eventID and requestID: UUIDs, 36 bytes.
+        for (_, s) in &mut self.own {
+            s.ends.reserve(rows);
+            s.bytes.reserve(rows * 36);
+        }
         self.payload_ends.reserve(rows);
     }
 
@@ -210,7 +248,7 @@ impl ChunkBuilder {
             let sym = match s {
                 // Ids are unique within a file almost always: an index would be wasted work
                 // (eventID is de-duplicated against the store-wide dictionary at merge time).
-                Some(s) if per_chunk(i) => own(&mut self.own, i).push_unindexed(s),
+                Some(s) if per_chunk(i) => own(&mut self.own, i).push(s),
                 Some(s) => {
                     // Neighbouring records often share a value (same caller, service, region):
                     // a compare with the previous row's value is cheaper than a hash probe.
@@ -365,11 +403,8 @@ impl StoreBuilder {
             }
             assert_eq!(strings.len() as u32, chunk.new_from[c], "chunks of worker {w} learned out of order");
             for _ in 0..chunk.new_counts[c] {
-                let start = if k == 0 { 0 } else { chunk.new_ends[k - 1] as usize };
-                let bytes = &chunk.new_strings[start..chunk.new_ends[k] as usize];
-                // SAFETY: the bytes are a whole `&str` copied by `seal`.
-                strings.push_unindexed(unsafe { std::str::from_utf8_unchecked(bytes) });
                 k += 1;
+                strings.push_unindexed(chunk.new_strings.get(Sym(k)));
             }
             mirror.global[c].resize(strings.len(), Sym::NULL);
         }
@@ -427,7 +462,10 @@ impl StoreBuilder {
             }
         }
         let (id_col, acct_col) = (Field::EventId.index(), Field::RecipientAccount.index());
-        let id_map = remap(own(&mut chunk.own, id_col), &mut dicts[id_col]);
+        let ids = own(&mut chunk.own, id_col);
+        let id_map: Vec<Sym> = std::iter::once(Sym::NULL)
+            .chain((1..=ids.len() as u32).map(|i| dicts[id_col].intern(ids.get(Sym(i)))))
+            .collect();
         for row in chunk.syms.chunks_exact_mut(Field::COUNT) {
             row[id_col] = id_map[row[id_col].index()];
         }
@@ -516,14 +554,6 @@ impl StoreBuilder {
             sources,
         }
     }
-}
-
-/// Local id → global id for every entry of a chunk's dictionary (index 0 stays null).
-fn remap(local: &Dict, global: &mut Dict) -> Vec<Sym> {
-    let mut map = Vec::with_capacity(local.len());
-    map.push(Sym::NULL);
-    map.extend(local.iter().map(|(_, s)| global.intern(s)));
-    map
 }
 
 #[cfg(test)]
