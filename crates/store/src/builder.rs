@@ -492,24 +492,37 @@ impl StoreBuilder {
         stats.stored = keep.iter().filter(|&&k| k).count() as u64;
         stats.duplicates = rows as u64 - stats.stored;
 
+        // Column after column: each store-wide column grows once per chunk, not once per row.
         let chunk_id = parts.len() as u32;
-        for (r, row) in chunk.syms.chunks_exact(Field::COUNT).enumerate().filter(|(r, _)| keep[*r]) {
-            for (c, &sym) in row.iter().enumerate() {
-                let sym = if per_chunk(c) && c != id_col && !sym.is_null() {
-                    dicts[c].push_unindexed(own(&mut chunk.own, c).get(sym))
-                } else {
-                    sym
-                };
-                columns[c].push(sym);
+        let kept = || (0..rows).filter(|&r| keep[r]);
+        for (c, column) in columns.iter_mut().enumerate() {
+            column.reserve(stats.stored as usize);
+            let at = |r: usize| chunk.syms[r * Field::COUNT + c];
+            if per_chunk(c) && c != id_col {
+                let strings = own(&mut chunk.own, c);
+                let dict = &mut dicts[c];
+                column.extend(kept().map(|r| match at(r) {
+                    sym if sym.is_null() => sym,
+                    sym => dict.push_unindexed(strings.get(sym)),
+                }));
+            } else {
+                column.extend(kept().map(at));
             }
-            for (f, &code) in chunk.flags[r].iter().enumerate() {
-                flags[f].push(code);
-            }
-            times.push(chunk.times[r]);
-            refs.push(RecordRef { source, index: chunk.indexes[r] });
-            let start = if r == 0 { 0 } else { chunk.payload_ends[r - 1] };
-            payload_refs.push(PayloadRef { chunk: chunk_id, start, end: chunk.payload_ends[r] });
         }
+        let stored = stats.stored as usize;
+        times.reserve(stored);
+        refs.reserve(stored);
+        payload_refs.reserve(stored);
+        for (f, flag) in flags.iter_mut().enumerate() {
+            flag.reserve(stored);
+            flag.extend(kept().map(|r| chunk.flags[r][f]));
+        }
+        times.extend(kept().map(|r| chunk.times[r]));
+        refs.extend(kept().map(|r| RecordRef { source, index: chunk.indexes[r] }));
+        payload_refs.extend(kept().map(|r| {
+            let start = if r == 0 { 0 } else { chunk.payload_ends[r - 1] };
+            PayloadRef { chunk: chunk_id, start, end: chunk.payload_ends[r] }
+        }));
         parts.push(Part { payload: chunk.payload });
         stats
     }
