@@ -159,6 +159,7 @@ pub fn ingest(
         Ok(())
     });
     merged?;
+    drop(workers); // their dictionaries and buffers, before finish's copies
     let store = pool.install(|| builder.finish());
     report.elapsed = started.elapsed();
     Ok((store, report))

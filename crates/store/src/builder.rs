@@ -529,7 +529,21 @@ impl StoreBuilder {
 
     /// Sort by `(eventTime, source file, record index)` and freeze.
     pub fn finish(self) -> Store {
-        let StoreBuilder { dicts, columns, flags, times, refs, payload_refs, parts, sources, .. } = self;
+        let StoreBuilder {
+            dicts,
+            columns,
+            flags,
+            times,
+            refs,
+            payload_refs,
+            parts,
+            sources,
+            workers,
+            first_account,
+            seen_other,
+        } = self;
+        // Only needed while merging: free them before the sort's copies.
+        drop((workers, first_account, seen_other));
         let rows = times.len();
         let mut order: Vec<u32> = (0..rows as u32).collect();
         order.par_sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
