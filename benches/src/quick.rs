@@ -590,7 +590,7 @@ pub enum Shape {
     Mixed,
     /// Every event in files of at most 8 records (real trails of quiet accounts and regions).
     Tiny,
-    /// Every event in files of 1,500 records (busy accounts, exports).
+    /// Every event in files of about 1,500 records (busy accounts, exports).
     Large,
 }
 

@@ -29,7 +29,7 @@ target/bench-summary.json, prints a table and compares with a baseline.
   --events N           size of the generated quick dump (default 200000)
   --shape SHAPE        files of the generated quick dump: mixed (default: half in files of at
                        most 20 records, half in ten large files), tiny (at most 8 records per
-                       file) or large (1,500 records per file); only mixed is compared with
+                       file) or large (about 1,500 records per file); only mixed is compared with
                        benches/baseline.json by default
   --threads N          ingest and probe threads (default 0: one per core)
   --reps N             repetitions per stage, fastest kept (default 3)
