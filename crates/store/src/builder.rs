@@ -236,8 +236,34 @@ impl ChunkBuilder {
     /// # Panics
     /// If the chunk's payload would exceed 4 GiB (one file never comes near).
     pub fn push(&mut self, row: &RowValues<'_>) {
+        self.push_row(row, false);
+    }
+
+    /// The payload buffer: a parser may write the next record's payload at its end and push the
+    /// record with [`ChunkBuilder::push_written`], which saves copying it.
+    pub fn payload_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.payload
+    }
+
+    /// Append one record whose payload is what was written to the end of
+    /// [`ChunkBuilder::payload_mut`] since the previous record (`row.payload` is not read).
+    ///
+    /// # Panics
+    /// As [`ChunkBuilder::push`].
+    pub fn push_written(&mut self, row: &RowValues<'_>) {
+        self.push_row(row, true);
+    }
+
+    fn push_row(&mut self, row: &RowValues<'_>, written: bool) {
         // Rare (old or hand-edited records): the text of non-string column values, from the payload.
-        let spilled = if row.spilled == 0 { Vec::new() } else { spilled_texts(row) };
+        let spilled = match row.spilled {
+            0 => Vec::new(),
+            bits if written => {
+                let start = self.payload_ends.last().map_or(0, |&e| e as usize);
+                spilled_texts(&self.payload[start..], bits)
+            }
+            bits => spilled_texts(row.payload, bits),
+        };
         let dicts = self.local.ready();
         let prev = self.syms.len().checked_sub(Field::COUNT);
         for (i, s) in row.strings.iter().enumerate() {
@@ -265,7 +291,9 @@ impl ChunkBuilder {
         self.flags.push(row.flags.map(flag_code));
         self.times.push(row.time_ms);
         self.indexes.push(row.index);
-        self.payload.extend_from_slice(row.payload);
+        if !written {
+            self.payload.extend_from_slice(row.payload);
+        }
         self.payload_ends.push(u32::try_from(self.payload.len()).expect("payload of one file over 4 GiB"));
     }
 }
@@ -273,12 +301,13 @@ impl ChunkBuilder {
 // `RowValues::spilled` has one bit per column.
 const _: () = assert!(Field::COUNT <= 32);
 
-/// `(field index, JSON text)` of each spilled column value of a row, read back from its payload.
-fn spilled_texts(row: &RowValues<'_>) -> Vec<(usize, String)> {
-    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(row.payload) else { return Vec::new() };
+/// `(field index, JSON text)` of each spilled column value of a row (bits of
+/// [`RowValues::spilled`]), read back from its payload.
+fn spilled_texts(payload: &[u8], spilled: u32) -> Vec<(usize, String)> {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(payload) else { return Vec::new() };
     Field::ALL
         .iter()
-        .filter(|f| row.spilled & (1 << f.index()) != 0)
+        .filter(|f| spilled & (1 << f.index()) != 0)
         .filter_map(|f| {
             let v = crate::lookup_path(&payload, f.path())?;
             let text = match v {
