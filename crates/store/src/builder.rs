@@ -78,6 +78,15 @@ impl WorkerState {
     }
 }
 
+/// Room for `more` values in a store-wide column under construction, growing it fourfold rather
+/// than twofold: each growth copies everything so far (and faults in fresh pages for it), while
+/// capacity never written costs no memory, and these vectors are freed once `finish` has sorted.
+fn grow<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve(more.max(v.len() * 3));
+    }
+}
+
 /// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
 const UNSEEN: Sym = Sym(u32::MAX);
 
@@ -525,7 +534,7 @@ impl StoreBuilder {
         let chunk_id = parts.len() as u32;
         let kept = || (0..rows).filter(|&r| keep[r]);
         for (c, column) in columns.iter_mut().enumerate() {
-            column.reserve(stats.stored as usize);
+            grow(column, stats.stored as usize);
             let at = |r: usize| chunk.syms[r * Field::COUNT + c];
             if per_chunk(c) && c != id_col {
                 let strings = own(&mut chunk.own, c);
@@ -539,11 +548,11 @@ impl StoreBuilder {
             }
         }
         let stored = stats.stored as usize;
-        times.reserve(stored);
-        refs.reserve(stored);
-        payload_refs.reserve(stored);
+        grow(times, stored);
+        grow(refs, stored);
+        grow(payload_refs, stored);
         for (f, flag) in flags.iter_mut().enumerate() {
-            flag.reserve(stored);
+            grow(flag, stored);
             flag.extend(kept().map(|r| chunk.flags[r][f]));
         }
         times.extend(kept().map(|r| chunk.times[r]));
