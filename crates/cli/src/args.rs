@@ -24,6 +24,10 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
+        /// Only findings with an event in this window (detection still sees all the evidence:
+        /// baselines and correlations need what came before).
+        #[command(flatten)]
+        window: WindowArgs,
         /// Output format; several, comma-separated, need --out (each goes to its own file).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "text")]
         format: Vec<AnalyzeFormat>,
@@ -33,6 +37,9 @@ pub enum Command {
         /// Who is who: overrides and session splitting.
         #[command(flatten)]
         attribution: AttributionArgs,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -73,6 +80,14 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Shell completions on stdout: `trailscope completions bash > /etc/bash_completion.d/trailscope`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout: `trailscope man > trailscope.1; man ./trailscope.1`.
+    Man,
     /// Case audit log.
     Audit {
         /// What to do.
@@ -87,6 +102,10 @@ pub enum Command {
         /// Rules and indicators.
         #[command(flatten)]
         rules: RuleArgs,
+        /// Only findings with an event in this window (detection still sees all the evidence:
+        /// baselines and correlations need what came before).
+        #[command(flatten)]
+        window: WindowArgs,
         /// Only findings at or above this level.
         #[arg(long, value_enum, default_value_t = Level::Informational)]
         min_level: Level,
@@ -94,9 +113,16 @@ pub enum Command {
         /// payloads, which can never match this evidence).
         #[arg(long)]
         explain: bool,
+        /// Table: one line per finding, even when a rule fires again and again for one principal
+        /// (by default 3 or more are folded into one line with counts; CSV and JSONL never fold).
+        #[arg(long)]
+        no_fold: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -127,12 +153,19 @@ pub enum Command {
         /// Which events.
         #[command(flatten)]
         filter: Box<FilterArgs>,
+        /// With `--rule`: only the events behind that rule's findings (the rules are loaded as
+        /// for `hunt`).
+        #[command(flatten)]
+        rules: Box<RuleArgs>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
         /// Print at most this many events.
         #[arg(long)]
         limit: Option<usize>,
+        /// Offline IP enrichment.
+        #[command(flatten)]
+        enrich: EnrichArgs,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -208,9 +241,38 @@ pub struct RuleArgs {
     /// the first included, is compared with what each principal did there.
     #[arg(long = "baseline", value_name = "PATH", conflicts_with_all = ["learn", "no_baseline"])]
     pub baseline: Vec<PathBuf>,
+    /// Run only this rule: its id, correlation name or title (case-insensitive), a baseline id,
+    /// or `ioc` for the IOC lists; repeatable. A correlation brings the rules it is built on.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rule: Vec<String>,
 }
 
-/// Severity levels for `--min-level`.
+/// Offline enrichment of source IPs from the examiner's saved databases (nothing is fetched).
+/// Service names, `AWS Internal` and private addresses are never looked up.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// GeoIP City or Country database (MaxMind/DB-IP .mmdb): country and city of source IPs.
+    #[arg(long, value_name = "FILE.mmdb")]
+    pub geoip: Option<PathBuf>,
+    /// ASN database (.mmdb): autonomous system number and organisation of source IPs.
+    #[arg(long, value_name = "FILE.mmdb")]
+    pub asn: Option<PathBuf>,
+    /// AWS's ip-ranges.json, saved: AWS address space (service and region) of source IPs.
+    #[arg(long, value_name = "FILE")]
+    pub aws_ranges: Option<PathBuf>,
+}
+
+impl EnrichArgs {
+    /// The databases named.
+    pub fn sources(&self) -> trailscope_enrich::Sources {
+        trailscope_enrich::Sources {
+            geoip: self.geoip.clone(),
+            asn: self.asn.clone(),
+            aws_ranges: self.aws_ranges.clone(),
+        }
+    }
+}
+
 /// Attribution options of `analyze`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AttributionArgs {
@@ -224,6 +286,7 @@ pub struct AttributionArgs {
     pub session_gap: String,
 }
 
+/// Severity levels for `--min-level`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// Everything.
@@ -254,8 +317,8 @@ pub struct InputArgs {
     /// one case file saved by `ingest --save` (`hunt`: several, hunted one after another).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Worker threads (0: one per core).
-    #[arg(long, short = 'j', default_value_t = 0)]
+    /// Worker threads (0: one per core; at most 1024, and more than 4 per core are reduced to that).
+    #[arg(long, short = 'j', default_value_t = 0, value_parser = threads_in_range)]
     pub threads: usize,
     /// Follow symbolic links while walking directories.
     #[arg(long)]
@@ -271,15 +334,35 @@ pub struct InputArgs {
     pub verbose: bool,
 }
 
+/// A time window.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WindowArgs {
+    /// At or after this time (ISO 8601, or a date).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// At or before this time (ISO 8601, or a date meaning the whole day).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
 /// Event filters (all given filters must hold).
 #[derive(Args, Debug, Clone, Default)]
 pub struct FilterArgs {
-    /// Events at or after this time (ISO 8601, or a date).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Events at or before this time (ISO 8601, or a date meaning the whole day).
-    #[arg(long)]
-    pub to: Option<String>,
+    /// Events in this window.
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// eventID, repeatable (the pivot from a finding to its event).
+    #[arg(long = "event-id", value_name = "ID")]
+    pub event_id: Vec<String>,
+    /// requestID, repeatable.
+    #[arg(long = "request-id", value_name = "ID")]
+    pub request_id: Vec<String>,
+    /// User agent containing this text (case-insensitive), repeatable.
+    #[arg(long = "user-agent", value_name = "TEXT")]
+    pub user_agent: Vec<String>,
+    /// Free text anywhere in the record (case-insensitive; every field, nested ones included).
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
     /// Account id (recipient or caller), repeatable.
     #[arg(long)]
     pub account: Vec<String>,
@@ -301,8 +384,9 @@ pub struct FilterArgs {
     /// eventSource, e.g. iam.amazonaws.com or iam, repeatable.
     #[arg(long)]
     pub event_source: Vec<String>,
-    /// Failed calls only; with a value, only that errorCode.
-    #[arg(long, num_args = 0..=1, default_missing_value = "*")]
+    /// Failed calls only; `--error=CODE`: only errorCodes containing CODE (the `=` keeps a
+    /// path after `--error` a path).
+    #[arg(long, num_args = 0..=1, default_missing_value = "*", require_equals = true, value_name = "CODE")]
     pub error: Option<String>,
 }
 
@@ -317,7 +401,7 @@ pub enum ReportFormat {
     Markdown,
 }
 
-/// Formats of `analyze`: the report, and the attacker timeline for other tools.
+/// Formats of `analyze`: the report, and the timeline for other tools.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnalyzeFormat {
     /// The forensic summary.
@@ -326,12 +410,14 @@ pub enum AnalyzeFormat {
     Json,
     /// The report as Markdown tables (case notes, tickets).
     Markdown,
-    /// The attacker timeline as CSV (Timeline Explorer).
+    /// The timeline (attacker and suspicious actors' events) as CSV (Timeline Explorer).
     Csv,
-    /// The attacker timeline as JSON lines (Timesketch).
+    /// The timeline (attacker and suspicious actors' events) as JSON lines (Timesketch).
     Jsonl,
     /// The findings' techniques as an ATT&CK Navigator layer.
     Navigator,
+    /// The report as one self-contained HTML page (offline: nothing fetched).
+    Html,
 }
 
 impl AnalyzeFormat {
@@ -344,6 +430,7 @@ impl AnalyzeFormat {
             AnalyzeFormat::Csv => "timeline.csv",
             AnalyzeFormat::Jsonl => "timeline.jsonl",
             AnalyzeFormat::Navigator => "attack-layer.json",
+            AnalyzeFormat::Html => "report.html",
         }
     }
 }
@@ -353,7 +440,7 @@ impl AnalyzeFormat {
 pub enum EventFormat {
     /// Aligned columns.
     Table,
-    /// One full CloudTrail record per line.
+    /// One JSON object per line: `events` the full CloudTrail record, `hunt` one finding.
     Jsonl,
     /// CSV with a header.
     Csv,
@@ -368,4 +455,13 @@ pub enum SummaryFormat {
     Json,
     /// CSV with a header, one row per principal.
     Csv,
+}
+
+/// `-j`: thousands of threads only thrash (and can exhaust the process's stack mappings).
+fn threads_in_range(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("not a number of threads: {s:?}"))?;
+    if n > 1024 {
+        return Err(format!("{n} threads is absurd: at most 1024 (0 means one per core)"));
+    }
+    Ok(n)
 }

@@ -35,6 +35,10 @@ fn rule_set_hash(args: &RuleArgs, history: Option<&History>) -> anyhow::Result<S
         feed(&f.display().to_string(), &bytes);
     }
     feed("baseline", format!("{}:{:?}", args.no_baseline, args.learn).as_bytes());
+    // `--rule` decides which findings exist as much as the rule files do.
+    if !args.rule.is_empty() {
+        feed("only", args.rule.join("\n").as_bytes());
+    }
     // The dump the baselines learned from decides findings as much as a rule file does.
     if let Some(h) = history {
         feed("baseline-dump", h.manifest_sha256.as_bytes());
@@ -85,9 +89,46 @@ pub struct Detectors {
     /// The dump baselines learn from, instead of the evidence's first part.
     pub history: Option<History>,
     /// SHA-256 over everything that decides findings: built-in rule texts (when used), rule,
-    /// IOC and variables files (in path order), the baseline settings and the `--baseline`
-    /// dump's manifest.
+    /// IOC and variables files (in path order), the baseline settings, `--rule` and the
+    /// `--baseline` dump's manifest.
     pub rule_set_sha256: String,
+    /// `--rule`: the only rules whose findings are kept (None: all).
+    pub only: Option<Only>,
+}
+
+/// What `--rule` asked for beyond the Sigma rules (which `RuleSet::only` already narrowed).
+#[derive(Debug, Clone)]
+pub struct Only {
+    /// IOC lists run (`--rule ioc`, or an IOC finding id).
+    pub iocs: bool,
+    /// Baseline ids and titles asked for, lower case.
+    pub baselines: Vec<String>,
+}
+
+impl Only {
+    /// Sort the names of `--rule` into IOC and baseline selections; the rest must be rules
+    /// (`unknown` lists those that matched no rule), or it is an error.
+    fn resolve(wanted: &[String], unknown: &[String]) -> anyhow::Result<Self> {
+        let base = baseline::rules();
+        let is_baseline =
+            |w: &str| base.iter().any(|m| m.id.eq_ignore_ascii_case(w) || m.title.eq_ignore_ascii_case(w));
+        let is_ioc = |w: &str| w.eq_ignore_ascii_case("ioc") || w.starts_with("ioc:");
+        let missing: Vec<&String> = unknown.iter().filter(|w| !is_baseline(w) && !is_ioc(w)).collect();
+        if !missing.is_empty() {
+            bail!(
+                "--rule {}: no such rule (ids and titles: `trailscope rules list`; `ioc` for the IOC lists)",
+                missing.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(Only {
+            iocs: wanted.iter().any(|w| is_ioc(w)),
+            baselines: wanted.iter().filter(|w| is_baseline(w)).map(|w| w.to_lowercase()).collect(),
+        })
+    }
+
+    fn keeps_baseline(&self, f: &Finding) -> bool {
+        self.baselines.iter().any(|w| f.rule.id.eq_ignore_ascii_case(w) || f.rule.title.eq_ignore_ascii_case(w))
+    }
 }
 
 impl Detectors {
@@ -117,7 +158,13 @@ impl Detectors {
             Some(p) => load_vars(p).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => Vars::new(),
         };
-        let (rules, report) = RuleSet::load(!args.no_builtin, &args.rules, &vars);
+        let (mut rules, report) = RuleSet::load(!args.no_builtin, &args.rules, &vars);
+        let only = if args.rule.is_empty() {
+            None
+        } else {
+            let unknown = rules.only(&args.rule);
+            Some(Only::resolve(&args.rule, &unknown)?)
+        };
         if !quiet {
             for e in &report.errors {
                 eprintln!("trailscope: rule refused: {e}");
@@ -129,11 +176,10 @@ impl Detectors {
             }
         }
         let (iocs, errors) = IocSet::load(&args.ioc);
-        if let Some(e) = errors.first() {
-            bail!(
-                "{e}{}",
-                if errors.len() > 1 { format!(" (and {} more IOC errors)", errors.len() - 1) } else { String::new() }
-            );
+        if !errors.is_empty() {
+            // Every bad line at once: fixing a list one error per run wastes the examiner's time.
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            bail!("{} bad IOC line(s); no indicator was used:\n{}", errors.len(), lines.join("\n"));
         }
         let baseline = if args.no_baseline {
             None
@@ -148,7 +194,7 @@ impl Detectors {
             Some(BaselineOptions { learn_ms })
         };
         let rule_set_sha256 = rule_set_hash(args, None)?;
-        Ok(Detectors { rules, report, iocs, baseline, history: None, rule_set_sha256 })
+        Ok(Detectors { rules, report, iocs, baseline, history: None, rule_set_sha256, only })
     }
 
     /// Clean only when nothing was found, every file (of the evidence and of a `--baseline`
@@ -165,12 +211,16 @@ impl Detectors {
     /// All findings, ordered by first event then rule id.
     pub fn run(&self, store: &Store) -> Vec<Finding> {
         let mut f = self.rules.run(store);
-        f.extend(self.iocs.run(store));
-        match (&self.baseline, &self.history) {
-            (Some(_), Some(h)) => f.extend(baseline::run_with_history(store, &h.evidence.store)),
-            (Some(b), None) => f.extend(baseline::run(store, b)),
-            (None, _) => {}
+        if self.only.as_ref().is_none_or(|o| o.iocs) {
+            f.extend(self.iocs.run(store));
         }
+        let baselines = match (&self.baseline, &self.history) {
+            _ if self.only.as_ref().is_some_and(|o| o.baselines.is_empty()) => Vec::new(),
+            (Some(_), Some(h)) => baseline::run_with_history(store, &h.evidence.store),
+            (Some(b), None) => baseline::run(store, b),
+            (None, _) => Vec::new(),
+        };
+        f.extend(baselines.into_iter().filter(|b| self.only.as_ref().is_none_or(|o| o.keeps_baseline(b))));
         f.sort_by(|a, b| (a.rows[0], &a.rule.id, &a.group).cmp(&(b.rows[0], &b.rule.id, &b.group)));
         f
     }

@@ -5,7 +5,9 @@ use trailscope_indicators::{and, contains, eq, null, or, Expr, Predicate, StrMat
 use trailscope_ingest::parse_event_time;
 use trailscope_store::{Selection, Store};
 
-use crate::args::FilterArgs;
+use trailscope_indicators::Finding;
+
+use crate::args::{FilterArgs, WindowArgs};
 
 /// Parse `--from`/`--to`: a full time, or a date (start of day for `from`, end for `to`).
 pub fn parse_bound(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
@@ -42,6 +44,15 @@ pub fn expr(f: &FilterArgs) -> Option<Expr> {
     }
     if !f.access_key.is_empty() {
         parts.push(any_of("userIdentity.accessKeyId", &f.access_key, StrMatch::eq));
+    }
+    if !f.event_id.is_empty() {
+        parts.push(any_of("eventID", &f.event_id, StrMatch::eq));
+    }
+    if !f.request_id.is_empty() {
+        parts.push(any_of("requestID", &f.request_id, StrMatch::eq));
+    }
+    if !f.user_agent.is_empty() {
+        parts.push(any_of("userAgent", &f.user_agent, StrMatch::contains));
     }
     if !f.ip.is_empty() {
         parts.push(any_of("sourceIPAddress", &f.ip, StrMatch::eq));
@@ -83,22 +94,64 @@ fn not_null(path: &str) -> Expr {
     trailscope_indicators::not(null(path))
 }
 
-/// Rows that pass the filters, in time order.
-pub fn select(store: &Store, f: &FilterArgs) -> anyhow::Result<Vec<usize>> {
-    let from = f.from.as_deref().map(|s| parse_bound(s, false)).transpose()?;
-    let to = f.to.as_deref().map(|s| parse_bound(s, true)).transpose()?;
+/// The window's bounds (epoch ms, inclusive), checked.
+pub fn bounds(w: &WindowArgs) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let from = w.from.as_deref().map(|s| parse_bound(s, false)).transpose().context("--from")?;
+    let to = w.to.as_deref().map(|s| parse_bound(s, true)).transpose().context("--to")?;
     if let (Some(a), Some(b)) = (from, to) {
         if a > b {
             bail!("--from is after --to");
         }
     }
+    Ok((from, to))
+}
+
+/// The store's rows inside the window: a range, since rows are in time order.
+fn window_rows(store: &Store, w: &WindowArgs) -> anyhow::Result<std::ops::Range<usize>> {
+    let (from, to) = bounds(w)?;
     let times = store.times();
     let lo = from.map_or(0, |t| times.partition_point(|&x| x < t));
     let hi = to.map_or(times.len(), |t| times.partition_point(|&x| x <= t));
-    let window = Selection::from_fn(store.len(), |r| r >= lo && r < hi);
+    Ok(lo..hi.max(lo))
+}
+
+/// Keep the findings with at least one event in the window.
+pub fn findings_in_window(store: &Store, findings: &mut Vec<Finding>, w: &WindowArgs) -> anyhow::Result<()> {
+    if w.from.is_some() || w.to.is_some() {
+        let rows = window_rows(store, w)?;
+        findings.retain(|f| f.rows.iter().any(|&r| rows.contains(&(r as usize))));
+    }
+    Ok(())
+}
+
+/// Rows that pass the filters, in time order.
+pub fn select(store: &Store, f: &FilterArgs) -> anyhow::Result<Vec<usize>> {
+    let range = window_rows(store, &f.window)?;
+    let window = Selection::from_fn(store.len(), |r| range.contains(&r));
     let sel = match expr(f) {
         Some(e) => Predicate::compile(&e, store).eval(store, &window),
         None => window,
     };
-    Ok(sel.iter().collect())
+    let rows = sel.iter();
+    Ok(match f.text.as_deref().map(str::to_lowercase) {
+        // The whole rebuilt record, as the examiner would grep the raw JSON: only for rows the
+        // column filters left.
+        Some(text) => rows.filter(|&r| value_contains(&store.event(r).to_json(), &text)).collect(),
+        None => rows.collect(),
+    })
+}
+
+/// True when any key, string, number or boolean in `v` contains `needle` (lower case),
+/// case-insensitively: text as the record holds it, not as JSON escapes it.
+fn value_contains(v: &serde_json::Value, needle: &str) -> bool {
+    use serde_json::Value;
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    match v {
+        Value::String(s) => has(s),
+        Value::Number(n) => has(&n.to_string()),
+        Value::Bool(b) => has(if *b { "true" } else { "false" }),
+        Value::Null => false,
+        Value::Array(a) => a.iter().any(|x| value_contains(x, needle)),
+        Value::Object(o) => o.iter().any(|(k, x)| has(k) || value_contains(x, needle)),
+    }
 }

@@ -8,6 +8,7 @@
 mod args;
 mod cmd;
 mod detect;
+mod enrichment;
 mod evidence;
 mod filter;
 mod output;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use trailscope_integrity::audit::{self, AuditEntry, OutputHash};
+use trailscope_integrity::audit::{self, AuditEntry, InputFile, OutputHash};
 use trailscope_integrity::{sha256_hex, Manifest};
 
 /// Writes to stdout and, when a case directory is set, to a temporary file there that becomes
@@ -93,15 +93,28 @@ pub fn close(
     manifest: Option<&Manifest>,
     rule_set_sha256: Option<String>,
 ) -> anyhow::Result<()> {
-    let written = out.finish()?;
-    record(case, manifest, rule_set_sha256, written.into_iter().collect())
+    close_with_inputs(out, case, manifest, rule_set_sha256, Vec::new())
 }
 
-/// Write the manifest files and append the audit entry for a command's outputs.
-pub fn record(
+/// [`close`], naming the reference files (enrichment databases) the output rests on.
+pub fn close_with_inputs(
+    out: Tee,
     case: Option<&Path>,
     manifest: Option<&Manifest>,
     rule_set_sha256: Option<String>,
+    inputs: Vec<InputFile>,
+) -> anyhow::Result<()> {
+    let written = out.finish()?;
+    record_with_inputs(case, manifest, rule_set_sha256, inputs, written.into_iter().collect())
+}
+
+/// Write the manifest files and append the audit entry for a command's outputs, naming the
+/// reference files (enrichment databases) they rest on.
+pub fn record_with_inputs(
+    case: Option<&Path>,
+    manifest: Option<&Manifest>,
+    rule_set_sha256: Option<String>,
+    inputs: Vec<InputFile>,
     outputs: Vec<OutputHash>,
 ) -> anyhow::Result<()> {
     let Some(case) = case else { return Ok(()) };
@@ -121,6 +134,7 @@ pub fn record(
         command: std::env::args().collect(),
         rule_set_sha256,
         manifest_sha256,
+        inputs,
         outputs,
         previous_sha256: String::new(),
         entry_sha256: String::new(),

@@ -68,8 +68,21 @@ fn names_the_leaked_key_attacker_ips_persistence_and_data() {
 
 #[test]
 fn attributed_events_match_ground_truth() {
+    attributed_events_match_ground_truth_with(&[]);
+}
+
+/// The same attribution with GeoIP, ASN and AWS ranges: the owner's CI and app servers in EC2
+/// and the credential's new autonomous systems must not move the line.
+#[test]
+fn attributed_events_match_ground_truth_with_enrichment() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    attributed_events_match_ground_truth_with(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+fn attributed_events_match_ground_truth_with(extra: &[&str]) {
     let t = truth();
-    let r = report_json(&[]);
+    let r = report_json(extra);
     let got: BTreeSet<String> = strings(&r["timeline"]["entries"], "event_id");
     let want: BTreeSet<String> = t.malicious_event_ids.iter().cloned().collect();
     let hit = got.intersection(&want).count();
@@ -89,8 +102,21 @@ fn attributed_events_match_ground_truth() {
 /// clean-up all in the same evidence.
 #[test]
 fn attacker_actors_are_the_intruder_and_never_the_confounders() {
+    attacker_actors_are_the_intruder_and_never_the_confounders_with(&[]);
+}
+
+#[test]
+fn attacker_actors_are_the_intruder_and_never_the_confounders_with_enrichment() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = enrichment_flags(dir.path());
+    attacker_actors_are_the_intruder_and_never_the_confounders_with(
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+}
+
+fn attacker_actors_are_the_intruder_and_never_the_confounders_with(extra: &[&str]) {
     let t = truth();
-    let r = report_json(&[]);
+    let r = report_json(extra);
     let actors = r["actors"].as_array().unwrap();
     let attacker: BTreeSet<String> = actors
         .iter()
@@ -116,7 +142,7 @@ fn attacker_actors_are_the_intruder_and_never_the_confounders() {
     for a in actors.iter().filter(|a| a["verdict"] == "attacker") {
         assert!(!a["reasons"].as_array().unwrap().is_empty());
     }
-    assert_eq!(r["schema_version"], "2.0");
+    assert_eq!(r["schema_version"], "2.2");
     for c in r["compromised_credentials"].as_array().unwrap() {
         assert!(c["first_used"].is_null() || c["first_used"].as_str().unwrap().ends_with('Z'));
     }
@@ -164,6 +190,11 @@ fn text_summary_matches_golden() {
     let md = stdout(&md);
     assert!(md.starts_with("# Forensic Report: AWS-IR-") && md.contains("## Persistence Mechanisms"));
     assert_golden("analyze-sample.md", &md);
+    // The complete model: every change to the JSON schema or its values shows in review.
+    let json = stdout(&run_on(&["analyze", "--quiet", "--format", "json"], &[&sample()]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["schema_version"].is_string() || v["schema"].is_string(), "schema version present");
+    assert_golden("analyze-sample.json", &json);
 }
 
 #[test]
@@ -212,6 +243,35 @@ fn csv_timeline_matches_golden() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.starts_with("datetime,actor,verdict,source_ip,"), "{text}");
+    // Every event of a suspicious actor is a row, beside the attacker's.
+    let report = report_json(&[]);
+    let suspicious: Vec<&Value> =
+        report["actors"].as_array().unwrap().iter().filter(|a| a["verdict"] == "suspicious").collect();
+    assert!(!suspicious.is_empty());
+    let mut csv = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    for a in &suspicious {
+        let id = a["id"].to_string();
+        let n = rows.iter().filter(|r| r[1] == *id && &r[2] == "suspicious").count();
+        assert_eq!(n as u64, a["events"].as_u64().unwrap(), "actor #{id}");
+    }
+    assert_eq!(rows.iter().filter(|r| &r[2] == "attacker").count() as u64, report["attacker_events"].as_u64().unwrap());
+    // Of unknown actors only events a rule flagged are there; nothing of benign ones.
+    let verdict = |id: &Value| report["actors"][id.as_u64().unwrap() as usize - 1]["verdict"].as_str().unwrap();
+    for e in report["suspicious_timeline"]["entries"].as_array().unwrap() {
+        match verdict(&e["actor"]) {
+            "suspicious" => {}
+            "unknown" => assert!(!e["findings"].as_array().unwrap().is_empty(), "{e}"),
+            other => panic!("{other} actor on the suspicious timeline: {e}"),
+        }
+    }
+    // Each charted actor's events per hour add up to its events.
+    for series in report["activity"]["actors"].as_array().unwrap() {
+        let actor = &report["actors"][series["actor"].as_u64().unwrap() as usize - 1];
+        let sum: u64 = series["events"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum();
+        assert_eq!(sum, actor["events"].as_u64().unwrap(), "{}", actor["id"]);
+    }
+    assert_eq!(report["activity"]["bucket_hours"], 1);
     assert_golden("analyze-sample.csv", &text);
 }
 
@@ -221,7 +281,15 @@ fn jsonl_timeline_has_timesketch_fields_and_matches_golden() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), report_json(&[])["timeline"]["entries"].as_array().unwrap().len());
+    let report = report_json(&[]);
+    let entries = |key: &str| report[key]["entries"].as_array().unwrap().len();
+    assert_eq!(lines.len(), entries("timeline") + entries("suspicious_timeline"));
+    // The attacker's events and the events to review, told apart by the verdict; in time order.
+    let verdicts: BTreeSet<&str> = lines.iter().map(|l| l["verdict"].as_str().unwrap()).collect();
+    assert!(verdicts.contains("attacker") && verdicts.contains("suspicious"), "{verdicts:?}");
+    assert!(!verdicts.contains("benign/owner"), "{verdicts:?}");
+    let times: Vec<&str> = lines.iter().map(|l| l["datetime"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
     for l in &lines {
         assert!(!l["message"].as_str().unwrap().is_empty(), "{l}");
         let dt = l["datetime"].as_str().unwrap();
@@ -255,7 +323,7 @@ fn navigator_layer_has_required_keys_and_matches_golden() {
 
 #[test]
 fn several_formats_go_to_their_files_and_the_audit_entry() {
-    let formats = "text,json,csv,jsonl,navigator,markdown";
+    let formats = "text,json,csv,jsonl,navigator,markdown,html";
     let o = run_on(&["analyze", "--quiet", "--format", formats], &[&sample()]);
     assert_eq!(o.status.code(), Some(2), "several formats without --out is a usage error");
     assert!(stderr(&o).contains("need --out DIR"), "{}", stderr(&o));
@@ -265,7 +333,15 @@ fn several_formats_go_to_their_files_and_the_audit_entry() {
     let o = run_on(&["analyze", "--quiet", "--format", formats, "--out", dir], &[&sample()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "several formats print nothing to stdout");
-    let names = ["report.txt", "report.json", "timeline.csv", "timeline.jsonl", "attack-layer.json", "report.md"];
+    let names = [
+        "report.txt",
+        "report.json",
+        "timeline.csv",
+        "timeline.jsonl",
+        "attack-layer.json",
+        "report.md",
+        "report.html",
+    ];
     // Each file is what the single format prints.
     let single = run_on(&["analyze", "--quiet", "--format", "csv"], &[&sample()]);
     assert_eq!(std::fs::read(case.path().join("timeline.csv")).unwrap(), single.stdout);

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 fn save_sample(dir: &Path) -> std::path::PathBuf {
     let case = dir.join("sample.tscase");
@@ -53,7 +54,7 @@ fn ingest_on_the_case_file_tells_what_it_was_made_from() {
     let o = run_on(&["ingest", "-q"], &[&case]);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let out = stdout(&o);
-    assert!(line(&out, "Case file:").contains("format 1"), "{out}");
+    assert!(line(&out, "Case file:").contains("format 2"), "{out}");
     // What the sample holds on disk: digest files live under CloudTrail-Digest/.
     let (mut digests, mut logs) = (0, 0);
     let mut stack = vec![sample()];
@@ -125,7 +126,7 @@ fn a_damaged_case_file_is_refused_naming_it_and_why() {
     let o = run_on(&["hunt", "-q"], &[&case]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("sample.tscase") && err.contains("checksum mismatch in section payload-bytes"), "{err}");
+    assert!(err.contains("sample.tscase") && err.contains("checksum mismatch in section payload-blocks"), "{err}");
 
     std::fs::write(&case, &good[..good.len() / 2]).unwrap();
     let err = stderr(&run_on(&["analyze", "-q"], &[&case]));
@@ -136,6 +137,56 @@ fn a_damaged_case_file_is_refused_naming_it_and_why() {
     std::fs::write(&case, &newer).unwrap();
     let err = stderr(&run_on(&["events", "-q"], &[&case]));
     assert!(err.contains("version 9 is newer"), "{err}");
+
+    // A case saved by the first generation (format 1) is refused by its version, saying how
+    // to make it again.
+    let mut older = good.clone();
+    older[8] = 1;
+    std::fs::write(&case, &older).unwrap();
+    let o = run_on(&["hunt", "-q"], &[&case]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("sample.tscase") && err.contains("written by an older trailscope (case format 1"), "{err}");
+    assert!(err.contains("--save"), "{err}");
+}
+
+/// A payload block whose bytes pass the checksums checked at open but not the one checked when
+/// it is decompressed (a writer's bug, a file changed while open) is reported on first read,
+/// naming the file and the block, and the command exits 1 (evidence not fully read): never 0
+/// with fields silently missing.
+#[test]
+fn a_payload_block_found_damaged_on_first_read_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let o = run_on(&["events", "-q", "--format", "jsonl"], &[&case]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+
+    let mut bytes = std::fs::read(&case).unwrap();
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let count = u32_at(&bytes, 24) as usize;
+    // Section kind 14 is the payload index: four u64 per block, the fourth the XXH3 of the
+    // block's decompressed bytes.
+    let entry = (0..count).map(|i| 48 + i * 40).find(|&e| u32_at(&bytes, e) == 14).expect("payload index");
+    let (index, len) = (u64_at(&bytes, entry + 16), u64_at(&bytes, entry + 24));
+    bytes[index + 24] ^= 1;
+    // Seal it again: the section's checksum, then the header's over the table.
+    let sum = xxh3_64(&bytes[index..index + len]);
+    bytes[entry + 32..entry + 40].copy_from_slice(&sum.to_le_bytes());
+    let mut h = Xxh3::new();
+    h.update(&bytes[..32]);
+    h.update(&[0; 8]);
+    h.update(&bytes[40..48]);
+    h.update(&bytes[48..48 + count * 40]);
+    let sum = h.digest();
+    bytes[32..40].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&case, &bytes).unwrap();
+
+    let o = run_on(&["events", "-q", "--format", "jsonl"], &[&case]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("sample.tscase: payload block 0 (rows 0.."), "{err}");
+    assert!(err.contains("checksum mismatch after decompression"), "{err}");
 }
 
 /// A new rule over years of saved incidents: `hunt case1 case2 ... --rules new/` gives, case by

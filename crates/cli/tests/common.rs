@@ -129,3 +129,43 @@ pub fn assert_golden(name: &str, got: &str) {
         );
     }
 }
+
+/// Fixture enrichment databases for the sample, written into `dir`; returns the flags naming
+/// them. The intruder's two networks are a Tor exit host (DE) and a VPS (NL); the owner's office
+/// is an ISP; CI, the app servers and the Glue job run in EC2 us-east-1, as in life.
+pub fn enrichment_flags(dir: &Path) -> Vec<String> {
+    let amazon = "AMAZON-AES";
+    let s = trailscope_enrich::testing::write_sources(
+        dir,
+        &[
+            ("185.220.101.0/24", "DE", "Germany", Some("Frankfurt am Main")),
+            ("45.137.21.0/24", "NL", "Netherlands", Some("Amsterdam")),
+            ("198.51.100.0/24", "US", "United States", Some("Seattle")),
+            ("203.0.113.0/24", "US", "United States", Some("Seattle")),
+            ("52.20.0.0/14", "US", "United States", Some("Ashburn")),
+            ("54.208.0.0/13", "US", "United States", Some("Ashburn")),
+            ("44.192.0.0/11", "US", "United States", Some("Ashburn")),
+        ],
+        &[
+            ("185.220.100.0/22", 64500, "Example Exit Hosting"),
+            ("45.137.20.0/22", 64501, "Example VPS B.V."),
+            ("198.51.100.0/24", 64502, "Example Office ISP"),
+            ("203.0.113.0/24", 64502, "Example Office ISP"),
+            ("52.20.0.0/14", 14618, amazon),
+            ("54.208.0.0/13", 14618, amazon),
+            ("44.192.0.0/11", 14618, amazon),
+        ],
+        &[
+            ("52.0.0.0/11", "us-east-1", "AMAZON"),
+            ("52.20.0.0/14", "us-east-1", "EC2"),
+            ("54.208.0.0/13", "us-east-1", "AMAZON"),
+            ("54.208.0.0/13", "us-east-1", "EC2"),
+            ("44.192.0.0/11", "us-east-1", "AMAZON"),
+            ("44.192.0.0/11", "us-east-1", "EC2"),
+            ("52.94.0.0/22", "us-east-1", "DYNAMODB"),
+            ("2600:1f18::/33", "us-east-1", "EC2"),
+        ],
+    );
+    let path = |p: Option<PathBuf>| p.unwrap().to_str().unwrap().to_owned();
+    vec!["--geoip".into(), path(s.geoip), "--asn".into(), path(s.asn), "--aws-ranges".into(), path(s.aws_ranges)]
+}

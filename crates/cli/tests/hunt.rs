@@ -184,3 +184,105 @@ fn docs_rules_table_matches_the_loaded_pack() {
         "docs/rules.md is out of date: paste the output of `trailscope rules list --format markdown`\n{table}"
     );
 }
+
+/// One rule of the pack, alone; a time window keeps findings with an event inside it.
+#[test]
+fn a_single_rule_and_a_time_window() {
+    let (all, _) = hunt_jsonl(&[], &[&sample()]);
+    let (one, o) = hunt_jsonl(&["--rule", "TS-RECON-THEN-ESCALATION"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let expected: Vec<&serde_json::Value> = all.iter().filter(|f| f["rule"] == "ts-recon-then-escalation").collect();
+    assert!(!expected.is_empty());
+    assert_eq!(one.iter().collect::<Vec<_>>(), expected, "the same findings as in the whole pack's run");
+
+    // A baseline by id, the IOC lists by `ioc`.
+    let (base, _) = hunt_jsonl(&["--rule", "ts-new-source-ip"], &[&sample()]);
+    assert!(!base.is_empty() && base.iter().all(|f| f["rule"] == "ts-new-source-ip"));
+
+    let o = run_on(&["hunt", "-q", "--rule", "no-such-rule"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--rule no-such-rule: no such rule"), "{}", stderr(&o));
+
+    // Findings whose first event is in the window are kept; all kept ones touch it.
+    let from = "2024-03-05T02:00:00Z";
+    let (windowed, _) = hunt_jsonl(&["--from", from, "--to", "2024-03-05"], &[&sample()]);
+    let in_window = |t: &str| (from..="2024-03-05T23:59:59Z").contains(&t);
+    let first_in: Vec<&serde_json::Value> = all.iter().filter(|f| in_window(f["time"].as_str().unwrap())).collect();
+    assert!(!first_in.is_empty());
+    for f in &first_in {
+        assert!(windowed.contains(f), "{f}");
+    }
+    for f in &windowed {
+        assert!(all.contains(f), "a finding the full run does not have: {f}");
+    }
+    let o = run_on(&["hunt", "-q", "--from", "2024-03-06", "--to", "2024-03-05"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--from is after --to"));
+}
+
+/// The table names Sigma rules by title and IOCs by file name, with account and region.
+#[test]
+fn the_table_reads_as_an_examiner_would_write_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = write(
+        dir.path(),
+        "r/uuid.yml",
+        br#"title: Instance user data read (test)
+id: 7b0c3f55-5d0e-4a57-9f0c-3c2a1d8e9b10
+logsource: {product: aws, service: cloudtrail}
+detection: {selection: {eventName: GetCallerIdentity}, condition: selection}
+level: high
+"#,
+    );
+    let truth: trailscope_gen::GroundTruth =
+        serde_json::from_slice(&std::fs::read(testdata().join("sample-truth.json")).unwrap()).unwrap();
+    let ioc = write(dir.path(), "deep/inside/iocs.txt", format!("{}\n", truth.attacker_ips[0]).as_bytes());
+    let o = run_on(
+        &[
+            "hunt",
+            "-q",
+            "--no-builtin",
+            "--no-baseline",
+            "--rules",
+            rule.to_str().unwrap(),
+            "--ioc",
+            ioc.to_str().unwrap(),
+        ],
+        &[&sample()],
+    );
+    let out = stdout(&o);
+    let header = out.lines().next().unwrap();
+    for col in ["RULE", "ACCOUNT", "REGION", "SOURCE_IP"] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(out.contains("Instance user data read (test)") && !out.contains("7b0c3f55"), "{out}");
+    assert!(out.contains("ioc:iocs.txt:1") && !out.contains("deep/inside"), "{out}");
+    let has_account = |l: &str| l.split_whitespace().any(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()));
+    assert!(out.lines().skip(1).all(has_account), "{out}");
+}
+
+/// Repeats of a rule for one principal and source IP fold into one table line with counts;
+/// every finding is still accounted for, and the intruder's are never folded into the owner's.
+#[test]
+fn the_table_folds_repeats_without_hiding_a_source() {
+    let t = truth();
+    let (findings, _) = hunt_jsonl(&["--min-level", "medium"], &[&sample()]);
+    let table = |extra: &[&str]| {
+        let mut args = vec!["hunt", "-q", "--min-level", "medium"];
+        args.extend_from_slice(extra);
+        stdout(&run_on(&args, &[&sample()]))
+    };
+    let folded = table(&[]);
+    let unfolded = table(&["--no-fold"]);
+    assert_eq!(unfolded.lines().count(), findings.len() + 1, "one line per finding with --no-fold");
+    assert!(folded.lines().count() * 5 < unfolded.lines().count(), "{folded}");
+    let count = |l: &str| {
+        l.split_whitespace().find_map(|w| w.strip_prefix('x').and_then(|n| n.parse::<usize>().ok())).unwrap_or(1)
+    };
+    assert_eq!(folded.lines().skip(1).map(count).sum::<usize>(), findings.len(), "{folded}");
+    // Lines that name an attacker IP name only that IP.
+    for l in folded.lines().filter(|l| t.attacker_ips.iter().any(|ip| l.contains(ip.as_str()))) {
+        assert!(!l.contains(" IPs "), "{l}");
+    }
+    assert!(folded.lines().any(|l| l.contains(&t.attacker_ips[0]) && l.contains("ts-recon-then-escalation")));
+}

@@ -172,3 +172,44 @@ fn missing_input_is_a_fatal_error() {
     assert!(stderr(&o).contains("/definitely/not/here"), "{}", stderr(&o));
     assert_eq!(run(&["ingest"]).status.code(), Some(2), "usage error");
 }
+
+/// A tree with nothing of CloudTrail in it is not a clean result, whatever the command.
+#[test]
+fn evidence_without_any_event_is_never_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "notes/readme.txt", b"collected by J. Doe\n");
+    write(dir.path(), "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01/empty.json.gz", &gz(b"{\"Records\":[]}"));
+    for cmd in ["analyze", "hunt", "events", "summary", "ingest"] {
+        let o = run_on(&[cmd, "-q"], &[dir.path()]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("no CloudTrail event in the evidence"), "{cmd}: {}", stderr(&o));
+    }
+}
+
+/// Absurd thread counts are refused or reduced with a message, never obeyed.
+#[test]
+fn absurd_thread_counts_are_refused_or_reduced() {
+    let o = run_on(&["ingest", "-q", "-j", "100000"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("at most 1024"), "{}", stderr(&o));
+    let o = run_on(&["ingest", "-q", "-j", "1000"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than 4 threads per core"), "{}", stderr(&o));
+}
+
+/// A case directory inside the evidence would change the evidence: refused, before any output.
+#[test]
+fn out_inside_the_evidence_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("evidence");
+    write(&ev, "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01/a.json.gz", &gz(&s3_body(&records(0, 3))));
+    let inside = ev.join("AWSLogs/case-42");
+    let o = run_on(&["hunt", "-q", "--out", inside.to_str().unwrap()], &[&ev]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("inside the evidence"), "{}", stderr(&o));
+    assert!(!inside.exists(), "nothing written");
+    let beside = ev.join("..").join("case-42");
+    let o = run_on(&["ingest", "-q", "--out", beside.to_str().unwrap()], &[&ev]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.path().join("case-42/ingest.txt").exists());
+}

@@ -72,9 +72,14 @@ fn untouched_dump_is_intact_with_every_signature_valid() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Integrity: INTACT"), "{out}");
     assert!(out.contains(" 0 invalid, 0 not checked"), "{out}");
+    // Without the keys nothing proves the digests are AWS's: never a bare INTACT, never clean.
     let (code, out) = verify(&ev, &[]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Integrity: HASHES AND CHAIN INTACT, signatures NOT checked"), "{out}");
     assert!(out.contains("digest signatures were NOT checked"), "{out}");
+    let o = run_on(&["verify", "--quiet", "--format", "markdown"], &[&ev]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("verify writes text or json"), "{}", stderr(&o));
 }
 
 #[test]
@@ -172,7 +177,21 @@ fn manifest_is_reproducible_and_the_audit_log_catches_edits() {
         "the saved report is what was printed"
     );
 
-    let v = run_on(&["verify", "--quiet", "--out", case1.path().to_str().unwrap()], &[&sample()]);
+    let keys = testdata().join("sample-public-keys.json");
+    let sigs = testdata().join("sample-signatures.json");
+    let v = run_on(
+        &[
+            "verify",
+            "--quiet",
+            "--signatures",
+            sigs.to_str().unwrap(),
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--out",
+            case1.path().to_str().unwrap(),
+        ],
+        &[&sample()],
+    );
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
     let audit = run(&["audit", "verify", case1.path().to_str().unwrap()]);
     assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));

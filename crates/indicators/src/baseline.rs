@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use trailscope_store::{Field, Store, Sym};
+use trailscope_store::{Field, Store, Sym, SymColumn};
 
 use crate::rule::{Finding, RuleMeta, Severity};
 use crate::useragent::operating_system;
@@ -130,14 +130,14 @@ struct Obs {
 
 /// A store's columns and per-distinct-value facts, so that per row only ids are read.
 struct Columns<'s> {
-    principal: &'s [Sym],
-    ips: &'s [Sym],
-    regions: &'s [Sym],
-    sources: &'s [Sym],
-    names: &'s [Sym],
-    uas: &'s [Sym],
-    keys: &'s [Sym],
-    errors: &'s [Sym],
+    principal: SymColumn<'s>,
+    ips: SymColumn<'s>,
+    regions: SymColumn<'s>,
+    sources: SymColumn<'s>,
+    names: SymColumn<'s>,
+    uas: SymColumn<'s>,
+    keys: SymColumn<'s>,
+    errors: SymColumn<'s>,
     is_ip: Vec<bool>,
     os_of: Vec<Option<&'static str>>,
     gci: Option<Sym>,
@@ -165,17 +165,17 @@ impl<'s> Columns<'s> {
     }
 
     fn obs(&self, row: usize) -> Obs {
-        let ip = self.ips[row];
+        let ip = self.ips.get(row);
         Obs {
-            principal: self.principal[row],
+            principal: self.principal.get(row),
             ip: self.is_ip[ip.index()].then_some(ip),
-            region: self.regions[row],
-            source: self.sources[row],
-            name: self.names[row],
-            ua: self.uas[row],
-            key: self.keys[row],
-            os: self.os_of[self.uas[row].index()],
-            whoami: Some(self.names[row]) == self.gci && self.errors[row].is_null(),
+            region: self.regions.get(row),
+            source: self.sources.get(row),
+            name: self.names.get(row),
+            ua: self.uas.get(row),
+            key: self.keys.get(row),
+            os: self.os_of[self.uas.get(row).index()],
+            whoami: Some(self.names.get(row)) == self.gci && self.errors.get(row).is_null(),
         }
     }
 }
@@ -325,7 +325,7 @@ fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
                 continue;
             }
             let (rule, group) = match kind {
-                0 => (ip_rule, format!("{} from {}", p(), name(Field::SourceIp, cols.ips[row]))),
+                0 => (ip_rule, format!("{} from {}", p(), name(Field::SourceIp, cols.ips.get(row)))),
                 1 => (region_rule, format!("{} in {}", p(), name(Field::AwsRegion, o.region))),
                 2 => (api_rule, format!("{} called {}", p(), name(Field::EventName, o.name))),
                 _ => (ua_rule, format!("{} with {}", p(), name(Field::UserAgent, o.ua))),

@@ -20,20 +20,17 @@ pub const FILES: &[(&str, &str)] = &[
     ("services.yml", include_str!("../rules/builtin/services.yml")),
 ];
 
-/// User-agent fragments of offensive and audit tooling (matched as substrings, any case).
+/// User-agent fragments of attack tooling and offensive Linux distributions (matched as
+/// substrings, any case): exploitation frameworks, attack simulators, secret and bucket hunters.
 pub const OFFENSIVE_AGENTS: &[&str] = &[
     "kali",
     "parrot",
     "pentoo",
     "blackarch",
     "pacu",
-    "scoutsuite",
-    "scout suite",
-    "prowler",
-    "cloudsploit",
     "cloudfox",
     "stratus",
-    "cloudmapper",
+    "grimoire",
     "weirdaal",
     "endgame",
     "trufflehog",
@@ -41,3 +38,8 @@ pub const OFFENSIVE_AGENTS: &[&str] = &[
     "aws_pwn",
     "s3scanner",
 ];
+
+/// User-agent fragments of security posture scanners. Owners run these on a schedule as much
+/// as intruders run them to enumerate, so they are a weaker signal than [`OFFENSIVE_AGENTS`].
+pub const SCANNER_AGENTS: &[&str] =
+    &["prowler", "scoutsuite", "scout suite", "cloudsploit", "cloudmapper", "pmapper", "principalmapper"];

@@ -41,7 +41,7 @@ impl<'s> Keyer<'s> {
     }
     fn key(&mut self, row: usize) -> Option<u32> {
         if let Some(f) = self.field {
-            let s = self.store.column(f)[row];
+            let s = self.store.column(f).get(row);
             if !s.is_null() {
                 return Some(s.0);
             }

@@ -111,6 +111,8 @@ impl IocSet {
                     continue;
                 }
             };
+            // Lists saved by Windows editors start with a byte-order mark.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             for (i, raw) in text.lines().enumerate() {
                 let line = raw.split(" #").next().unwrap_or("").trim();
                 if line.is_empty() || line.starts_with('#') {
@@ -174,7 +176,7 @@ impl IocSet {
                 continue;
             }
             let rows: Vec<u32> = (0..store.len())
-                .filter(|&r| sets.iter().any(|(f, hits)| hits[store.column(*f)[r].index()]))
+                .filter(|&r| sets.iter().any(|(f, hits)| hits[store.column(*f).get(r).index()]))
                 .map(|r| r as u32)
                 .collect();
             if rows.is_empty() {
@@ -210,5 +212,21 @@ mod tests {
         assert_eq!(parse_line("ua: pacu"), Ok(IocKind::UserAgent("pacu".into())));
         assert!(parse_line("pacu").unwrap_err().contains("prefix it"));
         assert!(parse_line("ip: 999.1.1.1").is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_indicator_and_every_bad_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("iocs.txt");
+        std::fs::write(
+            &p,
+            "\u{feff}185.220.101.47\r\nnot-an-ioc\r\n# note\r\nip: 999.1.1.1\r\nAKIAIOSFODNN7EXAMPLE\r\n",
+        )
+        .unwrap();
+        let (set, errors) = IocSet::load(&[&p]);
+        assert_eq!(set.iocs.len(), 2);
+        assert!(matches!(set.iocs[0].kind, IocKind::Ip(_)), "{:?}", set.iocs[0]);
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 4]);
     }
 }

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 use trailscope_store::{Field, Store};
 
-pub use builtin::OFFENSIVE_AGENTS;
+pub use builtin::{OFFENSIVE_AGENTS, SCANNER_AGENTS};
 pub use engine::path_text;
 pub use error::{RuleError, RuleErrorKind, RuleWarning, RuleWarningKind};
 pub use expr::{
@@ -100,6 +100,38 @@ impl RuleSet {
             .collect()
     }
 
+    /// Keep only the rules `wanted` names (by id, correlation name, or title, case-insensitive),
+    /// with the rules their correlations are built on (kept silent unless wanted too), so that
+    /// one rule of a large pack can be run alone. Returns the names that matched no rule.
+    pub fn only(&mut self, wanted: &[String]) -> Vec<String> {
+        let hit = |r: &Rule, w: &str| {
+            r.meta.id.eq_ignore_ascii_case(w)
+                || r.meta.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(w))
+                || r.meta.title.eq_ignore_ascii_case(w)
+        };
+        let unknown: Vec<String> = wanted.iter().filter(|w| !self.rules.iter().any(|r| hit(r, w))).cloned().collect();
+        let chosen: Vec<bool> = self.rules.iter().map(|r| wanted.iter().any(|w| hit(r, w))).collect();
+        let mut needed = chosen.clone();
+        for (i, r) in self.rules.iter().enumerate() {
+            if let (true, RuleKind::Correlation { rules: refs, .. }) = (chosen[i], &r.kind) {
+                for (j, base) in self.rules.iter().enumerate() {
+                    if refs.iter().any(|n| *n == base.meta.id || base.meta.name.as_deref() == Some(n)) {
+                        needed[j] = true;
+                    }
+                }
+            }
+        }
+        let mut i = 0;
+        self.rules.retain_mut(|r| {
+            let keep = needed[i];
+            // A base rule pulled in only for its correlation does not report on its own.
+            r.generate &= chosen[i];
+            i += 1;
+            keep
+        });
+        unknown
+    }
+
     /// Run every rule over the store. Findings are ordered by first event, then rule id, so the
     /// output does not depend on thread scheduling.
     pub fn run(&self, store: &Store) -> Vec<Finding> {
@@ -137,9 +169,32 @@ pub fn load_vars(path: &std::path::Path) -> Result<Vars, RuleError> {
 pub fn distinct(store: &Store, field: Field, rows: impl Iterator<Item = usize>) -> Vec<&str> {
     let mut seen = std::collections::BTreeSet::new();
     for r in rows {
-        if let Some(s) = store.dict(field).resolve(store.column(field)[r]) {
+        if let Some(s) = store.dict(field).resolve(store.column(field).get(r)) {
             seen.insert(s);
         }
     }
     seen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_keeps_the_named_rules_and_what_their_correlations_need() {
+        let mut set = RuleSet::builtin();
+        let unknown = set.only(&[
+            "TS-RECON-THEN-ESCALATION".to_owned(),
+            "Root user signed in to the console without MFA".to_owned(),
+            "no-such-rule".to_owned(),
+        ]);
+        assert_eq!(unknown, ["no-such-rule"]);
+        let ids: Vec<(&str, bool)> = set.rules.iter().map(|r| (r.meta.id.as_str(), r.generate)).collect();
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        assert!(ids.contains(&("ts-recon-then-escalation", true)), "{ids:?}");
+        assert!(ids.contains(&("ts-root-console-login-without-mfa", true)), "{ids:?}");
+        // The correlation's bases run, silently.
+        assert!(ids.contains(&("ts-base-get-caller-identity", false)), "{ids:?}");
+        assert!(ids.contains(&("ts-base-iam-policy-change", false)), "{ids:?}");
+    }
 }

@@ -3,9 +3,20 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
-use trailscope_store::{Field, Selection, Store, Sym};
+use trailscope_store::{Field, Selection, Store, Sym, SymColumn};
 
 use crate::expr::{Expr, StrMatch, Test};
+
+/// Rows of `candidates` whose id (`id(row)`) is in `set`.
+fn rows_in_set(candidates: &Selection, set: &SymSet, id: impl Fn(usize) -> Sym) -> Selection {
+    let mut out = Selection::none(candidates.rows());
+    for row in candidates.iter() {
+        if set.contains(id(row)) {
+            out.insert(row);
+        }
+    }
+    out
+}
 
 /// A set of dictionary ids of one column, as a bitmap over the dictionary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,14 +226,12 @@ impl Predicate {
             Predicate::Always => candidates.clone(),
             Predicate::Never => Selection::none(candidates.rows()),
             Predicate::Sym { field, set, .. } => {
-                let col = store.column(*field);
-                let mut out = Selection::none(candidates.rows());
-                for row in candidates.iter() {
-                    if set.contains(col[row]) {
-                        out.insert(row);
-                    }
+                // The column's width is matched once, not per row: one loop per width.
+                match store.column(*field) {
+                    SymColumn::U8(c) => rows_in_set(candidates, set, |r| Sym(u32::from(c[r]))),
+                    SymColumn::U16(c) => rows_in_set(candidates, set, |r| Sym(u32::from(c[r]))),
+                    SymColumn::U32(c) => rows_in_set(candidates, set, |r| c[r]),
                 }
-                out
             }
             Predicate::Path { path, test } => {
                 let mut out = Selection::none(candidates.rows());
@@ -236,7 +245,7 @@ impl Predicate {
             Predicate::Keyword { columns, any } => {
                 let mut out = Selection::none(candidates.rows());
                 for row in candidates.iter() {
-                    let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f)[row]));
+                    let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f).get(row)));
                     if in_column || payload_text_matches(store.payload(row), any) {
                         out.insert(row);
                     }

@@ -201,7 +201,7 @@ impl Finding {
     /// not done: the first event's error code. `None` when at least one call succeeded.
     pub fn attempt<'s>(&self, store: &'s trailscope_store::Store) -> Option<&'s str> {
         let errors = store.column(trailscope_store::Field::ErrorCode);
-        if self.rows.iter().all(|&r| !errors[r as usize].is_null()) {
+        if self.rows.iter().all(|&r| !errors.get(r as usize).is_null()) {
             store.event(self.first_row()).str(trailscope_store::Field::ErrorCode)
         } else {
             None

@@ -3,15 +3,18 @@
 
 use serde::Serialize;
 
-use crate::builtin::OFFENSIVE_AGENTS;
+use crate::builtin::{OFFENSIVE_AGENTS, SCANNER_AGENTS};
 use crate::expr::contains_ignore_case;
 
 /// What kind of client made a call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 pub enum UserAgentClass {
-    /// A known offensive or audit tool, or an offensive Linux distribution (the tool).
+    /// A known attack tool, or an offensive Linux distribution (the tool).
     OffensiveTool(String),
+    /// A security posture scanner (Prowler, ScoutSuite, ...): owners' audits and intruders'
+    /// enumeration alike.
+    SecurityScanner(String),
     /// The AWS Management Console (a browser).
     Console,
     /// AWS CLI, with major version and version (`v2 2.15.30`).
@@ -31,6 +34,7 @@ impl UserAgentClass {
     pub fn label(&self) -> String {
         match self {
             UserAgentClass::OffensiveTool(t) => format!("offensive tool ({t})"),
+            UserAgentClass::SecurityScanner(t) => format!("security scanner ({t})"),
             UserAgentClass::Console => "console".into(),
             UserAgentClass::AwsCli(v) => format!("AWS CLI {v}"),
             UserAgentClass::Sdk(l) => format!("SDK ({l})"),
@@ -60,6 +64,9 @@ pub fn classify(ua: &str) -> UserAgentClass {
     let t = normalize(ua);
     if let Some(tool) = OFFENSIVE_AGENTS.iter().find(|a| contains_ignore_case(t, a)) {
         return UserAgentClass::OffensiveTool((*tool).to_owned());
+    }
+    if let Some(tool) = SCANNER_AGENTS.iter().find(|a| contains_ignore_case(t, a)) {
+        return UserAgentClass::SecurityScanner((*tool).to_owned());
     }
     let lower = t.to_ascii_lowercase();
     // The console's own calls name it as their agent; they are a person at a browser.

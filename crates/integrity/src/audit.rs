@@ -2,7 +2,9 @@
 //! one entry per command that wrote output, each entry carrying the hash of the previous one.
 //!
 //! Entry fields: `seq`, `time` (UTC), `tool`, `version`, `command` (the argument vector),
-//! `rule_set_sha256`, `manifest_sha256`, `outputs` (`file`, `sha256`), `previous_sha256` (the
+//! `rule_set_sha256`, `manifest_sha256`, `inputs` (reference databases read beside the evidence:
+//! `role`, `path`, `size`, `sha256`; left out when none), `outputs` (`file`, `sha256`),
+//! `previous_sha256` (the
 //! previous entry's `entry_sha256`, or 64 zeros), `entry_sha256` (SHA-256 of the entry's JSON
 //! with `entry_sha256` left out, keys in the order above). Changing, removing or reordering an
 //! entry, or changing an output file, breaks the chain at that point.
@@ -27,6 +29,20 @@ pub struct OutputHash {
     pub sha256: String,
 }
 
+/// A reference file read beside the evidence (a GeoIP database, AWS's ip-ranges.json): what
+/// the output rests on, so a later reader can check it is the same file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InputFile {
+    /// What it was used as (`geoip`, `asn`, `aws-ranges`).
+    pub role: String,
+    /// Path as given.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
 /// One audit entry.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -44,6 +60,10 @@ pub struct AuditEntry {
     pub rule_set_sha256: Option<String>,
     /// Hash of the input manifest written with this entry.
     pub manifest_sha256: Option<String>,
+    /// Reference files read beside the evidence; absent when none (so entries written before
+    /// this field existed hash as they did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputFile>,
     /// Files written.
     pub outputs: Vec<OutputHash>,
     /// `entry_sha256` of the previous entry.
@@ -213,6 +233,7 @@ mod tests {
             command: vec![cmd.into()],
             rule_set_sha256: None,
             manifest_sha256: None,
+            inputs: vec![],
             outputs: vec![],
             previous_sha256: String::new(),
             entry_sha256: String::new(),
@@ -243,6 +264,22 @@ mod tests {
             format!("{}\n{}\n{}\n", lines[0], lines[1].replace("hunt", "HUNT"), lines[2]),
         )
         .unwrap();
+        assert!(verify_log(case).unwrap().1.unwrap().contains("entry 2: content does not match"));
+    }
+
+    #[test]
+    fn inputs_are_hashed_and_absent_inputs_leave_old_entries_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = dir.path();
+        // An entry as written before `inputs` existed.
+        let old = append(case, entry("analyze")).unwrap();
+        assert!(!serde_json::to_string(&old).unwrap().contains("inputs"));
+        let mut e = entry("analyze --geoip city.mmdb");
+        e.inputs.push(InputFile { role: "geoip".into(), path: "city.mmdb".into(), size: 3, sha256: "ab".repeat(32) });
+        append(case, e).unwrap();
+        assert_eq!(verify_log(case).unwrap(), (2, None));
+        let text = std::fs::read_to_string(case.join(AUDIT_FILE)).unwrap();
+        std::fs::write(case.join(AUDIT_FILE), text.replace("\"size\":3", "\"size\":4")).unwrap();
         assert!(verify_log(case).unwrap().1.unwrap().contains("entry 2: content does not match"));
     }
 }

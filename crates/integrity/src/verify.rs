@@ -408,12 +408,12 @@ fn event_gaps(store: &Store, gap_ms: i64) -> Vec<EventGap> {
     let mut last: HashMap<(u32, u32), i64> = HashMap::new();
     let mut gaps = Vec::new();
     for (row, &t) in store.times().iter().enumerate() {
-        let key = (acct[row].0, region[row].0);
+        let key = (acct.get(row).0, region.get(row).0);
         if let Some(prev) = last.insert(key, t) {
             if t - prev > gap_ms {
                 gaps.push(EventGap {
-                    account: store.dict(Field::RecipientAccount).get(acct[row]).to_owned(),
-                    region: store.dict(Field::AwsRegion).get(region[row]).to_owned(),
+                    account: store.dict(Field::RecipientAccount).get(acct.get(row)).to_owned(),
+                    region: store.dict(Field::AwsRegion).get(region.get(row)).to_owned(),
                     from: chrono_free_iso(prev),
                     to: chrono_free_iso(t),
                 });

@@ -5,6 +5,8 @@ use rayon::prelude::*;
 
 use crate::column::Column;
 use crate::dict::{Dict, Sym};
+use crate::ids::Ids;
+use crate::payload::Payloads;
 use crate::provenance::{RecordRef, SourceFile, SourceId};
 use crate::schema::{flag_code, Field, Flag};
 use crate::{PayloadRef, Store};
@@ -598,9 +600,14 @@ impl StoreBuilder {
             })
             .collect();
         let flags: Vec<Vec<u8>> = flags.into_par_iter().map(|v| permute(&v, &order)).collect();
-        let (dicts, syms): (Vec<Dict>, Vec<Column<Sym>>) =
-            columns.into_iter().map(|(d, c)| (d, Column::from(c))).unzip();
-        let payloads = parts
+        let (dicts, syms): (Vec<Dict>, Vec<Ids>) = columns
+            .into_iter()
+            .map(|(d, c)| {
+                let ids = Ids::narrow(c, d.len());
+                (d, ids)
+            })
+            .unzip();
+        let chunks = parts
             .into_iter()
             .map(|p| {
                 let mut v = p.payload;
@@ -613,9 +620,8 @@ impl StoreBuilder {
             syms,
             flags: flags.into_iter().map(Column::from).collect(),
             refs: permute(&refs, &order).into(),
-            payload_refs: permute(&payload_refs, &order).into(),
             dicts,
-            payloads,
+            payloads: Payloads::Chunks { chunks, refs: permute(&payload_refs, &order).into() },
             sources,
         }
     }

@@ -18,10 +18,16 @@
 //! Section kinds are listed in `Kind`; `param` is the column's index where a kind has one
 //! section per column. A section whose flags have bit 0 set is optional: a reader that does not
 //! know its kind skips it; an unknown section without that bit is refused. Opening checks the
-//! magic, the version (a newer one is refused before anything else is read), the length, every
-//! checksum, and every structural invariant the store relies on (ids within their dictionary,
-//! offsets within their buffers, dictionary strings valid UTF-8), so a damaged file is refused,
-//! never misread.
+//! magic, the version (a newer one, or format 1, is refused before anything else is read), the
+//! length, every checksum, and every structural invariant the store relies on (ids within their
+//! dictionary, offsets within their buffers, dictionary strings valid UTF-8, blocks covering
+//! their sections), so a damaged file is refused, never misread.
+//!
+//! Format 2 keeps what payload-free rules read uncompressed and in place (times, flags, the
+//! string columns at 1, 2 or 4 bytes a row, their dictionaries) and compresses the rest with
+//! zstd, in blocks decompressed on first use: the payloads (module `payload`), the
+//! `eventID`/`requestID`/`sharedEventID` dictionaries (module `cold`), and the manifest and source
+//! list (unpacked at open). docs/design.md has the table of section kinds.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -33,70 +39,87 @@ use memmap2::{Mmap, MmapOptions};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::cold::{self, Cold, ColdBlock};
 use crate::column::Column;
 use crate::dict::{Dict, Sym};
+use crate::ids::{self, Ids, Packed};
+use crate::payload::{self, Block, Blocks, Damage, Frame, Payloads};
 use crate::provenance::{RecordRef, SourceFile};
 use crate::schema::{Field, Flag};
-use crate::{PayloadRef, Store};
+use crate::Store;
 
 /// The first eight bytes of a case file. The non-ASCII first byte and the line feed catch
 /// transfers that alter bytes (as PNG's signature does).
 pub const MAGIC: [u8; 8] = *b"\x89TSCASE\n";
 
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = 48;
 const ENTRY_LEN: usize = 40;
 /// Section flag: readers that do not know the kind may skip the section.
 const OPTIONAL: u32 = 1;
 
-/// Section kinds. Later versions may add kinds (segments, compressed payload blocks) without
-/// changing these.
+/// Section kinds. Numbers of kinds that a format no longer writes are not reused (format 1's
+/// payload references 6, payload bytes 9 and payload chunks 10).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 enum Kind {
-    /// `u64`s: rows, string columns, flag columns, payload chunks, bit mask of unindexed dictionaries.
+    /// `u64`s: rows, string columns, flag columns, payload blocks, bit mask of unindexed
+    /// dictionaries, rows per payload block.
     Meta = 1,
     /// `i64` per row.
     Times = 2,
-    /// `u32` [`Sym`] per row; `param` is the [`Field`] index.
+    /// A [`crate::Sym`] per row, one, two or four bytes each (the section's length over the rows);
+    /// `param` is the [`Field`] index.
     Syms = 3,
     /// `u8` per row; `param` is the [`Flag`] index.
     Flags = 4,
     /// [`RecordRef`] (two `u32`) per row.
     RecordRefs = 5,
-    /// [`PayloadRef`] (three `u32`) per row.
-    PayloadRefs = 6,
     /// A dictionary's string bytes; `param` is the [`Field`] index.
     DictBytes = 7,
     /// A dictionary's `u64` end offsets (ids + 1 of them, the first 0); `param` as above.
     DictOffsets = 8,
-    /// Every payload chunk, one after another.
-    PayloadBytes = 9,
-    /// `u64` start of each payload chunk in `PayloadBytes`, then the end.
-    PayloadChunks = 10,
-    /// Source files: `u64` count, then per file `u64` size, `u32` path length, `u32` hash
-    /// length, path bytes, hash bytes.
+    /// Source files, packed (`u64` length, then a zstd frame) as they repeat paths: `u64` count,
+    /// then per file `u64` size, `u32` path length, `u32` hash length, path bytes, hash bytes.
     Sources = 11,
-    /// Bytes the caller saved with the store (the evidence manifest); the store does not read them.
+    /// Bytes the caller saved with the store (the evidence manifest), packed as `Sources`; the
+    /// store does not read them.
     Manifest = 12,
+    /// The payload blocks' zstd frames, one after another (module `payload`).
+    PayloadBlocks = 13,
+    /// Per payload block four `u64`: start in `PayloadBlocks`, compressed length, decompressed
+    /// length, XXH3-64 of the decompressed bytes.
+    PayloadIndex = 14,
+    /// A cold dictionary's zstd frames (module `cold`), in place of `DictBytes` and
+    /// `DictOffsets`; `param` is the [`Field`] index.
+    ColdBlocks = 15,
+    /// A cold dictionary's `u64` ids (the null id included) and ids per block, then per block
+    /// the four `u64` of a `PayloadIndex` entry; `param` as above.
+    ColdIndex = 16,
+    /// A packed column (module `ids`) in place of `Syms`, for the cold dictionaries' columns:
+    /// `u64` raw length, `u64` XXH3-64 of the raw bytes, then the zstd frame of the `u32`
+    /// differences of neighbouring ids; `param` is the [`Field`] index.
+    PackedSyms = 17,
 }
 
 impl Kind {
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 14] = [
         Kind::Meta,
         Kind::Times,
         Kind::Syms,
         Kind::Flags,
         Kind::RecordRefs,
-        Kind::PayloadRefs,
         Kind::DictBytes,
         Kind::DictOffsets,
-        Kind::PayloadBytes,
-        Kind::PayloadChunks,
         Kind::Sources,
         Kind::Manifest,
+        Kind::PayloadBlocks,
+        Kind::PayloadIndex,
+        Kind::ColdBlocks,
+        Kind::ColdIndex,
+        Kind::PackedSyms,
     ];
 
     fn name(self) -> &'static str {
@@ -106,20 +129,27 @@ impl Kind {
             Kind::Syms => "column",
             Kind::Flags => "flags",
             Kind::RecordRefs => "provenance",
-            Kind::PayloadRefs => "payload-refs",
             Kind::DictBytes => "dictionary-bytes",
             Kind::DictOffsets => "dictionary-offsets",
-            Kind::PayloadBytes => "payload-bytes",
-            Kind::PayloadChunks => "payload-chunks",
             Kind::Sources => "sources",
             Kind::Manifest => "manifest",
+            Kind::PayloadBlocks => "payload-blocks",
+            Kind::PayloadIndex => "payload-index",
+            Kind::ColdBlocks => "cold-dictionary",
+            Kind::ColdIndex => "cold-dictionary-index",
+            Kind::PackedSyms => "packed-column",
         }
     }
 
     /// The section's name for messages: `column eventName`, `times`.
     fn label(self, param: u32) -> String {
         match self {
-            Kind::Syms | Kind::DictBytes | Kind::DictOffsets => {
+            Kind::Syms
+            | Kind::DictBytes
+            | Kind::DictOffsets
+            | Kind::ColdBlocks
+            | Kind::ColdIndex
+            | Kind::PackedSyms => {
                 let field = Field::ALL.get(param as usize).map_or("?", |f| f.path());
                 format!("{} {field}", self.name())
             }
@@ -155,6 +185,14 @@ pub enum CaseErrorKind {
         /// The file's version.
         found: u32,
         /// The newest this build reads.
+        supported: u32,
+    },
+    /// Written by an older trailscope, in a format this build no longer reads.
+    #[error("written by an older trailscope (case format {found}; this trailscope reads format {supported}); re-run `trailscope ingest EVIDENCE... --save CASE` on the evidence to make it again")]
+    OlderVersion {
+        /// The file's version.
+        found: u32,
+        /// The only version this build reads.
         supported: u32,
     },
     /// Shorter than its header says.
@@ -271,39 +309,93 @@ impl Store {
     /// I/O errors of `w`.
     pub fn write_case(&self, w: &mut impl Write, manifest: &[u8]) -> io::Result<u64> {
         let unindexed: u64 = self.dicts.iter().enumerate().filter(|(_, d)| d.parts().2).map(|(i, _)| 1u64 << i).sum();
-        let meta: Vec<u64> =
-            vec![self.len() as u64, Field::COUNT as u64, Flag::ALL.len() as u64, self.payloads.len() as u64, unindexed];
-        let mut chunk_starts = Vec::with_capacity(self.payloads.len() + 1);
-        let mut at = 0u64;
-        chunk_starts.push(0);
-        for p in &self.payloads {
-            at += p.len() as u64;
-            chunk_starts.push(at);
-        }
-        let sources = encode_sources(&self.sources);
+        let rows = self.len();
+        let total: usize = (0..rows).map(|r| self.payload(r).len()).sum();
+        let per_block = payload::rows_per_block(total, rows);
+        let blocks: Vec<Frame> = (0..rows.div_ceil(per_block))
+            .into_par_iter()
+            .map(|b| {
+                let range = b * per_block..((b + 1) * per_block).min(rows);
+                payload::encode(range, |r| self.payload(r))
+            })
+            .collect();
+        let mut index: Vec<u64> = Vec::with_capacity(blocks.len() * 4);
+        index_frames(&mut index, &blocks);
+        // Cold dictionaries: their blocks and index, and their packed column, per field. The
+        // dictionary is saved in the order rows first use its ids, so the column packs to almost
+        // nothing (an opened case is already in that order: saving it again gives the same bytes).
+        type Cold = (usize, Vec<u64>, Vec<Frame>, Vec<u8>);
+        let cold: Vec<Cold> = COLD
+            .par_iter()
+            .map(|&f| {
+                let (dict, col) = (&self.dicts[f.index()], self.column(f));
+                let ids = dict.len();
+                let mut new_of_old = vec![0u32; ids];
+                let mut old_of_new = vec![0u32];
+                let first_use = col.iter().filter(|s| !s.is_null()).map(|s| s.index());
+                for old in first_use.chain(1..ids) {
+                    if new_of_old[old] == 0 {
+                        new_of_old[old] = old_of_new.len() as u32;
+                        old_of_new.push(old as u32);
+                    }
+                }
+                let frames: Vec<_> = (0..(ids - 1).div_ceil(cold::IDS_PER_BLOCK))
+                    .into_par_iter()
+                    .map(|b| {
+                        let first = 1 + b * cold::IDS_PER_BLOCK;
+                        let range = first..(first + cold::IDS_PER_BLOCK).min(ids);
+                        cold::encode(range, |i| dict.get(Sym(old_of_new[i])))
+                    })
+                    .collect();
+                let mut index = vec![ids as u64, cold::IDS_PER_BLOCK as u64];
+                index_frames(&mut index, &frames);
+                let (frame, raw_len, raw_sum) = ids::pack(col.iter().map(|s| Sym(new_of_old[s.index()])));
+                let packed = [&u64::from(raw_len).to_le_bytes()[..], &raw_sum.to_le_bytes(), &frame].concat();
+                (f.index(), index, frames, packed)
+            })
+            .collect();
+        let meta: Vec<u64> = vec![
+            rows as u64,
+            Field::COUNT as u64,
+            Flag::ALL.len() as u64,
+            blocks.len() as u64,
+            unindexed,
+            per_block as u64,
+        ];
+        let sources = pack(&encode_sources(&self.sources));
+        let manifest = &pack(manifest)[..];
 
         let mut out = vec![
             Out { kind: Kind::Meta, param: 0, parts: vec![bytes_of(&meta)] },
             Out { kind: Kind::Times, param: 0, parts: vec![bytes_of(&self.times)] },
         ];
         for (i, c) in self.syms.iter().enumerate() {
-            out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![bytes_of(c)] });
+            match (cold.iter().find(|c| c.0 == i), c.bytes()) {
+                (Some(cold), _) => out.push(Out { kind: Kind::PackedSyms, param: i as u32, parts: vec![&cold.3] }),
+                (None, Some(bytes)) => out.push(Out { kind: Kind::Syms, param: i as u32, parts: vec![bytes] }),
+                (None, None) => unreachable!("only the cold dictionaries' columns are packed"),
+            }
         }
         for (i, c) in self.flags.iter().enumerate() {
             out.push(Out { kind: Kind::Flags, param: i as u32, parts: vec![&c[..]] });
         }
         out.push(Out { kind: Kind::RecordRefs, param: 0, parts: vec![bytes_of(&self.refs)] });
-        out.push(Out { kind: Kind::PayloadRefs, param: 0, parts: vec![bytes_of(&self.payload_refs)] });
         for (i, d) in self.dicts.iter().enumerate() {
+            if let Some((_, index, frames, _)) = cold.iter().find(|c| c.0 == i) {
+                out.push(Out { kind: Kind::ColdIndex, param: i as u32, parts: vec![bytes_of(index)] });
+                let parts = frames.iter().map(|f| &f.0[..]).collect();
+                out.push(Out { kind: Kind::ColdBlocks, param: i as u32, parts });
+                continue;
+            }
             let (bytes, offsets, _) = d.parts();
             out.push(Out { kind: Kind::DictBytes, param: i as u32, parts: vec![bytes] });
             out.push(Out { kind: Kind::DictOffsets, param: i as u32, parts: vec![bytes_of(offsets)] });
         }
-        out.push(Out { kind: Kind::PayloadChunks, param: 0, parts: vec![bytes_of(&chunk_starts)] });
         out.push(Out { kind: Kind::Sources, param: 0, parts: vec![&sources] });
         out.push(Out { kind: Kind::Manifest, param: 0, parts: vec![manifest] });
+        out.push(Out { kind: Kind::PayloadIndex, param: 0, parts: vec![bytes_of(&index)] });
         // The big section last, so everything a command needs first sits together at the front.
-        out.push(Out { kind: Kind::PayloadBytes, param: 0, parts: self.payloads.iter().map(|p| &p[..]).collect() });
+        out.push(Out { kind: Kind::PayloadBlocks, param: 0, parts: blocks.iter().map(|b| &b.0[..]).collect() });
 
         let checksums: Vec<u64> = out.par_iter().map(Out::checksum).collect();
         let mut table = Vec::with_capacity(out.len() * ENTRY_LEN);
@@ -343,6 +435,67 @@ impl Store {
         w.flush()?;
         Ok(file_len)
     }
+}
+
+/// Dictionaries kept cold (module `cold`): values nearly all distinct, mostly UUIDs, rarely read.
+const COLD: [Field; 3] = [Field::EventId, Field::RequestId, Field::SharedEventId];
+
+/// Append the index entries (start, compressed length, raw length, raw XXH3) of `frames`,
+/// laid one after another.
+fn index_frames(index: &mut Vec<u64>, frames: &[Frame]) {
+    let mut at = 0u64;
+    for (frame, raw_len, raw_sum) in frames {
+        index.extend([at, frame.len() as u64, u64::from(*raw_len), *raw_sum]);
+        at += frame.len() as u64;
+    }
+}
+
+/// The frames an index (four `u64` per frame) gives in `section`, checked to lie one after
+/// another and cover it; `min_raw(b)` is the least raw length frame `b` can have.
+fn frames_of(
+    map: &Arc<Mmap>,
+    section: Entry,
+    index: &[u64],
+    min_raw: impl Fn(usize) -> u64,
+) -> Result<Vec<(Column<u8>, u32, u64)>, CaseErrorKind> {
+    let mut at = 0u64;
+    let mut out = Vec::with_capacity(index.len() / 4);
+    for (b, e) in index.chunks_exact(4).enumerate() {
+        let (start, len, raw, sum) = (e[0], e[1], e[2], e[3]);
+        if start != at || raw > u64::from(u32::MAX) || raw < min_raw(b) {
+            return Err(corrupt(format!("block {b} of section {} is not where its index says", section.label())));
+        }
+        at = start
+            .checked_add(len)
+            .filter(|&end| end <= section.len)
+            .ok_or_else(|| corrupt(format!("block {b} runs past the end of section {}", section.label())))?;
+        let range = (section.offset + start) as usize..(section.offset + at) as usize;
+        let frame = Column::mapped(map, range).expect("bytes are always aligned and in range (checked above)");
+        out.push((frame, raw as u32, sum));
+    }
+    if at != section.len {
+        return Err(corrupt(format!("the blocks of section {} do not cover it", section.label())));
+    }
+    Ok(out)
+}
+
+/// `bytes` as a `u64` length and a zstd frame: the manifest and the source list (JSON and paths
+/// that repeat) shrink to about a fifth, and unpacking them at open costs milliseconds.
+fn pack(bytes: &[u8]) -> Vec<u8> {
+    let mut v = (bytes.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(&payload::compress(bytes));
+    v
+}
+
+/// Inverse of [`pack`]; `None` when the frame does not decompress to the length given.
+fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
+    let len = usize::try_from(u64::from_le_bytes(packed.get(..8)?.try_into().ok()?)).ok()?;
+    // A sane bound before allocating: zstd cannot expand a frame more than about 32 000 times.
+    if len > (packed.len() - 8).saturating_mul(1 << 15) {
+        return None;
+    }
+    let raw = zstd::bulk::decompress(&packed[8..], len).ok()?;
+    (raw.len() == len).then_some(raw)
 }
 
 /// XXH3 of the header with its checksum field zeroed, then the table.
@@ -465,6 +618,9 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
     if version == 0 {
         return Err(corrupt("format version 0"));
     }
+    if version < FORMAT_VERSION {
+        return Err(CaseErrorKind::OlderVersion { found: version, supported: FORMAT_VERSION });
+    }
     if got < HEADER_LEN {
         return Err(CaseErrorKind::Truncated { expected: HEADER_LEN as u64, found: size });
     }
@@ -537,8 +693,9 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         }
     }
 
-    let meta: Column<u64> = typed(&map, find(Kind::Meta, 0)?, Some(5))?;
-    let (rows, fields, flag_count, chunks, unindexed) = (meta[0], meta[1], meta[2], meta[3], meta[4]);
+    let meta: Column<u64> = typed(&map, find(Kind::Meta, 0)?, Some(6))?;
+    let (rows, fields, flag_count, blocks, unindexed, per_block) =
+        (meta[0], meta[1], meta[2], meta[3], meta[4], meta[5]);
     if fields != Field::COUNT as u64 || flag_count != Flag::ALL.len() as u64 {
         return Err(corrupt(format!(
             "{fields} string columns and {flag_count} flags; this trailscope has {} and {}",
@@ -547,74 +704,122 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         )));
     }
     let rows = usize::try_from(rows).map_err(|_| corrupt("row count too large"))?;
-    let chunks = usize::try_from(chunks).map_err(|_| corrupt("payload chunk count too large"))?;
+    let blocks = usize::try_from(blocks).map_err(|_| corrupt("payload block count too large"))?;
 
     let times: Column<i64> = typed(&map, find(Kind::Times, 0)?, Some(rows))?;
     if times.windows(2).any(|w| w[0] > w[1]) {
         return Err(corrupt("times are not in ascending order"));
     }
-    let sources = decode_sources(&map[find(Kind::Sources, 0)?.range()])
+    let sources = unpack(&map[find(Kind::Sources, 0)?.range()])
+        .and_then(|raw| decode_sources(&raw))
         .ok_or_else(|| corrupt("source file list is malformed"))?;
     let refs: Column<RecordRef> = typed(&map, find(Kind::RecordRefs, 0)?, Some(rows))?;
     if refs.iter().any(|r| r.source.0 as usize >= sources.len()) {
         return Err(corrupt("provenance names a source file that is not listed"));
     }
 
-    // Payload chunks, then the references into them.
-    let bytes = find(Kind::PayloadBytes, 0)?;
-    let starts: Column<u64> = typed(&map, find(Kind::PayloadChunks, 0)?, Some(chunks + 1))?;
-    if starts[0] != 0 || starts.windows(2).any(|w| w[0] > w[1]) || starts[chunks] != bytes.len {
-        return Err(corrupt("payload chunk offsets do not cover the payload section"));
+    // Payload blocks: each frame within the section, one after another.
+    let section = find(Kind::PayloadBlocks, 0)?;
+    let index: Column<u64> = typed(&map, find(Kind::PayloadIndex, 0)?, Some(blocks * 4))?;
+    let per_block = usize::try_from(per_block).map_err(|_| corrupt("rows per payload block too large"))?;
+    if per_block == 0 || per_block > payload::MAX_ROWS_PER_BLOCK || rows.div_ceil(per_block) != blocks {
+        return Err(corrupt(format!("{blocks} payload blocks of {per_block} rows do not hold {rows} rows")));
     }
-    let payloads: Vec<Column<u8>> = starts
-        .windows(2)
-        .map(|w| {
-            let (a, b) = ((bytes.offset + w[0]) as usize, (bytes.offset + w[1]) as usize);
-            Column::mapped(&map, a..b).expect("bytes are always aligned and in range (checked above)")
-        })
+    let list = frames_of(&map, section, &index, |b| (per_block.min(rows - b * per_block) * 4) as u64)?
+        .into_iter()
+        .map(|(frame, raw_len, raw_sum)| Block::new(frame, raw_len, raw_sum))
         .collect();
-    let payload_refs: Column<PayloadRef> = typed(&map, find(Kind::PayloadRefs, 0)?, Some(rows))?;
-    let bad_ref =
-        |p: &PayloadRef| payloads.get(p.chunk as usize).is_none_or(|c| p.start > p.end || p.end as usize > c.len());
-    if payload_refs.par_iter().any(bad_ref) {
-        return Err(corrupt("a payload reference points outside its chunk"));
-    }
+    let damage = Damage::default();
+    let payloads = Payloads::Blocks(Blocks {
+        rows,
+        rows_per_block: per_block,
+        blocks: list,
+        path: path.to_path_buf(),
+        damage: Arc::clone(&damage),
+    });
 
     // Dictionaries and columns, one task per column.
-    let columns: Vec<(Dict, Column<Sym>)> = (0..Field::COUNT)
+    let columns: Vec<(Dict, Ids)> = (0..Field::COUNT)
         .into_par_iter()
         .map(|i| -> Result<_, CaseErrorKind> {
             let p = i as u32;
-            let bytes: Column<u8> = typed(&map, find(Kind::DictBytes, p)?, None)?;
-            let offsets: Column<u64> = typed(&map, find(Kind::DictOffsets, p)?, None)?;
             let name = Field::ALL[i].path();
-            let text = std::str::from_utf8(&bytes).map_err(|_| corrupt(format!("dictionary {name} is not UTF-8")))?;
-            let ok = offsets.len() >= 2
-                && offsets[0] == 0
-                && offsets[1] == 0
-                && offsets.last() == Some(&(bytes.len() as u64))
-                && offsets.windows(2).all(|w| w[0] <= w[1] && text.is_char_boundary(w[1] as usize));
-            if !ok {
-                return Err(corrupt(format!("dictionary {name} has inconsistent offsets")));
+            let dict = match entries.iter().find(|e| e.kind == Kind::ColdIndex && e.param == p) {
+                Some(&e) => {
+                    let index: Column<u64> = typed(&map, e, None)?;
+                    let (ids, per_block) = (index.first().copied().unwrap_or(0), index.get(1).copied().unwrap_or(0));
+                    let ids = usize::try_from(ids).unwrap_or(usize::MAX);
+                    if index.len() % 4 != 2
+                        || ids == 0
+                        || per_block != cold::IDS_PER_BLOCK as u64
+                        || (index.len() - 2) / 4 != (ids - 1).div_ceil(cold::IDS_PER_BLOCK)
+                    {
+                        return Err(corrupt(format!("cold dictionary {name} has an inconsistent index")));
+                    }
+                    let n = |b: usize| cold::IDS_PER_BLOCK.min(ids - 1 - b * cold::IDS_PER_BLOCK) as u64;
+                    let blocks = frames_of(&map, find(Kind::ColdBlocks, p)?, &index[2..], n)?
+                        .into_iter()
+                        .map(|(frame, raw_len, raw_sum)| ColdBlock::new(frame, raw_len, raw_sum))
+                        .collect();
+                    let label = format!("{}: cold dictionary {name}", path.display());
+                    let cold = Cold { len: ids, blocks, label, damage: Arc::clone(&damage) };
+                    Dict::from_cold(cold, unindexed & (1 << i) != 0)
+                }
+                None => {
+                    let bytes: Column<u8> = typed(&map, find(Kind::DictBytes, p)?, None)?;
+                    let offsets: Column<u64> = typed(&map, find(Kind::DictOffsets, p)?, None)?;
+                    let text =
+                        std::str::from_utf8(&bytes).map_err(|_| corrupt(format!("dictionary {name} is not UTF-8")))?;
+                    let ok = offsets.len() >= 2
+                        && offsets[0] == 0
+                        && offsets[1] == 0
+                        && offsets.last() == Some(&(bytes.len() as u64))
+                        && offsets.windows(2).all(|w| w[0] <= w[1] && text.is_char_boundary(w[1] as usize));
+                    if !ok {
+                        return Err(corrupt(format!("dictionary {name} has inconsistent offsets")));
+                    }
+                    Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0)
+                }
+            };
+            if let Some(&e) = entries.iter().find(|e| e.kind == Kind::PackedSyms && e.param == p) {
+                // Checked when unpacked, on first read.
+                let head: Column<u64> = Column::mapped(&map, e.offset as usize..e.offset as usize + 16)
+                    .filter(|_| e.len >= 16)
+                    .ok_or_else(|| corrupt(format!("section {} is too short", e.label())))?;
+                if head[0] != rows as u64 * 4 {
+                    return Err(corrupt(format!("section {} does not hold {rows} rows", e.label())));
+                }
+                let frame = Column::mapped(&map, e.offset as usize + 16..(e.offset + e.len) as usize)
+                    .expect("bytes are always aligned and in range (checked above)");
+                let mut packed = Packed::new(frame, head[0] as u32, head[1], rows, dict.len());
+                packed.label = format!("{}: column {name}", path.display());
+                packed.damage = Arc::clone(&damage);
+                return Ok((dict, Ids::Packed(packed)));
             }
-            let dict = Dict::from_parts(bytes, offsets, unindexed & (1 << i) != 0);
-            let syms: Column<Sym> = typed(&map, find(Kind::Syms, p)?, Some(rows))?;
+            let e = find(Kind::Syms, p)?;
+            let syms = match (e.len as usize).checked_div(rows) {
+                None | Some(1) => Ids::U8(typed(&map, e, Some(rows))?),
+                Some(2) => Ids::U16(typed(&map, e, Some(rows))?),
+                Some(4) => Ids::U32(typed(&map, e, Some(rows))?),
+                Some(_) => return Err(corrupt(format!("section {} is not 1, 2 or 4 bytes a row", e.label()))),
+            };
             let ids = dict.len() as u32;
-            if syms.iter().any(|s| s.0 >= ids) {
+            if syms.view().any(|s| s.0 >= ids) {
                 return Err(corrupt(format!("column {name} holds an id its dictionary lacks")));
             }
             Ok((dict, syms))
         })
         .collect::<Result<_, _>>()?;
-    let (dicts, syms): (Vec<Dict>, Vec<Column<Sym>>) = columns.into_iter().unzip();
+    let (dicts, syms): (Vec<Dict>, Vec<Ids>) = columns.into_iter().unzip();
     let flags = (0..Flag::ALL.len() as u32)
         .map(|i| typed::<u8>(&map, find(Kind::Flags, i)?, Some(rows)))
         .collect::<Result<Vec<_>, _>>()?;
     if flags.iter().any(|f| f.iter().any(|&c| c > 2)) {
         return Err(corrupt("a flag column holds a code other than 0, 1 or 2"));
     }
-    let manifest = map[find(Kind::Manifest, 0)?.range()].to_vec();
-    let store = Store { times, syms, flags, refs, payload_refs, dicts, payloads, sources };
+    let manifest =
+        unpack(&map[find(Kind::Manifest, 0)?.range()]).ok_or_else(|| corrupt("the manifest does not unpack"))?;
+    let store = Store { times, syms, flags, refs, dicts, payloads, sources };
     Ok(CaseFile { store, manifest, version, size })
 }
 
@@ -681,8 +886,15 @@ mod tests {
         assert_eq!(back.sources(), store.sources());
         assert_eq!(back.times(), store.times());
         for f in Field::ALL {
-            assert_eq!(back.column(f), store.column(f), "{f:?}");
             let (a, b) = (back.dict(f), store.dict(f));
+            if COLD.contains(&f) {
+                // Saved in the order rows first use them: the same strings row by row.
+                let text = |s: &Store| (0..s.len()).map(|r| s.event(r).str(f).map(str::to_owned)).collect::<Vec<_>>();
+                assert_eq!(text(back), text(&store), "{f:?}");
+                assert_eq!(a.len(), b.len(), "{f:?}");
+                continue;
+            }
+            assert_eq!(back.column(f), store.column(f), "{f:?}");
             assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>(), "{f:?}");
         }
         for row in 0..store.len() {
@@ -692,12 +904,34 @@ mod tests {
         // The hash index is built on first use, and unindexed dictionaries stay scans.
         let name = back.dict(Field::EventName);
         assert_eq!(name.lookup("ListBuckets"), store.dict(Field::EventName).lookup("ListBuckets"));
-        assert_eq!(back.dict(Field::RequestId).lookup("e-1-3"), store.dict(Field::RequestId).lookup("e-1-3"));
+        // Cold dictionaries (eventID, requestID) answer the same, and can be extended too.
+        let mut ids = back.dict(Field::EventId).clone();
+        let found = ids.lookup("e-1-4").unwrap();
+        assert_eq!(ids.get(found), "e-1-4");
+        assert_eq!(
+            back.dict(Field::RequestId).lookup("e-0-2").map(|s| back.dict(Field::RequestId).get(s)),
+            Some("e-0-2")
+        );
+        let new = ids.intern("e-new");
+        assert_eq!((ids.get(new), ids.len()), ("e-new", store.dict(Field::EventId).len() + 1));
+        assert_eq!(ids.get(found), "e-1-4");
         // A mapped dictionary can still be extended (it copies itself first).
         let mut d = back.dict(Field::EventName).clone();
         let new = d.intern("PutObject");
         assert_eq!(d.get(new), "PutObject");
         assert_eq!(d.lookup("GetObject"), name.lookup("GetObject"));
+    }
+
+    #[test]
+    fn an_empty_store_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.tscase");
+        StoreBuilder::new().finish().save_case(&path, b"{}").unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert!(case.store.is_empty());
+        assert_eq!(case.store.dict(Field::EventId).len(), 1);
+        assert_eq!(case.store.column(Field::EventId).len(), 0);
+        assert_eq!(case.manifest, b"{}");
     }
 
     #[test]
@@ -778,11 +1012,21 @@ mod tests {
         assert!(!is_case_file(&path).unwrap());
 
         let mut newer = good.clone();
-        newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+        newer[8..12].copy_from_slice(&3u32.to_le_bytes());
         std::fs::write(&path, &newer).unwrap();
         let e = CaseFile::open(&path).unwrap_err();
-        assert!(matches!(e.kind, CaseErrorKind::NewerVersion { found: 2, supported: 1 }));
-        assert!(e.to_string().contains("version 2 is newer"), "{e}");
+        assert!(matches!(e.kind, CaseErrorKind::NewerVersion { found: 3, supported: 2 }));
+        assert!(e.to_string().contains("version 3 is newer"), "{e}");
+
+        // Format 1 laid the payloads out differently: refused by its version, before its
+        // sections are read, with what to do.
+        let mut older = good.clone();
+        older[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &older).unwrap();
+        let e = CaseFile::open(&path).unwrap_err();
+        assert!(matches!(e.kind, CaseErrorKind::OlderVersion { found: 1, supported: 2 }));
+        let msg = e.to_string();
+        assert!(msg.contains("written by an older trailscope (case format 1") && msg.contains("--save"), "{msg}");
 
         let mut longer = good.clone();
         longer.extend_from_slice(&[0; 8]);
@@ -822,7 +1066,7 @@ mod tests {
         let mut bad = bytes.clone();
         let at = entry_of(Kind::Syms, Field::EventName.index() as u32, &bad);
         let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
-        bad[offset..offset + 4].copy_from_slice(&999u32.to_le_bytes());
+        bad[offset] = 99; // eventName has 3 ids: one byte a row
         reseal(&mut bad, at);
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(refusal(&path), CaseErrorKind::Corrupt(m) if m.contains("eventName")));
@@ -834,5 +1078,35 @@ mod tests {
         reseal(&mut bad, at);
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(refusal(&path), CaseErrorKind::Corrupt(m) if m.contains("UTF-8")));
+        // A payload block that does not decompress to what its index says opens (blocks are
+        // only decompressed when read), then reads as empty and is reported naming the block.
+        let mut bad = bytes.clone();
+        let at = entry_of(Kind::PayloadIndex, 0, &bad);
+        let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
+        bad[offset + 24] ^= 1; // the first block's checksum of its decompressed bytes
+        reseal(&mut bad, at);
+        std::fs::write(&path, &bad).unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert_eq!(case.store.damage(), None, "nothing read yet");
+        assert_eq!(case.store.get_path(0, "requestParameters.bucketName"), None);
+        assert_eq!(case.store.payload(0), b"{}");
+        let damage = case.store.damage().expect("recorded");
+        assert!(damage.starts_with(&path.display().to_string()), "{damage}");
+        assert!(damage.contains("payload block 0 (rows 0..10)") && damage.contains("checksum"), "{damage}");
+        // The columns still answer.
+        assert_eq!(case.store.event(0).str(Field::EventName), store.event(0).str(Field::EventName));
+        // The same for a block of a cold dictionary.
+        let mut bad = bytes.clone();
+        let at = entry_of(Kind::ColdIndex, Field::RequestId.index() as u32, &bad);
+        let offset = u64::from_le_bytes(bad[at + 16..at + 24].try_into().unwrap()) as usize;
+        bad[offset + 40] ^= 1; // after ids and ids per block: the first block's raw checksum
+        reseal(&mut bad, at);
+        std::fs::write(&path, &bad).unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        assert_eq!(case.store.event(3).str(Field::EventId), store.event(3).str(Field::EventId));
+        assert_eq!(case.store.damage(), None);
+        assert_eq!(case.store.event(3).str(Field::RequestId), Some(""));
+        let damage = case.store.damage().expect("recorded");
+        assert!(damage.contains("cold dictionary requestID: block 0 (ids 1..11)"), "{damage}");
     }
 }

@@ -1,11 +1,12 @@
 //! String interning: each distinct string is stored once and named by a [`Sym`].
 
 use std::hash::BuildHasher;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use foldhash::fast::FixedState as RandomState;
 use hashbrown::HashTable;
 
+use crate::cold::Cold;
 use crate::column::Column;
 
 /// A dictionary id. `Sym::NULL` (0) stands for a field that is absent or JSON `null`, so a
@@ -52,7 +53,9 @@ fn hasher() -> RandomState {
 /// order, so interning the same sequence of strings always yields the same ids.
 ///
 /// A dictionary opened from a case file borrows its bytes and offsets from the mapping; its
-/// index is built on the first [`Dict::lookup`], so opening never pays for it.
+/// index is built on the first [`Dict::lookup`], so opening never pays for it. A *cold* one
+/// (`eventID`, `requestID`, `sharedEventID` of a case file) holds compressed blocks instead,
+/// each turned back into text the first time one of its ids is read.
 #[derive(Clone)]
 pub struct Dict {
     bytes: Column<u8>,
@@ -61,6 +64,8 @@ pub struct Dict {
     state: RandomState,
     /// Some strings were appended without the index (see [`Dict::push_unindexed`]).
     unindexed: bool,
+    /// When set, the strings live here and `bytes`/`offsets` are unused.
+    cold: Option<Arc<Cold>>,
 }
 
 impl Default for Dict {
@@ -84,6 +89,7 @@ impl Dict {
             index: OnceLock::from(HashTable::new()),
             state: hasher(),
             unindexed: false,
+            cold: None,
         }
     }
 
@@ -91,7 +97,32 @@ impl Dict {
     /// `offsets` start at 0, never decrease, end at `bytes.len()` and fall on UTF-8 boundaries
     /// of valid UTF-8 `bytes`.
     pub(crate) fn from_parts(bytes: Column<u8>, offsets: Column<u64>, unindexed: bool) -> Self {
-        Dict { bytes, offsets, index: OnceLock::new(), state: hasher(), unindexed }
+        Dict { bytes, offsets, index: OnceLock::new(), state: hasher(), unindexed, cold: None }
+    }
+
+    /// A cold dictionary (see the type's docs), its blocks checked by the caller.
+    pub(crate) fn from_cold(cold: Cold, unindexed: bool) -> Self {
+        Dict {
+            bytes: Column::default(),
+            offsets: vec![0].into(),
+            index: OnceLock::new(),
+            state: hasher(),
+            unindexed,
+            cold: Some(Arc::new(cold)),
+        }
+    }
+
+    /// Make a cold dictionary an ordinary one (before it is extended).
+    fn thaw(&mut self) {
+        let Some(cold) = self.cold.take() else { return };
+        let mut bytes = Vec::new();
+        let mut offsets = vec![0, 0];
+        for i in 1..cold.len {
+            bytes.extend_from_slice(cold.get(i).as_bytes());
+            offsets.push(bytes.len() as u64);
+        }
+        self.bytes = bytes.into();
+        self.offsets = offsets.into();
     }
 
     /// The string bytes, the offsets and whether the dictionary is unindexed (for saving).
@@ -116,7 +147,10 @@ impl Dict {
 
     /// Number of ids, including the null id 0.
     pub fn len(&self) -> usize {
-        self.offsets.len() - 1
+        match &self.cold {
+            Some(c) => c.len,
+            None => self.offsets.len() - 1,
+        }
     }
 
     /// True when only the null id exists.
@@ -131,6 +165,10 @@ impl Dict {
     #[inline]
     pub fn get(&self, sym: Sym) -> &str {
         let i = sym.index();
+        if let Some(cold) = &self.cold {
+            assert!(i < cold.len, "id {i} not issued by this dictionary");
+            return if i == 0 { "" } else { cold.get(i) };
+        }
         let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
         // SAFETY: only whole `&str`s are ever appended to `bytes`, and offsets mark their ends;
         // a case file's dictionaries are checked for exactly that when opened.
@@ -154,6 +192,7 @@ impl Dict {
 
     /// Intern `s`, returning its id (existing or new).
     pub fn intern(&mut self, s: &str) -> Sym {
+        self.thaw();
         let h = self.state.hash_one(s);
         if let Some(&id) = self.index().find(h, |&id| self.get(Sym(id)) == s) {
             return Sym(id);
@@ -179,6 +218,7 @@ impl Dict {
     /// index would cost more than it saves. [`Dict::lookup`] then scans; do not mix with
     /// [`Dict::intern`] on the same dictionary.
     pub fn push_unindexed(&mut self, s: &str) -> Sym {
+        self.thaw();
         self.unindexed = true;
         let id = (self.offsets.len() - 1) as u32;
         let bytes = self.bytes.to_mut();
@@ -202,7 +242,11 @@ impl Dict {
             Column::Mapped(_) => c.len(),
         };
         let index = self.index.get().map_or(0, |i| i.capacity() * 5);
-        capacity(&self.bytes) + self.offsets.len() * 8 + index
+        let cold = self.cold.as_ref().map_or(0, |c| {
+            let (mapped, text) = c.sizes();
+            mapped + text
+        });
+        capacity(&self.bytes) + self.offsets.len() * 8 + index + cold
     }
 
     /// Drop spare capacity once building is over.

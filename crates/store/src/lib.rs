@@ -5,7 +5,8 @@
 //!
 //! * [`Dict`] interns strings; a [`Sym`] is a `u32` id, with [`Sym::NULL`] for absent fields.
 //! * Each [`Field`] (eventName, principal ARN, access key id, source IP, ...) is a column of
-//!   `Sym`s with its own dictionary, so filters compare integers.
+//!   `Sym`s with its own dictionary, so filters compare integers; a column takes one, two or
+//!   four bytes a row as its dictionary needs ([`SymColumn`]).
 //! * Each [`Flag`] (readOnly, managementEvent, MFA) is a tri-state byte column.
 //! * `eventTime` is an `i64` column of epoch milliseconds (UTC).
 //! * Every other field (requestParameters, responseElements, resources, ...) is kept as a
@@ -16,7 +17,9 @@
 //!
 //! Build with [`ChunkBuilder`] (one per input file) and [`StoreBuilder`]; read with [`Store`]
 //! and its borrowed row view [`Event`]. [`Store::save_case`] keeps a store as one case file and
-//! [`CaseFile::open`] maps it back, checked, with every column read in place (module `case`).
+//! [`CaseFile::open`] maps it back, checked, with the columns rules read in place and the rest
+//! (payloads, the `eventID`/`requestID`/`sharedEventID` dictionaries) in zstd blocks
+//! decompressed on first use (module `case`).
 //!
 //! ```
 //! use trailscope_store::{ChunkBuilder, Field, RowValues, SourceFile, StoreBuilder};
@@ -39,8 +42,11 @@
 
 mod builder;
 mod case;
+mod cold;
 mod column;
 mod dict;
+mod ids;
+mod payload;
 mod provenance;
 mod schema;
 mod select;
@@ -49,15 +55,19 @@ pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder, WorkerState
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};
+use ids::Ids;
+pub use ids::SymColumn;
+use payload::Payloads;
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
 pub use select::Selection;
 
 use serde_json::{Map, Value};
 
-/// Location of one event's payload: a byte range in one of the store's payload buffers.
+/// Location of one event's payload: a byte range in one of the payload buffers of a store built
+/// by an ingest (a case file needs none: a row's payload block follows from its row number).
 ///
-/// `repr(C)` (three `u32`s, no padding) so that the column can be read in place from a case file.
+/// `repr(C)` (three `u32`s, no padding): a plain-data column like the others (`Column` holds `Pod`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct PayloadRef {
@@ -74,16 +84,16 @@ unsafe impl bytemuck::Pod for PayloadRef {}
 /// The immutable event store. See the crate docs for the layout.
 ///
 /// Built by [`StoreBuilder`] its storage is owned; opened from a case file
-/// ([`CaseFile::open`]) its columns, dictionaries and payloads are read in place from the mapping.
+/// ([`CaseFile::open`]) its columns and dictionaries are read in place from the mapping, and its
+/// payload blocks and cold dictionaries decompressed from it on first use.
 #[derive(Debug)]
 pub struct Store {
     times: Column<i64>,
-    syms: Vec<Column<Sym>>,
+    syms: Vec<Ids>,
     flags: Vec<Column<u8>>,
     refs: Column<RecordRef>,
-    payload_refs: Column<PayloadRef>,
     dicts: Vec<Dict>,
-    payloads: Vec<Column<u8>>,
+    payloads: Payloads,
     sources: Vec<SourceFile>,
 }
 
@@ -94,14 +104,16 @@ pub struct MemoryUse {
     pub columns: usize,
     /// Dictionaries (strings, offsets, hash index).
     pub dictionaries: usize,
-    /// Minified JSON payloads.
+    /// Minified JSON payloads: as built, or compressed as mapped from a case file.
     pub payloads: usize,
+    /// Payload blocks of a case file decompressed so far (kept for later reads).
+    pub payload_cache: usize,
 }
 
 impl MemoryUse {
     /// Sum of the parts.
     pub fn total(&self) -> usize {
-        self.columns + self.dictionaries + self.payloads
+        self.columns + self.dictionaries + self.payloads + self.payload_cache
     }
 }
 
@@ -121,9 +133,9 @@ impl Store {
         &self.times
     }
 
-    /// A string column.
-    pub fn column(&self, field: Field) -> &[Sym] {
-        &self.syms[field.index()]
+    /// A string column (one, two or four bytes a row, as its dictionary needs).
+    pub fn column(&self, field: Field) -> SymColumn<'_> {
+        self.syms[field.index()].view()
     }
 
     /// A string column's dictionary.
@@ -157,9 +169,29 @@ impl Store {
     }
 
     /// The minified JSON payload (fields not held in columns) of a row.
+    ///
+    /// From a case file, the first read of a row decompresses its block (kept for later reads).
+    /// A block found damaged then reads as empty payloads (`{}`) and is reported by
+    /// [`Store::damage`].
     pub fn payload(&self, row: usize) -> &[u8] {
-        let p = self.payload_refs[row];
-        &self.payloads[p.chunk as usize][p.start as usize..p.end as usize]
+        match &self.payloads {
+            Payloads::Chunks { chunks, refs } => {
+                let p = refs[row];
+                &chunks[p.chunk as usize][p.start as usize..p.end as usize]
+            }
+            Payloads::Blocks(blocks) => blocks.payload(row),
+        }
+    }
+
+    /// The first damaged payload block met so far, as a message naming the case file and the
+    /// block. Opening a case checks every block's compressed bytes against its checksum, so this
+    /// only reports a file changed while open or a writer's bug; a command that read payloads
+    /// checks it before trusting its answer.
+    pub fn damage(&self) -> Option<&str> {
+        match &self.payloads {
+            Payloads::Chunks { .. } => None,
+            Payloads::Blocks(b) => b.damage.get().map(String::as_str),
+        }
     }
 
     /// The value at a dotted path (`requestParameters.bucketName`, `userIdentity.arn`,
@@ -171,7 +203,7 @@ impl Store {
     /// The value of a column or flag path, without touching the payload.
     fn column_value(&self, row: usize, path: &str) -> Option<Value> {
         if let Some(field) = Field::from_path(path) {
-            if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()][row]) {
+            if let Some(s) = self.dicts[field.index()].resolve(self.syms[field.index()].view().get(row)) {
                 return Some(Value::String(s.to_owned()));
             }
         }
@@ -190,16 +222,16 @@ impl Store {
     /// the page cache holds rather than the process heap).
     pub fn memory_use(&self) -> MemoryUse {
         let n = self.len();
-        let columns = n
-            * (8 + self.syms.len() * 4
-                + self.flags.len()
-                + std::mem::size_of::<RecordRef>()
-                + std::mem::size_of::<PayloadRef>());
-        MemoryUse {
-            columns,
-            dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(),
-            payloads: self.payloads.iter().map(|p| p.len()).sum(),
-        }
+        let ids: usize = self.syms.iter().map(Ids::held).sum();
+        let mut columns = ids + n * (8 + self.flags.len() + std::mem::size_of::<RecordRef>());
+        let (payloads, payload_cache) = match &self.payloads {
+            Payloads::Chunks { chunks, refs } => {
+                columns += std::mem::size_of_val::<[PayloadRef]>(refs);
+                (chunks.iter().map(|p| p.len()).sum(), 0)
+            }
+            Payloads::Blocks(b) => b.sizes(),
+        };
+        MemoryUse { columns, dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(), payloads, payload_cache }
     }
 }
 
@@ -245,7 +277,7 @@ impl<'a> Event<'a> {
 
     /// The id of a string field.
     pub fn sym(&self, field: Field) -> Sym {
-        self.store.syms[field.index()][self.row]
+        self.store.syms[field.index()].view().get(self.row)
     }
 
     /// The string of a field, `None` when absent or null.

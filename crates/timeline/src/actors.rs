@@ -14,14 +14,16 @@
 //! as risks and add nothing to a score. Findings on failed calls count as attempts (denied) or
 //! barely at all (failed on a resource fault or limit). See `docs/report-format.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
+use trailscope_enrich::{Enricher, IpInfo};
 use trailscope_indicators::useragent::{classify, normalize, UserAgentClass};
 use trailscope_indicators::{base_event_name, Finding, Severity};
-use trailscope_store::{Field, Store, Sym};
+use trailscope_store::{Field, Store, Sym, SymColumn};
 
 use crate::change::{logging_direction, Direction};
 use crate::lineage::Lineage;
@@ -41,6 +43,8 @@ pub enum ToolClass {
     InfrastructureAsCode,
     /// A known offensive tool or offensive Linux distribution.
     OffensiveTool,
+    /// A security posture scanner (Prowler, ScoutSuite, ...).
+    Scanner,
     /// An AWS service acting on its own or for a principal.
     AwsService,
     /// Anything else, or no user agent.
@@ -56,6 +60,7 @@ impl ToolClass {
             ToolClass::Sdk => "SDK",
             ToolClass::InfrastructureAsCode => "IaC",
             ToolClass::OffensiveTool => "offensive tool",
+            ToolClass::Scanner => "security scanner",
             ToolClass::AwsService => "AWS service",
             ToolClass::Other => "other",
         }
@@ -64,6 +69,7 @@ impl ToolClass {
     fn of(ua: &str) -> ToolClass {
         match classify(ua) {
             UserAgentClass::OffensiveTool(_) => ToolClass::OffensiveTool,
+            UserAgentClass::SecurityScanner(_) => ToolClass::Scanner,
             UserAgentClass::Console => ToolClass::Console,
             UserAgentClass::AwsCli(_) => ToolClass::Cli,
             UserAgentClass::Sdk(_) => ToolClass::Sdk,
@@ -116,6 +122,8 @@ pub enum ReasonKind {
     Finding,
     /// Calls from an offensive tool or distribution.
     OffensiveTool,
+    /// Calls from a security posture scanner.
+    Scanner,
     /// It widened its own rights.
     SelfEscalation,
     /// Reconnaissance with many denials.
@@ -145,6 +153,11 @@ pub enum ReasonKind {
     Established,
     /// Findings on resources its own credential created earlier (set-up and tear-down).
     OwnResources,
+    /// Calls from EC2 address space (`--aws-ranges`) with a user's credential, from a network
+    /// neither it nor its principals used before: a rented cloud server is typical of intruders.
+    AwsAddressSpace,
+    /// The credential's first use from an autonomous system (`--asn`) after history in others.
+    NewAsnForCredential,
 }
 
 /// One reason, with its weight and the evidence.
@@ -287,11 +300,15 @@ pub struct ActorOptions {
     pub session_gap_ms: i64,
     /// Examiner overrides.
     pub trust: Vec<Trust>,
+    /// The examiner's GeoIP/ASN/AWS-ranges databases (`--geoip`, `--asn`, `--aws-ranges`):
+    /// with them, AWS address space and autonomous-system novelty are scored, and the report
+    /// enriches every public source IP.
+    pub enricher: Option<Arc<Enricher>>,
 }
 
 impl Default for ActorOptions {
     fn default() -> Self {
-        ActorOptions { session_gap_ms: 30 * 60_000, trust: Vec::new() }
+        ActorOptions { session_gap_ms: 30 * 60_000, trust: Vec::new(), enricher: None }
     }
 }
 
@@ -500,7 +517,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     let service_type = store.dict(Field::IdentityType).lookup("AWSService");
     for row in 0..n {
         let e = store.event(row);
-        let service = service_type.is_some() && Some(type_col[row]) == service_type;
+        let service = service_type.is_some() && Some(type_col.get(row)) == service_type;
         // Services are named by what they are, whatever identity fields they carry; everyone
         // else as the report names principals.
         let principal_label = |e: &trailscope_store::Event<'_>| -> String {
@@ -510,11 +527,11 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                 crate::timeline::principal_name(store, row)
             }
         };
-        let origin = if !key_col[row].is_null() && !service {
-            match origin_of_key.get(&key_col[row]) {
+        let origin = if !key_col.get(row).is_null() && !service {
+            match origin_of_key.get(&key_col.get(row)) {
                 Some(&o) => o,
                 None => {
-                    let key = store.dict(Field::AccessKeyId).get(key_col[row]);
+                    let key = store.dict(Field::AccessKeyId).get(key_col.get(row));
                     let label = match lineage.origin(key) {
                         Some((k, _)) if k.starts_with("AKIA") => k.to_owned(),
                         Some((_, Some(p))) => p.to_owned(),
@@ -525,12 +542,12 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                         None => principal_label(&e),
                     };
                     let o = intern(label);
-                    origin_of_key.insert(key_col[row], o);
+                    origin_of_key.insert(key_col.get(row), o);
                     o
                 }
             }
         } else {
-            let k = (arn_col[row], type_col[row], if service { ip_col[row] } else { Sym::NULL });
+            let k = (arn_col.get(row), type_col.get(row), if service { ip_col.get(row) } else { Sym::NULL });
             match origin_of_principal.get(&k) {
                 Some(&o) => o,
                 None => {
@@ -540,18 +557,18 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
                 }
             }
         };
-        let network = match network_of_ip.get(&ip_col[row]) {
+        let network = match network_of_ip.get(&ip_col.get(row)) {
             Some(&w) => w,
             None => {
                 let w = intern(network_of(e.str(Field::SourceIp).unwrap_or("")));
-                network_of_ip.insert(ip_col[row], w);
+                network_of_ip.insert(ip_col.get(row), w);
                 w
             }
         };
         let tool = if service {
             ToolClass::AwsService
         } else {
-            *tool_of_ua.entry(ua_col[row]).or_insert_with(|| ToolClass::of(e.str(Field::UserAgent).unwrap_or("")))
+            *tool_of_ua.entry(ua_col.get(row)).or_insert_with(|| ToolClass::of(e.str(Field::UserAgent).unwrap_or("")))
         };
         let id = *cluster_of.entry((origin, network, tool)).or_insert_with(|| {
             clusters.push(Cluster { origin, network, tool: Some(tool), ..Cluster::default() });
@@ -566,15 +583,15 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     let account_type = store.dict(Field::IdentityType).lookup("AWSAccount");
     if account_type.is_some() {
         let mut twin: AHashMap<Sym, u32> = AHashMap::new();
-        for row in 0..n {
-            if !shared_col[row].is_null() && Some(type_col[row]) != account_type {
-                twin.entry(shared_col[row]).or_insert(of_row[row]);
+        for (row, &c) in of_row.iter().enumerate() {
+            if !shared_col.get(row).is_null() && Some(type_col.get(row)) != account_type {
+                twin.entry(shared_col.get(row)).or_insert(c);
             }
         }
-        for row in 0..n {
-            if !shared_col[row].is_null() && Some(type_col[row]) == account_type {
-                if let Some(&c) = twin.get(&shared_col[row]) {
-                    of_row[row] = c;
+        for (row, slot) in of_row.iter_mut().enumerate() {
+            if !shared_col.get(row).is_null() && Some(type_col.get(row)) == account_type {
+                if let Some(&c) = twin.get(&shared_col.get(row)) {
+                    *slot = c;
                 }
             }
         }
@@ -583,18 +600,18 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     for (row, &c) in of_row.iter().enumerate() {
         let cl = &mut clusters[c as usize];
         cl.rows.push(row as u32);
-        if !key_col[row].is_null() && !cl.keys.contains(&key_col[row]) {
-            cl.keys.push(key_col[row]);
+        if !key_col.get(row).is_null() && !cl.keys.contains(&key_col.get(row)) {
+            cl.keys.push(key_col.get(row));
         }
-        cl.ips.insert(ip_col[row]);
-        *cl.uas.entry(ua_col[row]).or_default() += 1;
-        cl.principals.insert(arn_col[row]);
-        cl.accounts.insert(acct_col[row]);
-        if !err_col[row].is_null() {
+        cl.ips.insert(ip_col.get(row));
+        *cl.uas.entry(ua_col.get(row)).or_default() += 1;
+        cl.principals.insert(arn_col.get(row));
+        cl.accounts.insert(acct_col.get(row));
+        if !err_col.get(row).is_null() {
             cl.errors += 1;
             let denied = *denial_of_err
-                .entry(err_col[row])
-                .or_insert_with(|| is_denial(store.dict(Field::ErrorCode).get(err_col[row])));
+                .entry(err_col.get(row))
+                .or_insert_with(|| is_denial(store.dict(Field::ErrorCode).get(err_col.get(row))));
             if denied {
                 cl.denied += 1;
             }
@@ -635,6 +652,9 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     score_findings(store, findings, &of_row, &mut clusters, &event_id, &own);
     score_behaviour(store, &mut clusters, &labels, &event_id, &own);
     settle(store, &mut clusters);
+    if let Some(enricher) = &opts.enricher {
+        score_enrichment(store, &mut clusters, &labels, enricher, &event_id);
+    }
     propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id);
 
     // Rank and build the public model.
@@ -791,7 +811,7 @@ impl OwnResources {
         let origins: Vec<u32> = clusters.iter().map(|c| c.origin).collect();
         let mut created = AHashMap::new();
         for (row, s) in store.column(Field::EventName).iter().enumerate() {
-            if !syms.contains(s) || outcome(store, row) != CallOutcome::Ok {
+            if !syms.contains(&s) || outcome(store, row) != CallOutcome::Ok {
                 continue;
             }
             let e = store.event(row);
@@ -822,11 +842,114 @@ impl OwnResources {
     }
 }
 
+/// Active from the start of the evidence (its first fifth, at least 6 h) for at least a day.
+fn established(times: &[i64], rows: &[u32]) -> bool {
+    let (Some(&start), Some(&end)) = (times.first(), times.last()) else { return false };
+    let early = start + ((end - start) / 5).max(6 * 3_600_000);
+    let (Some(&a), Some(&b)) = (rows.first(), rows.last()) else { return false };
+    let (first, last) = (times[a as usize], times[b as usize]);
+    first <= early && last - first >= 24 * 3_600_000
+}
+
+/// Points for calls from EC2 address space; for the first use of an autonomous system.
+const AWS_SPACE_POINTS: i32 = 10;
+const NEW_ASN_POINTS: i32 = 10;
+
+/// With the examiner's databases: a user's credential calling from EC2 address space new to it,
+/// and a credential's first use from an autonomous system after history in others.
+///
+/// History is the credential's and its principals' (a rotated key inherits where its user
+/// worked). EC2 space is not held against infrastructure as code, AWS services, role sessions
+/// (the way workloads on EC2 call AWS) or established actors: owners run automation there too.
+fn score_enrichment(
+    store: &Store,
+    clusters: &mut [Cluster],
+    labels: &[String],
+    enricher: &Enricher,
+    event_id: &dyn Fn(usize) -> String,
+) {
+    let times = store.times();
+    let ip_col = store.column(Field::SourceIp);
+    let dict = store.dict(Field::SourceIp);
+    let mut cache: AHashMap<Sym, Option<IpInfo>> = AHashMap::new();
+    // Per cluster: its public addresses in order, with what the databases say.
+    let facts: Vec<Vec<(Sym, String, IpInfo)>> = clusters
+        .iter()
+        .map(|cl| {
+            let mut ips: Vec<(Sym, String, IpInfo)> = cl
+                .ips
+                .iter()
+                .filter_map(|&s| {
+                    let ip = dict.resolve(s)?;
+                    let info = cache.entry(s).or_insert_with(|| enricher.enrich(ip).ok()).clone()?;
+                    Some((s, ip.to_owned(), info))
+                })
+                .collect();
+            ips.sort_by(|a, b| a.1.cmp(&b.1));
+            ips
+        })
+        .collect();
+    let asns = |c: usize| -> BTreeMap<u32, String> {
+        facts[c].iter().filter_map(|(_, _, i)| i.asn.map(|n| (n, i.autonomous_system().unwrap_or_default()))).collect()
+    };
+    let start = |cl: &Cluster| times[cl.rows[0] as usize];
+    let live = |cl: &Cluster| !cl.rows.is_empty() && cl.tool != Some(ToolClass::AwsService);
+    let mut by_origin: AHashMap<u32, Vec<usize>> = AHashMap::new();
+    let mut by_principal: AHashMap<Sym, Vec<usize>> = AHashMap::new();
+    for (i, cl) in clusters.iter().enumerate().filter(|(_, cl)| live(cl)) {
+        by_origin.entry(cl.origin).or_default().push(i);
+        for &p in cl.principals.iter().filter(|p| !p.is_null()) {
+            by_principal.entry(p).or_default().push(i);
+        }
+    }
+    let mut adds: Vec<(usize, ReasonKind, i32, String, usize)> = Vec::new();
+    for (c, cl) in clusters.iter().enumerate() {
+        if !live(cl) || cl.trusted.is_some() {
+            continue;
+        }
+        let origin = labels[cl.origin as usize].as_str();
+        // Actors of the same credential or principals that started earlier: its history.
+        let earlier: BTreeSet<usize> = by_origin[&cl.origin]
+            .iter()
+            .chain(cl.principals.iter().filter_map(|p| by_principal.get(p)).flatten())
+            .copied()
+            .filter(|&o| o != c && start(&clusters[o]) < start(cl))
+            .collect();
+        let network_known = earlier.iter().any(|&o| clusters[o].network == cl.network);
+        let cloud_expected = matches!(cl.tool, Some(ToolClass::InfrastructureAsCode))
+            || origin.contains(":assumed-role/")
+            || established(times, &cl.rows);
+        if !network_known && !cloud_expected {
+            let ec2 = facts[c].iter().find_map(|(s, ip, i)| i.aws.as_ref().filter(|r| r.is_ec2()).map(|r| (*s, ip, r)));
+            if let Some((s, ip, range)) = ec2 {
+                let detail = format!(
+                    "from {range} address space ({ip} in {}): a rented cloud server is typical of intruders",
+                    range.prefix
+                );
+                let row =
+                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == s).unwrap_or(cl.rows[0] as usize);
+                adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
+            }
+        }
+        let before: BTreeMap<u32, String> = earlier.iter().flat_map(|&o| asns(o)).collect();
+        let mine = asns(c);
+        if !before.is_empty() && !mine.is_empty() && !mine.keys().any(|n| before.contains_key(n)) {
+            let detail = format!(
+                "first use of {origin} from {} (it and its principals used before {})",
+                mine.values().cloned().collect::<Vec<_>>().join(", "),
+                before.values().cloned().collect::<Vec<_>>().join(", ")
+            );
+            adds.push((c, ReasonKind::NewAsnForCredential, NEW_ASN_POINTS, detail, cl.rows[0] as usize));
+        }
+    }
+    for (c, kind, points, detail, row) in adds {
+        clusters[c].add(kind, points, detail, None, vec![event_id(row)]);
+    }
+}
+
 /// Findings on one event count once, at their heaviest; established actors weigh half.
 fn settle(store: &Store, clusters: &mut [Cluster]) {
     let times = store.times();
-    let (Some(&start), Some(&end)) = (times.first(), times.last()) else { return };
-    let early = start + ((end - start) / 5).max(6 * 3_600_000);
     for cl in clusters.iter_mut() {
         let mut best: AHashMap<u32, i32> = AHashMap::new();
         for r in &cl.reasons {
@@ -849,7 +972,7 @@ fn settle(store: &Store, clusters: &mut [Cluster]) {
             continue;
         }
         let (first, last) = (times[cl.rows[0] as usize], times[*cl.rows.last().unwrap() as usize]);
-        if first <= early && last - first >= 24 * 3_600_000 {
+        if established(times, &cl.rows) {
             let soft: i32 = cl
                 .reasons
                 .iter()
@@ -874,11 +997,11 @@ fn settle(store: &Store, clusters: &mut [Cluster]) {
 }
 
 /// An actor's rows split at pauses longer than `gap`; `errors` is the error-code column.
-fn sessions(times: &[i64], rows: &[u32], errors: &[Sym], gap: i64) -> Vec<Session> {
+fn sessions(times: &[i64], rows: &[u32], errors: SymColumn<'_>, gap: i64) -> Vec<Session> {
     let mut out: Vec<Session> = Vec::new();
     for &r in rows {
         let t = times[r as usize];
-        let failed = !errors[r as usize].is_null() as usize;
+        let failed = !errors.get(r as usize).is_null() as usize;
         match out.last_mut() {
             Some(s) if t - s.end.0 <= gap => {
                 s.end = Time(t);
@@ -986,8 +1109,25 @@ fn score_behaviour(
                 ids,
             );
         }
+        if cl.tool == Some(ToolClass::Scanner) {
+            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
+            let tool = match classify(ua) {
+                UserAgentClass::SecurityScanner(t) => t,
+                _ => "scanner".into(),
+            };
+            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
+            // Not enough alone: scheduled audits by the owner look the same. Denied recon, new
+            // networks or findings decide.
+            cl.add(
+                ReasonKind::Scanner,
+                10,
+                format!("calls made with a security scanner ({tool}): owners audit with these, intruders enumerate"),
+                None,
+                ids,
+            );
+        }
         let first = cl.rows[0] as usize;
-        if name_dict.resolve(names[first]) == Some("GetCallerIdentity") {
+        if name_dict.resolve(names.get(first)) == Some("GetCallerIdentity") {
             cl.add(ReasonKind::WhoAmIFirst, 5, "first call was GetCallerIdentity".into(), None, vec![event_id(first)]);
         }
         let own: BTreeSet<(String, String)> = cl
@@ -998,7 +1138,7 @@ fn score_behaviour(
         let mut created_kinds: BTreeSet<&str> = BTreeSet::new();
         for i in 0..cl.rows.len() {
             let row = cl.rows[i] as usize;
-            if !interesting.contains(&names[row]) {
+            if !interesting.contains(&names.get(row)) {
                 continue;
             }
             let e = store.event(row);
@@ -1055,7 +1195,7 @@ fn score_behaviour(
                 .rows
                 .iter()
                 .filter(|&&r| outcome(store, r as usize) == CallOutcome::Denied)
-                .map(|&r| names[r as usize])
+                .map(|&r| names.get(r as usize))
                 .collect();
             // One API hammered (e.g. GetPasswordData on every instance) probes as well when most
             // of the actor's calls are refused.
@@ -1165,7 +1305,7 @@ fn propagate(
         for (c, cl) in clusters.iter().enumerate().filter(|(c, _)| hostile[*c]) {
             for &r in &cl.rows {
                 let row = r as usize;
-                if !creation_names.contains(&names[row]) || outcome(store, row) != CallOutcome::Ok {
+                if !creation_names.contains(&names.get(row)) || outcome(store, row) != CallOutcome::Ok {
                     continue;
                 }
                 let e = store.event(row);

@@ -314,7 +314,7 @@ impl Undos {
         let names = store.column(Field::EventName);
         let mut by_handle: AHashMap<(String, String), Vec<usize>> = AHashMap::new();
         for (row, s) in names.iter().enumerate() {
-            if !syms.contains(s) || outcome(store, row) != CallOutcome::Ok {
+            if !syms.contains(&s) || outcome(store, row) != CallOutcome::Ok {
                 continue;
             }
             let e = store.event(row);

@@ -18,7 +18,7 @@ pub use actors::{Actor, ActorOptions, Actors, Trust, Verdict};
 pub use lineage::{Issuance, Lineage};
 pub use report::{Report, ReportOptions};
 pub use summary::{summarize, PrincipalSummary};
-pub use timeline::{Timeline, TimelineEntry};
+pub use timeline::{Activity, ActorActivity, Timeline, TimelineEntry};
 pub use trailscope_indicators::base_event_name;
 
 /// A point in time from the evidence (epoch milliseconds, UTC). Serialised and printed as ISO

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ahash::AHashMap;
 use serde::Serialize;
 use serde_json::Value;
+use trailscope_enrich::{DatabaseInfo, IpInfo, NotLookedUp};
 use trailscope_indicators::base_event_name;
 use trailscope_indicators::useragent::{classify, normalize};
 use trailscope_indicators::{Finding, Severity};
@@ -15,11 +16,11 @@ use trailscope_store::{chrono_free_iso, Field, Selection, Store};
 use crate::actors::{attribute, outcome, Actor, ActorOptions, Actors, CallOutcome, Trust, Verdict};
 use crate::change::{logging_direction, trail_name, Direction, EndState, Undos};
 use crate::lineage::Lineage;
-use crate::timeline::{action_name, principal_name, Timeline, TimelineEntry};
+use crate::timeline::{action_name, principal_name, Activity, Timeline, TimelineEntry};
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.0";
+pub const SCHEMA_VERSION: &str = "2.2";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -299,6 +300,50 @@ pub struct Remediation {
     pub status: EndState,
 }
 
+/// What the examiner's GeoIP, ASN and AWS-ranges databases say about the source IPs.
+///
+/// One table for the whole report, keyed by address: actors, the source-IP table and timeline
+/// entries name addresses, and writers look them up here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Enrichment {
+    /// Whether any database was given (`--geoip`, `--asn`, `--aws-ranges`).
+    pub done: bool,
+    /// The databases used: file, size, SHA-256, type and build time or publication date.
+    pub databases: Vec<DatabaseInfo>,
+    /// Every public source address of any actor, with what the databases say about it.
+    pub addresses: BTreeMap<String, IpInfo>,
+    /// Source values of actors that were not looked up, and why (service names, `AWS
+    /// Internal`, private and link-local addresses).
+    pub not_looked_up: BTreeMap<String, NotLookedUp>,
+}
+
+impl Enrichment {
+    /// What the databases say about a source value (`None`: not enriched or not public).
+    pub fn of(&self, source: &str) -> Option<&IpInfo> {
+        self.addresses.get(source)
+    }
+
+    /// Look up every source value of the actors.
+    fn build(actors: &[Actor], opts: &ActorOptions) -> Enrichment {
+        let Some(enricher) = &opts.enricher else { return Enrichment::default() };
+        let mut out = Enrichment { done: true, databases: enricher.databases().to_vec(), ..Enrichment::default() };
+        for ip in actors.iter().flat_map(|a| &a.source_ips) {
+            if out.addresses.contains_key(ip) || out.not_looked_up.contains_key(ip) {
+                continue;
+            }
+            match enricher.enrich(ip) {
+                Ok(info) => {
+                    out.addresses.insert(ip.clone(), info);
+                }
+                Err(why) => {
+                    out.not_looked_up.insert(ip.clone(), why);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -354,8 +399,16 @@ pub struct Report {
     pub coverage: Coverage,
     /// The baselines' learning window, when baselines ran.
     pub baseline: Option<BaselineWindow>,
+    /// GeoIP, ASN and AWS address space of the source IPs (or that enrichment was not done).
+    pub enrichment: Enrichment,
     /// Attacker timeline.
     pub timeline: Timeline,
+    /// Activity to review, not attributed to the attacker: every event of `suspicious` actors
+    /// and the events of `unknown` actors with a non-risk finding of medium severity or more,
+    /// in time order.
+    pub suspicious_timeline: Timeline,
+    /// Events over time of the actors on the two timelines.
+    pub activity: Activity,
 }
 
 fn is_ip(s: &str) -> bool {
@@ -460,25 +513,40 @@ impl Report {
         let mut suspicious = flagged.clone();
         suspicious.or(&attacker_row);
 
-        let timeline = Timeline {
-            entries: rows
-                .iter()
-                .map(|&r| {
-                    let (mut ids, mut techniques): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-                    for f in rules_by_row.get(&r).into_iter().flatten() {
-                        if !ids.contains(&f.rule.id) {
-                            ids.push(f.rule.id.clone());
-                        }
-                        for t in &f.rule.techniques {
-                            if !techniques.contains(t) {
-                                techniques.push(t.clone());
-                            }
-                        }
+        let entry = |r: usize| {
+            let (mut ids, mut techniques): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+            for f in rules_by_row.get(&r).into_iter().flatten() {
+                if !ids.contains(&f.rule.id) {
+                    ids.push(f.rule.id.clone());
+                }
+                for t in &f.rule.techniques {
+                    if !techniques.contains(t) {
+                        techniques.push(t.clone());
                     }
-                    TimelineEntry::new(store, r, actor_of(r), ids, techniques)
-                })
-                .collect(),
+                }
+            }
+            TimelineEntry::new(store, r, actor_of(r), ids, techniques)
         };
+        let timeline = Timeline { entries: rows.iter().map(|&r| entry(r)).collect() };
+        // Suspicious actors in full; of unknown ones only the events with a finding that counts
+        // (non-risk, medium or more, as in `suspicious_events`): their other calls are mostly the
+        // owner's routine and would bury it.
+        let mut review_rows: Vec<usize> = Vec::new();
+        let mut activity = Activity::axis(times.first().copied(), times.last().copied());
+        for a in &actors.actors {
+            let flagged_rows = a.rows.iter().map(|&r| r as usize).filter(|&r| flagged.contains(r));
+            match a.verdict {
+                Verdict::Suspicious => review_rows.extend(a.rows.iter().map(|&r| r as usize)),
+                Verdict::Unknown => review_rows.extend(flagged_rows.clone()),
+                Verdict::Attacker => {}
+                Verdict::Benign => continue,
+            }
+            if a.verdict != Verdict::Unknown || flagged_rows.clone().next().is_some() {
+                activity.add(a.id, a.rows.iter().map(|&r| (times[r as usize], flagged.contains(r as usize))));
+            }
+        }
+        review_rows.sort_unstable();
+        let suspicious_timeline = Timeline { entries: review_rows.into_iter().map(entry).collect() };
 
         let accounts = distinct(store, Field::RecipientAccount, 0..store.len());
         let regions = distinct(store, Field::AwsRegion, 0..store.len());
@@ -663,6 +731,7 @@ impl Report {
         });
         let remediation = remediation(&credentials, &persistence, &defense_evasion, &data_accessed, store, &rows);
 
+        let enrichment = Enrichment::build(&actors.actors, &opts.actors);
         let day_of = rows.first().copied().map(|r| times[r]).or(times.first().copied());
         let date = day_of.map(|t| chrono_free_iso(t)[..10].replace('-', "")).unwrap_or_else(|| "00000000".into());
         Report {
@@ -692,7 +761,10 @@ impl Report {
             findings: rule_counts,
             coverage,
             baseline,
+            enrichment,
             timeline,
+            suspicious_timeline,
+            activity,
         }
     }
 

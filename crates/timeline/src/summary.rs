@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ahash::{AHashMap, AHashSet};
 use serde::Serialize;
 use trailscope_indicators::useragent::normalize;
-use trailscope_store::{Field, Store, Sym};
+use trailscope_store::{Field, Store, Sym, SymColumn};
 
 use crate::actors::{outcome, CallOutcome};
 use crate::timeline::principal_name;
@@ -86,7 +86,7 @@ const IDENTITY: [Field; 5] =
 
 /// Summarise every principal, most events first, then by name.
 pub fn summarize(store: &Store) -> Vec<PrincipalSummary> {
-    let ident: Vec<&[Sym]> = IDENTITY.iter().map(|&f| store.column(f)).collect();
+    let ident: Vec<SymColumn<'_>> = IDENTITY.iter().map(|&f| store.column(f)).collect();
     let col = |f: Field| store.column(f);
     let (recipient, caller, region, ip, ua, key, err, source, name) = (
         col(Field::RecipientAccount),
@@ -108,23 +108,23 @@ pub fn summarize(store: &Store) -> Vec<PrincipalSummary> {
     let mut outcome_of_err: AHashMap<Sym, CallOutcome> = AHashMap::new();
     let mut accs: Vec<Acc> = Vec::new();
 
-    for row in 0..store.len() {
-        let id = [ident[0][row], ident[1][row], ident[2][row], ident[3][row], ident[4][row]];
+    for (row, &t) in times.iter().enumerate() {
+        let id = [ident[0].get(row), ident[1].get(row), ident[2].get(row), ident[3].get(row), ident[4].get(row)];
         let slot = *slot_of_identity.entry(id).or_insert_with(|| {
             let n = principal_name(store, row);
             *slot_of_name.entry(n.clone()).or_insert_with(|| {
                 names.push(n);
-                accs.push(Acc { first: times[row], ..Acc::default() });
+                accs.push(Acc { first: t, ..Acc::default() });
                 accs.len() - 1
             })
         });
         let a = &mut accs[slot];
         a.rows += 1;
         // Rows are in time order: the last row seen is the latest.
-        a.last = times[row];
-        let api = (source[row], name[row]);
+        a.last = t;
+        let api = (source.get(row), name.get(row));
         *a.apis.entry(api).or_default() += 1;
-        match *outcome_of_err.entry(err[row]).or_insert_with(|| outcome(store, row)) {
+        match *outcome_of_err.entry(err.get(row)).or_insert_with(|| outcome(store, row)) {
             CallOutcome::Ok => a.ok += 1,
             CallOutcome::Denied => {
                 a.denied += 1;
@@ -132,15 +132,15 @@ pub fn summarize(store: &Store) -> Vec<PrincipalSummary> {
             }
             CallOutcome::Failed => a.failed += 1,
         }
-        if recipient[row].is_null() {
-            a.callers.insert(caller[row]);
+        if recipient.get(row).is_null() {
+            a.callers.insert(caller.get(row));
         } else {
-            a.recipients.insert(recipient[row]);
+            a.recipients.insert(recipient.get(row));
         }
-        a.regions.insert(region[row]);
-        a.ips.insert(ip[row]);
-        a.uas.insert(ua[row]);
-        a.keys.insert(key[row]);
+        a.regions.insert(region.get(row));
+        a.ips.insert(ip.get(row));
+        a.uas.insert(ua.get(row));
+        a.keys.insert(key.get(row));
     }
 
     let strs = |field: Field, set: &AHashSet<Sym>| -> BTreeSet<String> {

@@ -93,7 +93,17 @@ impl Case {
     fn report(&self, opts: &ReportOptions) -> (Store, Report) {
         let store = self.store();
         let findings = RuleSet::builtin().run(&store);
-        let report = Report::build(&store, &findings, &Lineage::build(&store), opts);
+        let lineage = Lineage::build(&store);
+        let report = Report::build(&store, &findings, &lineage, opts);
+        if opts.actors.enricher.is_none() {
+            // Every scenario again with every network in EC2 space and an AS of its own:
+            // enrichment may add reasons, never move the line between attacker and the rest.
+            let dir = tempfile::tempdir().unwrap();
+            let mut with = opts.clone();
+            with.actors.enricher = Some(everything_in_ec2(dir.path()));
+            let enriched = Report::build(&store, &findings, &lineage, &with);
+            assert_eq!(attacker_ids(&enriched), attacker_ids(&report), "enrichment moved the attacker line");
+        }
         (store, report)
     }
 }
@@ -358,4 +368,159 @@ fn a_newcomer_with_a_medium_finding_is_unknown_not_the_owner() {
     let a = &r.actors[0];
     assert!(a.reasons.iter().any(|x| x.kind == ReasonKind::Finding), "{:?}", a.reasons);
     assert_eq!(a.verdict, Verdict::Unknown, "no history vouches for it: {:?}", a.reasons);
+}
+
+/// Stress databases: every network of these tests in EC2 address space, each /24 its own AS, so
+/// both enrichment reasons fire wherever they can.
+fn everything_in_ec2(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher> {
+    let nets = ["185.220.101.0/24", "198.51.100.0/24", "192.0.2.0/24", "203.0.113.0/24", "3.80.0.0/12", "52.20.0.0/14"];
+    let asns: Vec<(&str, u32, &str)> =
+        nets.iter().enumerate().map(|(i, n)| (*n, 64500 + i as u32, "Example Cloud Tenant")).collect();
+    let ranges: Vec<(&str, &str, &str)> = nets.iter().map(|n| (*n, "us-east-1", "EC2")).collect();
+    let sources = trailscope_enrich::testing::write_sources(dir, &[], &asns, &ranges);
+    std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
+}
+
+/// Databases for the enrichment tests: the owner's office ISP, EC2 in us-east-1, a VPS host.
+fn enricher(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher> {
+    let sources = trailscope_enrich::testing::write_sources(
+        dir,
+        &[("198.51.100.0/24", "US", "United States", Some("Seattle")), ("3.80.0.0/12", "US", "United States", None)],
+        &[
+            ("198.51.100.0/24", 64502, "Example Office ISP"),
+            ("3.80.0.0/12", 14618, "AMAZON-AES"),
+            ("52.20.0.0/14", 14618, "AMAZON-AES"),
+            ("54.208.0.0/13", 14618, "AMAZON-AES"),
+        ],
+        &[
+            ("3.0.0.0/8", "us-east-1", "AMAZON"),
+            ("3.80.0.0/12", "us-east-1", "EC2"),
+            ("52.20.0.0/14", "us-east-1", "EC2"),
+            ("54.208.0.0/13", "us-east-1", "EC2"),
+        ],
+    );
+    std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
+}
+
+/// The owner's key used from a rented EC2 server after days from the office: EC2 space and a
+/// new autonomous system are reasons; the owner's Terraform on EC2, an instance role on EC2 and
+/// a VPC endpoint's private address are not held against anyone.
+#[test]
+fn enrichment_scores_cloud_space_and_new_autonomous_systems_not_automation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64 prompt/off";
+    let owner = user("alice", "AKIAOWNERKEY00000001", "198.51.100.23", cli);
+    let ci = user("ci", "AKIACIKEY00000000001", "52.23.180.11", TERRAFORM);
+    let app = Who {
+        identity: json!({"type": "AssumedRole", "principalId": "AROAAPP:i-0abc", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app-server/i-0abc"), "accessKeyId": "ASIAAPPSESSION000001"}),
+        ip: "54.210.33.5",
+        ua: BOTO,
+    };
+    let endpoint = user("bob", "AKIABOBKEY0000000001", "10.0.3.7", BOTO);
+    let mut c = Case::default();
+    for _ in 0..4 {
+        c.ok(9 * 3600, &owner, "ec2", "DescribeInstances", json!(null));
+        c.ok(60, &ci, "ec2", "DescribeVpcs", json!(null));
+        c.ok(60, &app, "s3", "ListBuckets", json!(null));
+        c.ok(60, &endpoint, "ec2", "DescribeSubnets", json!(null));
+    }
+    // CI's key rotated: the new key works from where its user always did.
+    let rotated = user("ci", "AKIACIROTATEDKEY0001", "52.23.180.12", cli);
+    c.ok(60, &rotated, "ec2", "DescribeInstances", json!(null));
+    let stolen = user("alice", "AKIAOWNERKEY00000001", "3.90.1.2", cli);
+    let first = c.ok(3600, &stolen, "ec2", "DescribeInstances", json!(null));
+
+    let (_, plain) = c.report(&ReportOptions::default());
+    assert!(!plain.enrichment.done && plain.enrichment.addresses.is_empty());
+    let kinds = |r: &Report, ip: &str| -> Vec<ReasonKind> {
+        let a = r.actors.iter().find(|a| a.source_ips.iter().any(|i| i == ip)).unwrap();
+        a.reasons.iter().map(|x| x.kind).collect()
+    };
+    assert!(!kinds(&plain, "3.90.1.2").contains(&ReasonKind::AwsAddressSpace));
+
+    let opts = ReportOptions {
+        actors: ActorOptions { enricher: Some(enricher(dir.path())), ..ActorOptions::default() },
+        ..ReportOptions::default()
+    };
+    let (_, r) = c.report(&opts);
+    let thief = r.actors.iter().find(|a| a.source_ips == ["3.90.1.2"]).unwrap();
+    let reason = |k: ReasonKind| {
+        thief.reasons.iter().find(|x| x.kind == k).unwrap_or_else(|| panic!("{k:?}: {:?}", thief.reasons))
+    };
+    let ec2 = reason(ReasonKind::AwsAddressSpace);
+    assert_eq!(ec2.points, 10);
+    assert!(ec2.detail.starts_with("from AWS EC2 us-east-1 address space (3.90.1.2 in 3.80.0.0/12)"), "{}", ec2.detail);
+    assert_eq!(ec2.event_ids, [first]);
+    let asn = reason(ReasonKind::NewAsnForCredential);
+    assert_eq!(
+        asn.detail,
+        "first use of AKIAOWNERKEY00000001 from AS14618 AMAZON-AES (it and its principals used before AS64502 Example Office ISP)"
+    );
+    let plain_thief = plain.actors.iter().find(|a| a.source_ips == ["3.90.1.2"]).unwrap();
+    assert_eq!(thief.score, plain_thief.score + 20);
+    for ip in ["52.23.180.11", "52.23.180.12", "54.210.33.5", "10.0.3.7", "198.51.100.23"] {
+        let k = kinds(&r, ip);
+        assert!(
+            !k.contains(&ReasonKind::AwsAddressSpace) && !k.contains(&ReasonKind::NewAsnForCredential),
+            "{ip}: {k:?}"
+        );
+        assert_eq!(kinds(&plain, ip).len(), k.len(), "{ip}: enrichment changed nothing else");
+    }
+
+    // The report's table: every public address of every actor, and why the rest was not looked up.
+    let e = &r.enrichment;
+    assert!(e.done);
+    assert_eq!(
+        e.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>(),
+        ["city.mmdb", "asn.mmdb", "ip-ranges.json"]
+    );
+    assert_eq!(e.of("198.51.100.23").unwrap().to_string(), "US Seattle; AS64502 Example Office ISP");
+    assert_eq!(e.of("52.23.180.11").unwrap().cloud().as_deref(), Some("AWS EC2 us-east-1"));
+    assert_eq!(e.not_looked_up.get("10.0.3.7"), Some(&trailscope_enrich::NotLookedUp::Private));
+    assert!(e.of("10.0.3.7").is_none());
+}
+
+/// Prowler run by the owner's security team every day is an audit, not an intrusion; the same
+/// scanner on a leaked key from a new network is worth a review.
+#[test]
+fn a_scheduled_security_scanner_is_not_the_attacker() {
+    const PROWLER: &str = "Boto3/1.34.54 Python/3.11.8 Linux/6.1 Botocore/1.34.54 prowler/4.2.1";
+    const SCOUT: &str = "Scout Suite/5.14.0 Boto3/1.34.54 Python/3.11.8 Linux/6.1";
+    let mut c = Case::default();
+    let secops = user("secops", "AKIASECOPSKEY0000001", "198.51.100.10", PROWLER);
+    let dev = user("dev", "AKIADEVKEY0000000001", "198.51.100.11", BOTO);
+    let scan = |c: &mut Case, who: &Who, denied: usize| {
+        let mut ids = Vec::new();
+        for (i, name) in ["ListUsers", "ListRoles", "ListPolicies", "GetAccountPasswordPolicy", "ListBuckets"]
+            .iter()
+            .cycle()
+            .take(40)
+            .enumerate()
+        {
+            let source = if *name == "ListBuckets" { "s3" } else { "iam" };
+            let err = (i < denied).then_some("AccessDenied");
+            ids.push(c.call(3, who, source, name, json!({"i": i}), err));
+        }
+        ids
+    };
+    // Three daily audits, the developer busy in between.
+    let mut audits = Vec::new();
+    for _day in 0..3 {
+        audits.extend(scan(&mut c, &secops, 6));
+        for i in 0..30 {
+            c.ok(1800, &dev, "ec2", "DescribeInstances", json!({"i": i}));
+        }
+    }
+    // The developer's key leaks: ScoutSuite from a VPS.
+    let thief = user("dev", "AKIADEVKEY0000000001", "203.0.113.66", SCOUT);
+    let stolen = scan(&mut c, &thief, 8);
+    let (_, r) = c.report(&ReportOptions::default());
+
+    let owner = r.actors.iter().find(|a| a.event_ids.contains(&audits[0])).unwrap();
+    assert_ne!(owner.verdict, Verdict::Attacker, "{owner:?}");
+    assert!(owner.reasons.iter().any(|x| x.kind == ReasonKind::Scanner), "{:?}", owner.reasons);
+    let intruder = r.actors.iter().find(|a| a.event_ids.contains(&stolen[0])).unwrap();
+    assert!(matches!(intruder.verdict, Verdict::Attacker | Verdict::Suspicious), "{intruder:?}");
+    assert!(intruder.score > owner.score, "{} vs {}", intruder.score, owner.score);
 }

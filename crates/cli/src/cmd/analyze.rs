@@ -5,19 +5,23 @@ use clap::ValueEnum;
 use trailscope_indicators::baseline::learning_end;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
+use trailscope_store::Store;
 use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
 
-use crate::args::{AnalyzeFormat, AttributionArgs, InputArgs, OutArgs, RuleArgs};
+use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
-use crate::output::{close, record, Tee};
-use crate::{evidence, Outcome};
+use crate::output::{close_with_inputs, record_with_inputs, Tee};
+use crate::{enrichment, evidence, Outcome};
 
+#[allow(clippy::too_many_arguments)] // one per analyze option group, parsed once by clap
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
+    window: &WindowArgs,
     formats: &[AnalyzeFormat],
     case_seq: u32,
     attribution: &AttributionArgs,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let formats = distinct(formats);
@@ -33,11 +37,15 @@ pub fn run(
                 .join(",")
         );
     }
-    let actors = actor_options(attribution)?;
+    let mut actors = actor_options(attribution)?;
+    actors.enricher = enrichment::open(enrich)?;
+    let inputs = enrichment::audit_inputs(actors.enricher.as_deref());
+    crate::filter::bounds(window)?;
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
-    let findings = detectors.run(store);
+    let mut findings = detectors.run(store);
+    crate::filter::findings_in_window(store, &mut findings, window)?;
     let lineage = Lineage::build(store);
     // With --baseline the window is the earlier dump; otherwise the evidence's first part.
     let (baseline_window, baseline_source) = match (&detectors.baseline, &detectors.history) {
@@ -56,18 +64,18 @@ pub fn run(
     match (formats.as_slice(), case) {
         ([one], _) => {
             let mut out = Tee::new(case, one.file_name())?;
-            write_one(&mut out, *one, &report)?;
-            close(out, case, manifest, Some(rule_set))?;
+            write_one(&mut out, *one, &report, store)?;
+            close_with_inputs(out, case, manifest, Some(rule_set), inputs)?;
         }
         (several, Some(dir)) => {
             // One audit entry lists every file of the run.
             let mut written = Vec::new();
             for &f in several {
                 let mut out = Tee::file_only(dir, f.file_name())?;
-                write_one(&mut out, f, &report)?;
+                write_one(&mut out, f, &report, store)?;
                 written.extend(out.finish()?);
             }
-            record(case, manifest, Some(rule_set), written)?;
+            record_with_inputs(case, manifest, Some(rule_set), inputs, written)?;
         }
         (_, None) => unreachable!("checked above"),
     }
@@ -85,7 +93,8 @@ fn distinct(formats: &[AnalyzeFormat]) -> Vec<AnalyzeFormat> {
     seen
 }
 
-fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::Result<()> {
+/// Write one format; the HTML page also embeds raw records, rebuilt from the store.
+fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report, store: &Store) -> std::io::Result<()> {
     match format {
         AnalyzeFormat::Text => write::text::write_report(out, report),
         AnalyzeFormat::Json => write::json::write_report(out, report),
@@ -93,6 +102,7 @@ fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report) -> std::io::
         AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
         AnalyzeFormat::Jsonl => write::timesketch::write_timeline(out, report),
         AnalyzeFormat::Navigator => write::navigator::write_layer(out, report),
+        AnalyzeFormat::Html => write::html::write_report(out, report, store),
     }
 }
 
@@ -105,5 +115,5 @@ fn actor_options(args: &AttributionArgs) -> anyhow::Result<ActorOptions> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let session_gap_ms = parse_duration(&args.session_gap)
         .with_context(|| format!("--session-gap: not a duration: {:?} (use e.g. 30m or 2h)", args.session_gap))?;
-    Ok(ActorOptions { session_gap_ms, trust })
+    Ok(ActorOptions { session_gap_ms, trust, enricher: None })
 }

@@ -5,9 +5,12 @@ use std::io::Write;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::{action_name, principal_name};
 
-use crate::args::{EventFormat, FilterArgs, InputArgs, OutArgs};
-use crate::output::{close, Tee};
-use crate::{evidence, filter};
+use trailscope_timeline::write::{clean, csv_cell};
+
+use crate::args::{EnrichArgs, EventFormat, FilterArgs, InputArgs, OutArgs, RuleArgs};
+use crate::detect::Detectors;
+use crate::output::{close_with_inputs, Tee};
+use crate::{enrichment, evidence, filter};
 
 const COLUMNS: [&str; 10] =
     ["time", "account", "region", "principal", "access_key", "source_ip", "action", "error", "user_agent", "event_id"];
@@ -32,13 +35,34 @@ fn row_values(store: &Store, row: usize) -> [String; 10] {
 pub fn run(
     input: &InputArgs,
     f: &FilterArgs,
+    rule_args: &RuleArgs,
     format: EventFormat,
     limit: Option<usize>,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
+    filter::bounds(&f.window)?;
+    let enricher = enrichment::open(enrich)?;
+    if rule_args.rule.is_empty() && (!rule_args.rules.is_empty() || !rule_args.ioc.is_empty()) {
+        anyhow::bail!("--rules and --ioc only serve --rule here: name the rule whose events you want");
+    }
+    let detectors = (!rule_args.rule.is_empty()).then(|| Detectors::load_for(rule_args, input)).transpose()?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
-    let rows = filter::select(store, f)?;
+    let mut rows = filter::select(store, f)?;
+    if let Some(d) = &detectors {
+        // The pivot from a rule to its evidence: the events behind its findings.
+        let mut behind = vec![false; store.len()];
+        for finding in d.run(store) {
+            for &r in &finding.rows {
+                behind[r as usize] = true;
+            }
+        }
+        rows.retain(|&r| behind[r]);
+    }
+    if rows.is_empty() && !input.quiet {
+        eprintln!("trailscope: 0 events matched");
+    }
     let rows = &rows[..rows.len().min(limit.unwrap_or(usize::MAX))];
     let name = match format {
         EventFormat::Table => "events.txt",
@@ -47,6 +71,7 @@ pub fn run(
     };
     let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
+        // The record as rebuilt from the store, as the trail wrote it: enrichment is not mixed in.
         EventFormat::Jsonl => {
             for &r in rows {
                 serde_json::to_writer(&mut out, &store.event(r).to_json())?;
@@ -55,9 +80,12 @@ pub fn run(
         }
         EventFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(COLUMNS)?;
+            let extra: &[&str] = if enricher.is_some() { &enrichment::COLUMNS } else { &[] };
+            w.write_record(COLUMNS.iter().chain(extra))?;
             for &r in rows {
-                w.write_record(row_values(store, r))?;
+                let v = row_values(store, r);
+                let place = enricher.as_deref().map(|e| enrichment::cells(e, &v[5])).into_iter().flatten();
+                w.write_record(v.iter().cloned().chain(place).map(|c| csv_cell(&c).into_owned()))?;
             }
             w.flush()?;
         }
@@ -69,15 +97,31 @@ pub fn run(
                 "TIME", "ACCOUNT", "REGION", "ACCESS_KEY", "SOURCE_IP", "ACTION", "ERROR"
             )?;
             for &r in rows {
-                let v = row_values(store, r);
+                // Evidence values reach a terminal: escape sequences planted in them are disarmed.
+                let v = row_values(store, r).map(|v| clean(&v).into_owned());
+                let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &v[5]));
                 writeln!(
                     out,
-                    "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}",
-                    v[0], v[1], v[2], v[4], v[5], v[6], v[7], v[3]
+                    "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}{}",
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[4],
+                    v[5],
+                    v[6],
+                    v[7],
+                    v[3],
+                    at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
                 )?;
             }
         }
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    close_with_inputs(
+        out,
+        out_args.out.as_deref(),
+        Some(&evidence.manifest),
+        None,
+        enrichment::audit_inputs(enricher.as_deref()),
+    )?;
     Ok(super::evidence_outcome(&evidence))
 }

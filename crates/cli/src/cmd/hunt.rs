@@ -2,18 +2,20 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::json;
+use trailscope_enrich::Enricher;
 use trailscope_indicators::{Finding, Severity};
 use trailscope_integrity::sha256_hex;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
 use trailscope_timeline::write::{clean, csv_cell};
 
-use crate::args::{EventFormat, InputArgs, Level, OutArgs, RuleArgs};
+use crate::args::{EnrichArgs, EventFormat, InputArgs, Level, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
-use crate::output::{close, record, Tee};
-use crate::{evidence, Outcome};
+use crate::output::{close_with_inputs, record_with_inputs, Tee};
+use crate::{enrichment, evidence, filter, Outcome};
 
 pub fn severity_of(l: Level) -> Severity {
     match l {
@@ -40,6 +42,29 @@ const COLUMNS: [&str; 12] = [
     "attempt",
 ];
 
+/// How the table names a rule: its id when an examiner can read it (`ts-new-source-ip`), its
+/// title when the id is a Sigma UUID, and an IOC by its file's name and line, not its full path.
+fn rule_label(f: &Finding) -> String {
+    let id = &f.rule.id;
+    if let Some(rest) = id.strip_prefix("ioc:") {
+        // `ioc:<path>:<line>`: the path may itself hold colons (Windows drives), the line does not.
+        if let Some((path, line)) = rest.rsplit_once(':') {
+            let name = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy());
+            return format!("ioc:{name}:{line}");
+        }
+    }
+    let is_uuid = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if is_uuid {
+        f.rule.title.clone()
+    } else {
+        id.clone()
+    }
+}
+
 /// The last column, `attempt`, holds the error code when every event of the finding failed.
 fn columns(store: &Store, f: &Finding) -> [String; 12] {
     let row = f.first_row();
@@ -61,18 +86,25 @@ fn columns(store: &Store, f: &Finding) -> [String; 12] {
     ]
 }
 
+#[allow(clippy::too_many_arguments)] // one per hunt option, parsed once by clap
 pub fn run(
     input: &InputArgs,
     rule_args: &RuleArgs,
+    window: &WindowArgs,
     min: Level,
     explain: bool,
+    no_fold: bool,
     format: EventFormat,
+    enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    crate::filter::bounds(window)?;
+    let enricher = enrichment::open(enrich)?;
     let detectors = Detectors::load_for(rule_args, input)?;
     let cases = evidence::case_inputs(&input.paths)?;
     if cases.len() > 1 {
-        return run_cases(&cases, &detectors, input.quiet, severity_of(min), explain, format, out_args);
+        let how = CaseRun { quiet: input.quiet, min: severity_of(min), explain, no_fold, format };
+        return run_cases(&cases, &detectors, window, &how, enricher, out_args);
     }
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
@@ -82,14 +114,21 @@ pub fn run(
         }
     }
     let min = severity_of(min);
-    let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    filter::findings_in_window(store, &mut findings, window)?;
     let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
-    let mut w = FindingWriter::new(format, false);
+    let inputs = enrichment::audit_inputs(enricher.as_deref());
+    let mut w = FindingWriter::new(format, false, !no_fold);
+    w.enricher = enricher;
     w.header(&mut out)?;
-    for f in &findings {
-        w.write(&mut out, store, f, None)?;
-    }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()))?;
+    w.write_all(&mut out, store, &findings, None)?;
+    close_with_inputs(
+        out,
+        out_args.out.as_deref(),
+        Some(&evidence.manifest),
+        Some(detectors.rule_set_sha256.clone()),
+        inputs,
+    )?;
     Ok(detectors.outcome(&findings, &evidence))
 }
 
@@ -105,7 +144,16 @@ fn file_name(format: EventFormat) -> &'static str {
 struct FindingWriter {
     format: EventFormat,
     with_case: bool,
+    /// Table only: fold a rule's repeated findings for one principal into one line.
+    fold: bool,
+    /// With `--geoip`/`--asn`/`--aws-ranges`: where each finding's source IP is (columns at the
+    /// end of CSV, keys in JSONL, a `[...]` suffix in the table).
+    enricher: Option<Arc<Enricher>>,
 }
+
+/// A rule firing this often for one principal is a pattern, shown as one line with counts
+/// (busy automation otherwise buries the few findings that matter under thousands of lines).
+const FOLD_AT: usize = 3;
 
 /// One CSV record, formula-looking cells neutralised (the values come from the evidence).
 fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
@@ -116,20 +164,99 @@ fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -
 }
 
 impl FindingWriter {
-    fn new(format: EventFormat, with_case: bool) -> Self {
-        FindingWriter { format, with_case }
+    fn new(format: EventFormat, with_case: bool, fold: bool) -> Self {
+        FindingWriter { format, with_case, fold, enricher: None }
+    }
+
+    /// Every finding; in the table, repeats of a rule for one principal folded when asked.
+    fn write_all(
+        &mut self,
+        out: &mut impl Write,
+        store: &Store,
+        findings: &[Finding],
+        case: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if self.format != EventFormat::Table || !self.fold {
+            for f in findings {
+                self.write(out, store, f, case)?;
+            }
+            return Ok(());
+        }
+        // The source IP is part of the key: an intruder on a leaked key shares its principal with
+        // the owner's automation, and folding the two together would hide the intrusion.
+        let key = |f: &Finding| {
+            let e = store.event(f.first_row());
+            (f.rule.id.clone(), principal_name(store, f.first_row()), e.sym(Field::SourceIp))
+        };
+        let mut groups: std::collections::HashMap<_, Vec<usize>> = Default::default();
+        for (i, f) in findings.iter().enumerate() {
+            groups.entry(key(f)).or_default().push(i);
+        }
+        for (i, f) in findings.iter().enumerate() {
+            let members = &groups[&key(f)];
+            if members.len() < FOLD_AT {
+                self.write(out, store, f, case)?;
+            } else if members[0] == i {
+                self.write_folded(out, store, members.iter().map(|&j| &findings[j]).collect())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One table line for many findings of a rule and principal: the first, with counts, the
+    /// span, and how many distinct IPs and keys were involved.
+    fn write_folded(&mut self, out: &mut impl Write, store: &Store, group: Vec<&Finding>) -> anyhow::Result<()> {
+        let first = group[0];
+        let c = columns(store, first).map(|v| clean(&v).into_owned());
+        let e = store.event(first.first_row());
+        let distinct = |field: Field| {
+            let set: std::collections::BTreeSet<&str> =
+                group.iter().flat_map(|f| f.rows.iter()).filter_map(|&r| store.event(r as usize).str(field)).collect();
+            set
+        };
+        let one_or_count = |set: std::collections::BTreeSet<&str>, what: &str| match set.len() {
+            0 => String::new(),
+            1 => clean(set.first().copied().unwrap_or("")).into_owned(),
+            n => format!("{n} {what}"),
+        };
+        let events: usize = group.iter().map(|f| f.rows.len()).sum();
+        let last = group.iter().flat_map(|f| f.rows.last()).max().copied().unwrap_or(0) as usize;
+        let failed = group.iter().filter(|f| f.attempt(store).is_some()).count();
+        let mut what =
+            format!("{} x{} ({events} events, until {})", c[7], group.len(), chrono_free_iso(store.times()[last]));
+        if failed > 0 {
+            what += &format!(" [{failed} failed attempts]");
+        }
+        // The fold key holds the first event's source IP: where it is describes the group.
+        let at = self.enricher.as_deref().and_then(|en| enrichment::summary(en, &c[6]));
+        writeln!(
+            out,
+            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
+            c[0],
+            c[1],
+            clean(&rule_label(first)),
+            clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("")),
+            clean(e.str(Field::AwsRegion).unwrap_or("")),
+            one_or_count(distinct(Field::SourceIp), "IPs"),
+            one_or_count(distinct(Field::AccessKeyId), "keys"),
+            what,
+            c[4],
+            at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
+        )?;
+        Ok(())
     }
 
     fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
         match self.format {
             EventFormat::Table => writeln!(
                 out,
-                "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} PRINCIPAL",
-                "TIME", "SEVERITY", "RULE", "SOURCE_IP", "ACCESS_KEY", "EVENT"
+                "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
+                "TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT"
             )?,
             EventFormat::Csv => {
                 let case = self.with_case.then_some("case");
-                csv_row(out, case.into_iter().chain(COLUMNS))?;
+                let extra: &[&str] = if self.enricher.is_some() { &enrichment::COLUMNS } else { &[] };
+                csv_row(out, case.into_iter().chain(COLUMNS).chain(extra.iter().copied()))?;
             }
             EventFormat::Jsonl => {}
         }
@@ -138,6 +265,8 @@ impl FindingWriter {
 
     fn write(&mut self, out: &mut impl Write, store: &Store, f: &Finding, case: Option<&str>) -> anyhow::Result<()> {
         let c = columns(store, f);
+        let place: Vec<String> =
+            self.enricher.as_deref().map(|e| enrichment::cells(e, &c[6])).into_iter().flatten().collect();
         match self.format {
             EventFormat::Table => {
                 // Evidence values reach a terminal: escape sequences planted in them are disarmed.
@@ -147,21 +276,31 @@ impl FindingWriter {
                 if !c[11].is_empty() {
                     more += &format!(" [attempt, failed: {}]", c[11]);
                 }
+                let e = store.event(f.first_row());
+                let account = e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("");
+                let region = e.str(Field::AwsRegion).unwrap_or("");
+                let at = self.enricher.as_deref().and_then(|e| enrichment::summary(e, &c[6]));
                 writeln!(
                     out,
-                    "{:<20} {:<13} {:<36} {:<16} {:<20} {:<32} {}",
+                    "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
                     c[0],
                     c[1],
-                    c[2],
+                    clean(&rule_label(f)),
+                    clean(account),
+                    clean(region),
                     c[6],
                     c[5],
                     format!("{}{more}", c[7]),
-                    c[4]
+                    c[4],
+                    at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
                 )?;
             }
             EventFormat::Csv => {
                 let case = self.with_case.then_some(case.unwrap_or(""));
-                csv_row(out, case.into_iter().chain(c.iter().map(String::as_str)))?;
+                csv_row(
+                    out,
+                    case.into_iter().chain(c.iter().map(String::as_str)).chain(place.iter().map(String::as_str)),
+                )?;
             }
             EventFormat::Jsonl => {
                 let ids: Vec<&str> =
@@ -174,6 +313,9 @@ impl FindingWriter {
                 });
                 if self.with_case {
                     v["case"] = json!(case);
+                }
+                for (k, cell) in enrichment::COLUMNS.iter().zip(&place) {
+                    v[*k] = json!(cell);
                 }
                 serde_json::to_writer(&mut *out, &v)?;
                 out.write_all(b"\n")?;
@@ -205,18 +347,29 @@ const SEVERITIES: [Severity; 5] =
 /// `hunt case1.tscase case2.tscase ...`: the same detectors over each saved case in turn (one
 /// case in memory at a time, so years of incidents need no more memory than the largest), the
 /// findings of all, then a summary per case.
-fn run_cases(
-    cases: &[&Path],
-    detectors: &Detectors,
+/// How a bulk hunt runs and prints.
+struct CaseRun {
     quiet: bool,
     min: Severity,
     explain: bool,
+    no_fold: bool,
     format: EventFormat,
+}
+
+fn run_cases(
+    cases: &[&Path],
+    detectors: &Detectors,
+    window: &WindowArgs,
+    how: &CaseRun,
+    enricher: Option<Arc<Enricher>>,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
+    let CaseRun { quiet, min, explain, no_fold, format } = *how;
     let case_dir = out_args.out.as_deref();
     let mut out = Tee::new(case_dir, file_name(format))?;
-    let mut w = FindingWriter::new(format, true);
+    let inputs = enrichment::audit_inputs(enricher.as_deref());
+    let mut w = FindingWriter::new(format, true, !no_fold);
+    w.enricher = enricher;
     if format != EventFormat::Table {
         w.header(&mut out)?;
     }
@@ -246,7 +399,8 @@ fn run_cases(
                 eprintln!("{label}: {line}");
             }
         }
-        let findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+        let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+        filter::findings_in_window(store, &mut findings, window)?;
         let span = (!store.is_empty()).then(|| (store.times()[0], store.times()[store.len() - 1]));
         if format == EventFormat::Table {
             writeln!(out, "== {label}: {} events, {} findings", store.len(), findings.len())?;
@@ -254,8 +408,8 @@ fn run_cases(
         }
         let mut by_severity = [0; 5];
         let mut rules: std::collections::BTreeMap<&str, usize> = Default::default();
+        w.write_all(&mut out, store, &findings, Some(&label))?;
         for f in &findings {
-            w.write(&mut out, store, f, Some(&label))?;
             by_severity[SEVERITIES.iter().position(|&s| s == f.rule.severity).unwrap_or(4)] += 1;
             *rules.entry(&f.rule.id).or_default() += 1;
         }
@@ -287,7 +441,7 @@ fn run_cases(
         write_summary_csv(&mut table, &summaries)?;
         outputs.extend(table.finish()?);
     }
-    record(case_dir, None, Some(detectors.rule_set_sha256.clone()), outputs)?;
+    record_with_inputs(case_dir, None, Some(detectors.rule_set_sha256.clone()), inputs, outputs)?;
     let history_problems = detectors.history.as_ref().is_some_and(|h| h.evidence.has_problems());
     let attention = summaries.iter().any(|s| s.problems || s.by_severity.iter().any(|&n| n > 0))
         || history_problems

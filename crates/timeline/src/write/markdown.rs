@@ -57,6 +57,9 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         };
         writeln!(out, "| Baseline window | {} .. {} (learned from {}){warn} |", b.from, b.to, cell(&b.source))?;
     }
+    let enrichment = super::text::enrichment_summary(&r.enrichment);
+    let enrichment: Vec<String> = enrichment.iter().map(|l| cell(l)).collect();
+    writeln!(out, "| Enrichment | {} |", enrichment.join("<br>"))?;
 
     writeln!(out, "\n## Actors\n\n| # | verdict | confidence | score | credential | network | tool | first .. last seen | events | errors | top reasons |\n|---:|---|---:|---:|---|---|---|---|---:|---:|---|")?;
     for a in &r.actors {
@@ -94,13 +97,17 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             dash(c.last_used)
         )?;
     }
-    writeln!(out, "\n## Source IPs\n\n| IP | events | first .. last seen | user agents |\n|---|---:|---|---|")?;
+    writeln!(
+        out,
+        "\n## Source IPs\n\n| IP | events | first .. last seen | user agents | where |\n|---|---:|---|---|---|"
+    )?;
     for ip in &r.source_ips {
         let uas: Vec<String> =
             ip.user_agents.iter().zip(&ip.user_agent_kinds).map(|(u, k)| format!("{} ({k})", cell(u))).collect();
+        let place = r.enrichment.of(&ip.ip).map(|i| cell(&i.to_string())).unwrap_or_default();
         writeln!(
             out,
-            "| {} | {} | {} .. {} | {} |",
+            "| {} | {} | {} .. {} | {} | {place} |",
             cell(&ip.ip),
             ip.events,
             ip.first_seen,

@@ -1,5 +1,6 @@
 //! Output writers. Each takes a finished model and a `W: io::Write`; none computes anything.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod navigator;

@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use super::clean;
 use crate::actors::{Actor, Verdict};
 use crate::change::EndState;
+use crate::report::Enrichment;
 use crate::report::{Change, CoverageGap};
 use crate::timeline::TimelineEntry;
-use crate::Report;
+use crate::{Report, Time};
 
 /// Most timeline lines printed in the summary (the JSON report has them all).
 pub const TIMELINE_LIMIT: usize = 200;
@@ -51,13 +52,52 @@ fn actor_line(a: &Actor) -> String {
     )
 }
 
-fn write_actor<W: Write>(out: &mut W, a: &Actor) -> io::Result<()> {
+/// The report's enrichment line(s): the databases used, or that enrichment was not done.
+pub(crate) fn enrichment_summary(e: &Enrichment) -> Vec<String> {
+    if !e.done {
+        return vec!["not done (no --geoip, --asn or --aws-ranges given)".into()];
+    }
+    e.databases
+        .iter()
+        .map(|d| {
+            let mut about = Vec::new();
+            if let Some(t) = &d.database_type {
+                about.push(t.clone());
+            }
+            if let Some(b) = d.build_epoch {
+                about.push(format!("built {}", Time(b as i64 * 1000)));
+            }
+            if let Some(c) = &d.create_date {
+                about.push(format!("created {c}"));
+            }
+            if let Some(t) = &d.sync_token {
+                about.push(format!("sync token {t}"));
+            }
+            if let Some(n) = d.prefixes {
+                about.push(format!("{n} prefixes"));
+            }
+            about.push(format!("SHA-256 {}", d.sha256));
+            format!("{} {} ({})", d.kind.flag().trim_start_matches('-'), d.file, about.join(", "))
+        })
+        .collect()
+}
+
+/// `ip (what the databases say)`, or the address alone when not enriched.
+fn with_info(e: &Enrichment, ip: &str) -> String {
+    match e.of(ip) {
+        Some(i) => format!("{ip} ({i})"),
+        None => ip.to_owned(),
+    }
+}
+
+fn write_actor<W: Write>(out: &mut W, a: &Actor, e: &Enrichment) -> io::Result<()> {
     writeln!(out, "  {}", actor_line(a))?;
     writeln!(out, "      principals: {}", list(&a.principals))?;
     if !a.access_keys.is_empty() {
         writeln!(out, "      access keys: {}", list(&a.access_keys))?;
     }
-    writeln!(out, "      source IPs: {}", list(&a.source_ips))?;
+    let ips: Vec<String> = a.source_ips.iter().map(|ip| with_info(e, ip)).collect();
+    writeln!(out, "      source IPs: {}", list(&ips))?;
     for ua in a.user_agents.iter().take(3) {
         writeln!(out, "      user agent: {}", clean(ua))?;
     }
@@ -183,6 +223,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             )?;
         }
     }
+    for (i, line) in enrichment_summary(&r.enrichment).iter().enumerate() {
+        let label = if i == 0 { "Enrichment:" } else { "" };
+        writeln!(out, "{label:<19}{}", clean(line))?;
+    }
 
     let count = |v: Verdict| r.actors.iter().filter(|a| a.verdict == v).count();
     writeln!(
@@ -195,7 +239,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         count(Verdict::Benign)
     )?;
     for a in r.actors.iter().filter(|a| matches!(a.verdict, Verdict::Attacker | Verdict::Suspicious)) {
-        write_actor(out, a)?;
+        write_actor(out, a, &r.enrichment)?;
     }
     let others: Vec<&Actor> =
         r.actors.iter().filter(|a| matches!(a.verdict, Verdict::Unknown | Verdict::Benign)).collect();
@@ -228,6 +272,9 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     writeln!(out, "\nSource IPs ({})", r.source_ips.len())?;
     for ip in &r.source_ips {
         writeln!(out, "  {:<40} {:>5} events  {} .. {}", ip.ip, ip.events, ip.first_seen, ip.last_seen)?;
+        if let Some(i) = r.enrichment.of(&ip.ip) {
+            writeln!(out, "      where: {}", clean(&i.to_string()))?;
+        }
         for (ua, kind) in ip.user_agents.iter().zip(&ip.user_agent_kinds) {
             writeln!(out, "      user agent [{kind}]: {}", clean(ua))?;
         }

@@ -1,18 +1,19 @@
-//! The attacker timeline as CSV in Timeline Explorer's conventions: one row per timeline entry,
-//! `datetime` first, ISO 8601 UTC.
-//!
-//! Only the attacker timeline is written (the report's `timeline`): events of suspicious actors
-//! are not in the model, and writers compute nothing.
+//! The timeline as CSV in Timeline Explorer's conventions: one row per event, `datetime` first,
+//! ISO 8601 UTC. The attacker's events (the report's `timeline`) and the events to review
+//! (`suspicious_timeline`) are written in one time order; the `actor` and `verdict` columns tell
+//! them apart.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::{clean, csv_cell};
+use trailscope_enrich::IpInfo;
+
 use crate::actors::is_denial;
 use crate::{Report, TimelineEntry};
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 19] = [
     "datetime",
     "actor",
     "verdict",
@@ -28,6 +29,11 @@ pub const COLUMNS: [&str; 15] = [
     "region",
     "principal",
     "access_key",
+    // Enrichment of source_ip (empty without --geoip/--asn/--aws-ranges, or when unknown).
+    "country",
+    "asn",
+    "as_org",
+    "cloud",
 ];
 
 /// `ok`, `denied`, or `failed:<errorCode>`.
@@ -40,7 +46,7 @@ pub(crate) fn outcome(e: &TimelineEntry) -> String {
 }
 
 /// One timeline entry with its actor and resource looked up: the cells of [`COLUMNS`], raw.
-pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
+pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
     let actors: HashMap<usize, _> = report.actors.iter().map(|a| (a.id, a)).collect();
     // Only persistence and evasion calls carry a target in the model; other rows stay empty.
     let targets: HashMap<&str, &str> = report
@@ -52,10 +58,12 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
         .collect();
     report
         .timeline
-        .entries
-        .iter()
+        .merged(&report.suspicious_timeline)
+        .into_iter()
         .map(|e| {
             let actor = actors.get(&e.actor);
+            let info = report.enrichment.of(&e.source_ip);
+            let known = |f: fn(&IpInfo) -> Option<String>| info.and_then(f).unwrap_or_default();
             [
                 e.time.to_string(),
                 e.actor.to_string(),
@@ -72,12 +80,16 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 15]> {
                 e.region.clone(),
                 e.principal.clone(),
                 e.access_key.clone().unwrap_or_default(),
+                known(|i| i.country_code.clone()),
+                known(|i| i.asn.map(|n| n.to_string())),
+                known(|i| i.as_org.clone()),
+                known(IpInfo::cloud),
             ]
         })
         .collect()
 }
 
-/// Write the attacker timeline as CSV with a header. Every cell is formula-neutralised (the
+/// Write the timeline as CSV with a header. Every cell is formula-neutralised (the
 /// leading character decides, so a leading tab is still quoted) and then stripped of control
 /// characters, since the file is as often `cat`-ed as opened in a spreadsheet.
 ///

@@ -1,5 +1,6 @@
-//! The attacker timeline as Timesketch JSONL: one object per timeline entry with Timesketch's
-//! required `message`, `datetime` and `timestamp_desc`, then the CSV timeline's columns.
+//! The timeline (the attacker's and the suspicious actors' events, as in the CSV) as Timesketch
+//! JSONL: one object per event with Timesketch's required `message`, `datetime` and
+//! `timestamp_desc`, then the CSV timeline's columns.
 
 use std::io::{self, Write};
 
