@@ -126,6 +126,7 @@ pub fn run(
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, false, !no_fold);
     w.zone = out_args.tz.unwrap_or_default();
+    w.color = out_args.color();
     w.enricher = enricher;
     w.header(&mut out)?;
     w.write_all(&mut out, store, &findings, None)?;
@@ -152,6 +153,8 @@ struct FindingWriter {
     format: EventFormat,
     /// Table only: the zone times are shown in (`--tz`).
     zone: DisplayZone,
+    /// Table only: severities in colour (a terminal, no `--no-color`/NO_COLOR).
+    color: bool,
     with_case: bool,
     /// Table only: fold a rule's repeated findings for one principal into one line.
     fold: bool,
@@ -174,7 +177,24 @@ fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -
 
 impl FindingWriter {
     fn new(format: EventFormat, with_case: bool, fold: bool) -> Self {
-        FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc }
+        FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc, color: false }
+    }
+
+    /// The severity cell, padded to its column, in colour when asked (padding first: escape
+    /// codes have no width).
+    fn severity(&self, name: &str, s: Severity) -> String {
+        let padded = format!("{name:<8}");
+        if !self.color {
+            return padded;
+        }
+        let style = match s {
+            Severity::Critical => anstyle::AnsiColor::Red.on_default().bold(),
+            Severity::High => anstyle::AnsiColor::Red.on_default(),
+            Severity::Medium => anstyle::AnsiColor::Yellow.on_default(),
+            Severity::Low => anstyle::AnsiColor::Cyan.on_default(),
+            Severity::Informational => anstyle::Style::new(),
+        };
+        format!("{style}{padded}{style:#}")
     }
 
     /// Every finding; in the table, repeats of a rule for one principal folded when asked.
@@ -218,6 +238,7 @@ impl FindingWriter {
         let first = group[0];
         let mut c = columns(store, first).map(|v| clean(&v).into_owned());
         c[0] = self.zone.format(store.times()[first.first_row()]);
+        c[1] = self.severity(&c[1], first.rule.severity);
         let e = store.event(first.first_row());
         let distinct = |field: Field| {
             let set: std::collections::BTreeSet<&str> =
@@ -282,6 +303,7 @@ impl FindingWriter {
                 // Evidence values reach a terminal: escape sequences planted in them are disarmed.
                 let mut c = c.map(|v| clean(&v).into_owned());
                 c[0] = self.zone.format(store.times()[f.first_row()]);
+                c[1] = self.severity(&c[1], f.rule.severity);
                 let mut more =
                     if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
                 if !c[11].is_empty() {
@@ -381,6 +403,7 @@ fn run_cases(
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, true, !no_fold);
     w.zone = out_args.tz.unwrap_or_default();
+    w.color = out_args.color();
     w.enricher = enricher;
     if format != EventFormat::Table {
         w.header(&mut out)?;
@@ -532,4 +555,20 @@ fn write_summary_csv(out: &mut impl Write, summaries: &[CaseSummary]) -> anyhow:
         csv_row(out, row.iter().map(String::as_str))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_are_coloured_only_when_asked_and_keep_their_width() {
+        let mut w = FindingWriter::new(EventFormat::Table, false, true);
+        assert_eq!(w.severity("high", Severity::High), "high    ");
+        w.color = true;
+        let c = w.severity("critical", Severity::Critical);
+        assert!(c.starts_with('\x1b') && c.contains("critical") && c.ends_with("\x1b[0m"), "{c:?}");
+        let plain: String = c.split('\x1b').map(|p| p.split_once('m').map_or(p, |(_, rest)| rest)).collect();
+        assert_eq!(plain, "critical");
+    }
 }
