@@ -260,9 +260,10 @@ impl FindingWriter {
         }
         // The fold key holds the first event's source IP: where it is describes the group.
         let at = self.enricher.as_deref().and_then(|en| enrichment::summary(en, &c[6]));
+        let tw = self.zone.format(0).len();
         writeln!(
             out,
-            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
+            "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
             c[0],
             c[1],
             clean(&rule_label(first)),
@@ -278,10 +279,11 @@ impl FindingWriter {
     }
 
     fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
+        let tw = self.zone.format(0).len();
         match self.format {
             EventFormat::Table => writeln!(
                 out,
-                "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
+                "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
                 "TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT"
             )?,
             EventFormat::Csv => {
@@ -313,9 +315,10 @@ impl FindingWriter {
                 let account = e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("");
                 let region = e.str(Field::AwsRegion).unwrap_or("");
                 let at = self.enricher.as_deref().and_then(|e| enrichment::summary(e, &c[6]));
+                let tw = self.zone.format(0).len();
                 writeln!(
                     out,
-                    "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
+                    "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
                     c[0],
                     c[1],
                     clean(&rule_label(f)),
