@@ -180,6 +180,14 @@ impl FindingWriter {
         FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc, color: false }
     }
 
+    /// One table line: time, severity, rule, account, region, source IP, access key, event,
+    /// principal, then `tail` (the enrichment note).
+    fn table_row(&self, out: &mut impl Write, cells: [&str; 9], tail: &str) -> std::io::Result<()> {
+        let tw = self.zone.format(0).len();
+        let [time, severity, rule, account, region, ip, key, event, principal] = cells;
+        writeln!(out, "{time:<tw$} {severity:<8} {rule:<44} {account:<12} {region:<14} {ip:<16} {key:<20} {event:<32} {principal}{tail}")
+    }
+
     /// The severity cell, padded to its column, in colour when asked (padding first: escape
     /// codes have no width).
     fn severity(&self, name: &str, s: Severity) -> String {
@@ -254,37 +262,31 @@ impl FindingWriter {
         let last = group.iter().flat_map(|f| f.rows.last()).max().copied().unwrap_or(0) as usize;
         let failed = group.iter().filter(|f| f.attempt(store).is_some()).count();
         let mut what =
-            format!("{} x{} ({events} events, until {})", c[7], group.len(), chrono_free_iso(store.times()[last]));
+            format!("{} x{} ({events} events, until {})", c[7], group.len(), self.zone.format(store.times()[last]));
         if failed > 0 {
             what += &format!(" [{failed} failed attempts]");
         }
         // The fold key holds the first event's source IP: where it is describes the group.
         let at = self.enricher.as_deref().and_then(|en| enrichment::summary(en, &c[6]));
-        let tw = self.zone.format(0).len();
-        writeln!(
+        let account = clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or(""));
+        let region = clean(e.str(Field::AwsRegion).unwrap_or(""));
+        let tail = at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default();
+        let (ips, keys) =
+            (one_or_count(distinct(Field::SourceIp), "IPs"), one_or_count(distinct(Field::AccessKeyId), "keys"));
+        self.table_row(
             out,
-            "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
-            c[0],
-            c[1],
-            clean(&rule_label(first)),
-            clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("")),
-            clean(e.str(Field::AwsRegion).unwrap_or("")),
-            one_or_count(distinct(Field::SourceIp), "IPs"),
-            one_or_count(distinct(Field::AccessKeyId), "keys"),
-            what,
-            c[4],
-            at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
+            [&c[0], &c[1], &clean(&rule_label(first)), &account, &region, &ips, &keys, &what, &c[4]],
+            &tail,
         )?;
         Ok(())
     }
 
     fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
-        let tw = self.zone.format(0).len();
         match self.format {
-            EventFormat::Table => writeln!(
+            EventFormat::Table => self.table_row(
                 out,
-                "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
-                "TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT"
+                ["TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT", "PRINCIPAL"],
+                "",
             )?,
             EventFormat::Csv => {
                 let case = self.with_case.then_some("case");
@@ -315,20 +317,13 @@ impl FindingWriter {
                 let account = e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("");
                 let region = e.str(Field::AwsRegion).unwrap_or("");
                 let at = self.enricher.as_deref().and_then(|e| enrichment::summary(e, &c[6]));
-                let tw = self.zone.format(0).len();
-                writeln!(
+                let tail = at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default();
+                let (account, region) = (clean(account), clean(region));
+                let event = format!("{}{more}", c[7]);
+                self.table_row(
                     out,
-                    "{:<tw$} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
-                    c[0],
-                    c[1],
-                    clean(&rule_label(f)),
-                    clean(account),
-                    clean(region),
-                    c[6],
-                    c[5],
-                    format!("{}{more}", c[7]),
-                    c[4],
-                    at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
+                    [&c[0], &c[1], &clean(&rule_label(f)), &account, &region, &c[6], &c[5], &event, &c[4]],
+                    &tail,
                 )?;
             }
             EventFormat::Csv => {
