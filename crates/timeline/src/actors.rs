@@ -1219,6 +1219,14 @@ fn score_behaviour(
             by_origin.entry(cl.origin).or_default().push(i);
         }
     }
+    // Networks the account's own established actors (active from the start for a day or more)
+    // work from: an owner's key showing up on the organisation's CI or office network is far
+    // less telling than one showing up on a network nobody there has used.
+    let home: AHashSet<u32> = clusters
+        .iter()
+        .filter(|cl| cl.tool != Some(ToolClass::AwsService) && established(times, &cl.rows))
+        .map(|cl| cl.network)
+        .collect();
     for members in by_origin.values() {
         if members.len() < 2 {
             continue;
@@ -1236,13 +1244,16 @@ fn score_behaviour(
             let first_row = clusters[c].rows[0] as usize;
             let nets: BTreeSet<&str> = earlier.iter().map(|&o| labels[clusters[o].network as usize].as_str()).collect();
             if !nets.contains(labels[clusters[c].network as usize].as_str()) {
+                let at_home = home.contains(&clusters[c].network);
                 let detail = format!(
-                    "first use of {} from {} (used before from {})",
+                    "first use of {} from {} (used before from {}){}",
                     labels[clusters[c].origin as usize],
                     labels[clusters[c].network as usize],
-                    nets.into_iter().collect::<Vec<_>>().join(", ")
+                    nets.into_iter().collect::<Vec<_>>().join(", "),
+                    if at_home { "; a network the account's established actors work from" } else { "" }
                 );
-                clusters[c].add(ReasonKind::NewNetworkForCredential, 15, detail, None, vec![event_id(first_row)]);
+                let points = if at_home { 5 } else { 15 };
+                clusters[c].add(ReasonKind::NewNetworkForCredential, points, detail, None, vec![event_id(first_row)]);
             }
             let tools: BTreeSet<ToolClass> = earlier.iter().filter_map(|&o| clusters[o].tool).collect();
             if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
