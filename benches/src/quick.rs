@@ -323,6 +323,10 @@ pub fn measure(inputs: &[PathBuf], opts: &Options) -> Result<Summary, String> {
         fig("ingest_mb_per_s", report.bytes_uncompressed() as f64 / 1e6 / wall(ingest_t), "MB/s", Higher, Rep),
         fig("probe_s", wall(probe_t), "s", Lower, Rep),
         fig("probe_events_per_s", n / wall(probe_t), "events/s", Higher, Rep),
+        // CPU seconds (user + system, all threads) of the fastest repetition: what the gated
+        // ratio is made of, for reading a change's effect on each side.
+        fig("ingest_cpu_s", cpu(ingest_t), "s", Lower, Rep),
+        fig("probe_cpu_s", cpu(probe_t), "s", Lower, Rep),
         fig("hunt_s", wall(hunt_t), "s", Lower, Rep),
         fig("analyze_s", wall(analyze_t), "s", Lower, Rep),
         // Wall-time ratios swing by ±20 % on a loaded machine (threads descheduled unevenly):
@@ -578,11 +582,48 @@ pub fn table(summary: &Value, baseline: Option<&Value>, regressions: &[Regressio
     out
 }
 
+/// Which files the quick dump is made of (`bench-quick --shape`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// Half in files of at most 20 records, half in ten large files: the CI shape.
+    #[default]
+    Mixed,
+    /// Every event in files of at most 8 records (real trails of quiet accounts and regions).
+    Tiny,
+    /// Every event in files of about 1,500 records (busy accounts, exports).
+    Large,
+}
+
+impl Shape {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Mixed => "mixed",
+            Shape::Tiny => "tiny",
+            Shape::Large => "large",
+        }
+    }
+}
+
+impl FromStr for Shape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mixed" => Ok(Shape::Mixed),
+            "tiny" => Ok(Shape::Tiny),
+            "large" => Ok(Shape::Large),
+            _ => Err(format!("unknown dump shape {s:?} (mixed, tiny or large)")),
+        }
+    }
+}
+
 /// Shape of the quick dump.
 #[derive(Clone, Debug)]
 pub struct DumpShape {
-    /// Events in all (half in small files, half in large files).
+    /// Events in all.
     pub events: usize,
+    /// Events in small files (the generator's S3 tree, with the attack); the rest go to large files.
+    pub small_events: usize,
     /// Most records per small file.
     pub small_per_file: usize,
     /// Number of large files.
@@ -593,21 +634,33 @@ impl DumpShape {
     /// The CI shape for `events` events: half in files of at most 20 records (the generator's
     /// S3 layout, with the attack), half in ten large files.
     pub fn new(events: usize) -> Self {
-        DumpShape { events, small_per_file: 20, large_files: 10 }
+        Self::of(Shape::Mixed, events)
+    }
+
+    /// `events` events laid out as `shape` says.
+    pub fn of(shape: Shape, events: usize) -> Self {
+        match shape {
+            Shape::Mixed => DumpShape { events, small_events: events / 2, small_per_file: 20, large_files: 10 },
+            Shape::Tiny => DumpShape { events, small_events: events, small_per_file: 8, large_files: 0 },
+            Shape::Large => {
+                DumpShape { events, small_events: 0, small_per_file: 20, large_files: events.div_ceil(1500) }
+            }
+        }
     }
 }
 
 /// Write the quick dump under `dir`: `small/` (the generator's S3 tree with the attack, at most
 /// `small_per_file` records per file, no digests) and `large/` (background events of another
 /// seed in `large_files` big `{"Records":[…]}` files, as an export or a concatenated archive
-/// would have). Deterministic: same shape, same bytes.
+/// would have). Either part is left out when it gets no events. Deterministic: same shape, same
+/// bytes.
 ///
 /// # Errors
 /// I/O errors while writing.
 pub fn generate(dir: &Path, shape: &DumpShape) -> std::io::Result<()> {
     use rand::SeedableRng;
     use std::io::Write;
-    let half = shape.events / 2;
+    let half = shape.small_events.min(shape.events);
     let cfg = trailscope_gen::GenConfig {
         events: half,
         days: 3,
@@ -615,7 +668,12 @@ pub fn generate(dir: &Path, shape: &DumpShape) -> std::io::Result<()> {
         digests: false,
         ..Default::default()
     };
-    trailscope_gen::generate(&cfg, &dir.join("small"))?;
+    if half > 0 {
+        trailscope_gen::generate(&cfg, &dir.join("small"))?;
+    }
+    if shape.events == half || shape.large_files == 0 {
+        return Ok(());
+    }
 
     let cfg = trailscope_gen::GenConfig { events: shape.events - half, seed: cfg.seed + 1, ..cfg };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);

@@ -6,7 +6,8 @@ use trailscope_benches::quick::{self, compare, DumpShape, Options, Slowdown, Sta
 
 fn tiny() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    quick::generate(dir.path(), &DumpShape { events: 1_200, small_per_file: 20, large_files: 2 }).unwrap();
+    quick::generate(dir.path(), &DumpShape { events: 1_200, small_events: 600, small_per_file: 20, large_files: 2 })
+        .unwrap();
     let paths = vec![dir.path().to_path_buf()];
     (dir, paths)
 }
@@ -107,4 +108,34 @@ fn slowdown_spec_parses() {
     assert_eq!("ingest".parse::<Slowdown>().unwrap(), Slowdown { stage: Stage::Ingest, factor: 2.0 });
     assert!("ingest=0.5".parse::<Slowdown>().is_err());
     assert!("parse=2".parse::<Slowdown>().is_err());
+}
+
+/// Records per CloudTrail file of a generated quick dump, and how many of its files lie under `small/`.
+fn records_per_file(shape: quick::Shape, events: usize) -> (Vec<u64>, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    quick::generate(dir.path(), &DumpShape::of(shape, events)).unwrap();
+    let opts = trailscope_ingest::IngestOptions { threads: 2, ..Default::default() };
+    let (_, report) = trailscope_ingest::ingest(&[dir.path().to_path_buf()], &opts, None).unwrap();
+    let logs: Vec<_> = report.files.iter().filter(|f| f.kind == trailscope_ingest::FileKind::Log).collect();
+    let small = logs.iter().filter(|f| f.path.contains("/small/")).count();
+    (logs.iter().map(|f| f.records).collect(), small)
+}
+
+#[test]
+fn shapes_put_events_in_tiny_or_large_files() {
+    let (tiny, small) = records_per_file(quick::Shape::Tiny, 3_000);
+    assert_eq!(small, tiny.len(), "tiny: the generator's S3 tree only");
+    assert!(tiny.iter().all(|&n| (1..=8).contains(&n)), "tiny: at most 8 records per file");
+    assert!(tiny.iter().sum::<u64>() >= 3_000);
+
+    let (large, small) = records_per_file(quick::Shape::Large, 4_500);
+    assert_eq!(small, 0, "large: no small files");
+    assert!(large.len() >= 3 && large.iter().all(|&n| n <= 1_500 + 1_500 / 10), "{large:?}");
+    assert!(
+        large.iter().filter(|&&n| n >= 1_000).count() >= large.len() - 1,
+        "large: ~1,500 records per file: {large:?}"
+    );
+
+    assert_eq!("tiny".parse::<quick::Shape>(), Ok(quick::Shape::Tiny));
+    assert!("huge".parse::<quick::Shape>().unwrap_err().contains("mixed, tiny or large"));
 }

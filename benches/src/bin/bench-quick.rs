@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use trailscope_benches::quick::{self, DumpShape, Options, DEFAULT_TOLERANCE};
+use trailscope_benches::quick::{self, DumpShape, Options, Shape, DEFAULT_TOLERANCE};
 
 // The allocator the `trailscope` binary uses, so that ingest is measured as it runs there.
 #[global_allocator]
@@ -27,10 +27,14 @@ target/bench-summary.json, prints a table and compares with a baseline.
 
   PATH...              dump(s) to measure (default: the generated quick dump)
   --events N           size of the generated quick dump (default 200000)
+  --shape SHAPE        files of the generated quick dump: mixed (default: half in files of at
+                       most 20 records, half in ten large files), tiny (at most 8 records per
+                       file) or large (about 1,500 records per file); only mixed is compared with
+                       benches/baseline.json by default
   --threads N          ingest and probe threads (default 0: one per core)
   --reps N             repetitions per stage, fastest kept (default 3)
-  --baseline FILE      baseline to compare with (default benches/baseline.json without PATH,
-                       none with PATH)
+  --baseline FILE      baseline to compare with (default benches/baseline.json for the mixed
+                       quick dump, none with PATH or another shape)
   --no-compare         do not compare
   --write-baseline     write this run as the baseline (review its diff like a golden file)
   --summary FILE       where to write the summary (default target/bench-summary.json)
@@ -45,6 +49,7 @@ target/bench-summary.json, prints a table and compares with a baseline.
 struct Args {
     paths: Vec<PathBuf>,
     events: usize,
+    shape: Shape,
     opts: Options,
     baseline: Option<PathBuf>,
     compare: bool,
@@ -59,6 +64,7 @@ fn parse() -> Result<Args, String> {
     let mut a = Args {
         paths: Vec::new(),
         events: 200_000,
+        shape: Shape::Mixed,
         opts: Options::default(),
         baseline: None,
         compare: true,
@@ -89,6 +95,7 @@ fn parse() -> Result<Args, String> {
                 std::process::exit(0);
             }
             "--events" => a.events = num("--events", value("--events")?)?,
+            "--shape" => a.shape = value("--shape")?.parse()?,
             "--threads" | "-j" => a.opts.threads = num("--threads", value("--threads")?)?,
             "--reps" => a.opts.reps = num("--reps", value("--reps")?)?,
             "--baseline" => a.baseline = Some(value("--baseline")?.into()),
@@ -109,19 +116,24 @@ fn parse() -> Result<Args, String> {
     if !(0.0..1.0).contains(&a.tolerance) {
         return Err(format!("tolerance must be in [0, 1), got {}", a.tolerance));
     }
-    if a.paths.is_empty() && a.baseline.is_none() {
+    if a.paths.is_empty() && a.shape == Shape::Mixed && a.baseline.is_none() {
         a.baseline = Some(trailscope_benches::workspace_dir().join("benches/baseline.json"));
     }
     if a.write_baseline && a.baseline.is_none() {
-        return Err("--write-baseline with PATH needs --baseline FILE".to_owned());
+        return Err("--write-baseline with PATH or --shape tiny|large needs --baseline FILE".to_owned());
     }
     Ok(a)
 }
 
 /// The quick dump, generated in a child process so that the generator's memory does not count
 /// in this process's peak RSS.
-fn quick_dump(events: usize) -> Result<PathBuf, String> {
-    let dir = trailscope_benches::bench_dir().join(format!("quick-{events}"));
+fn quick_dump(shape: Shape, events: usize) -> Result<PathBuf, String> {
+    // The mixed dump keeps its historical directory name, so existing caches stay valid.
+    let name = match shape {
+        Shape::Mixed => format!("quick-{events}"),
+        other => format!("quick-{}-{events}", other.name()),
+    };
+    let dir = trailscope_benches::bench_dir().join(name);
     if dir.join(".complete").exists() {
         return Ok(dir);
     }
@@ -130,7 +142,7 @@ fn quick_dump(events: usize) -> Result<PathBuf, String> {
     let status = std::process::Command::new(exe)
         .arg("--generate")
         .arg(&dir)
-        .args(["--events", &events.to_string()])
+        .args(["--events", &events.to_string(), "--shape", shape.name()])
         .status()
         .map_err(|e| format!("starting the generator: {e}"))?;
     if !status.success() {
@@ -144,11 +156,11 @@ fn run() -> Result<bool, String> {
     let a = parse()?;
     if let Some(dir) = &a.generate {
         let _ = std::fs::remove_dir_all(dir);
-        quick::generate(dir, &DumpShape::new(a.events)).map_err(|e| format!("{}: {e}", dir.display()))?;
+        quick::generate(dir, &DumpShape::of(a.shape, a.events)).map_err(|e| format!("{}: {e}", dir.display()))?;
         std::fs::write(dir.join(".complete"), b"").map_err(|e| e.to_string())?;
         return Ok(true);
     }
-    let paths = if a.paths.is_empty() { vec![quick_dump(a.events)?] } else { a.paths.clone() };
+    let paths = if a.paths.is_empty() { vec![quick_dump(a.shape, a.events)?] } else { a.paths.clone() };
     if let Some(name) = &a.count {
         // For benches/compare: the probe alone, answering "how many NAME events".
         let files: Vec<PathBuf> = trailscope_ingest::discover(&paths, false)
@@ -164,7 +176,14 @@ fn run() -> Result<bool, String> {
     let mut summary = quick::measure(&paths, &a.opts)?;
     if a.paths.is_empty() {
         // Not the local path: the baseline should read the same on every machine.
-        summary.inputs = vec![format!("generated: quick dump, {} events (bench-quick --events)", a.events)];
+        summary.inputs = match a.shape {
+            Shape::Mixed => vec![format!("generated: quick dump, {} events (bench-quick --events)", a.events)],
+            s => vec![format!(
+                "generated: quick dump, {} shape, {} events (bench-quick --shape --events)",
+                s.name(),
+                a.events
+            )],
+        };
     }
     let json = summary.to_json(a.tolerance);
     let text = serde_json::to_string_pretty(&json).expect("summary to JSON") + "\n";

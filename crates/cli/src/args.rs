@@ -195,6 +195,15 @@ pub struct OutArgs {
     /// manifest.csv) and an audit-log entry there. Evidence is never written to otherwise.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Show times in this zone in human-readable outputs (text, Markdown and HTML reports,
+    /// tables): UTC, an offset (+02:00; --tz=-05:00) or an IANA name (Europe/Berlin). Machine formats (JSON,
+    /// CSV, JSONL) stay UTC.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub tz: Option<trailscope_timeline::DisplayZone>,
+}
+
+fn parse_zone(s: &str) -> Result<trailscope_timeline::DisplayZone, String> {
+    s.parse().map_err(|e: trailscope_timeline::zone::BadZone| e.to_string())
 }
 
 /// `trailscope rules ...`

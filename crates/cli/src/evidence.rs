@@ -208,6 +208,32 @@ fn sane_eta(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
     let _ = write!(w, "{}", indicatif::HumanDuration(Duration::from_secs_f64(left)));
 }
 
+/// A spinner on stderr for an analysis phase after ingest (rules, attribution), shown only on a
+/// terminal and never with `--quiet`; dropped (cleared) when the phase ends.
+pub struct Phase(Option<ProgressBar>);
+
+impl Phase {
+    /// Start showing `what`.
+    pub fn start(quiet: bool, what: impl Into<String>) -> Phase {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Phase(None);
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(ProgressStyle::with_template("{spinner} {msg}  [{elapsed}]").expect("static template"));
+        pb.set_message(what.into());
+        pb.enable_steady_tick(Duration::from_millis(120));
+        Phase(Some(pb))
+    }
+}
+
+impl Drop for Phase {
+    fn drop(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
 /// Tell the examiner on stderr what could not be read, so it is never lost silently.
 pub fn notes(report: &IngestReport, verbose: bool) {
     let errors: Vec<_> = report.file_errors().collect();

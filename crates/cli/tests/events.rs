@@ -160,3 +160,22 @@ fn hostile_values_are_disarmed_in_the_table_and_csv() {
     let o = run_on(&["hunt", "-q", "--no-baseline"], &[&p]);
     assert!(!o.stdout.contains(&0x1b), "{:?}", stdout(&o));
 }
+
+/// `--tz` changes what a person reads, never what a tool parses.
+#[test]
+fn tz_moves_human_readable_times_only() {
+    let o = run_on(&["events", "-q", "--limit", "1", "--tz", "Asia/Tokyo"], &[&sample()]);
+    let table = stdout(&o);
+    let first = jsonl_all()[0]["eventTime"].as_str().unwrap().to_owned();
+    assert!(table.lines().nth(1).unwrap().contains("+09:00"), "{table}");
+    let csv = stdout(&run_on(&["events", "-q", "--limit", "1", "--tz", "Asia/Tokyo", "--format", "csv"], &[&sample()]));
+    assert!(csv.lines().nth(1).unwrap().starts_with(&first), "CSV stays UTC: {csv}");
+
+    let text = stdout(&run_on(&["analyze", "-q", "--tz=-05:00"], &[&sample()]));
+    assert!(line(&text, "Evidence:").contains("-05:00"), "{text}");
+    let json = stdout(&run_on(&["analyze", "-q", "--tz=-05:00", "--format", "json"], &[&sample()]));
+    assert!(!json.contains("-05:00") && json.contains("Z\""), "JSON stays UTC");
+    let o = run_on(&["hunt", "-q", "--tz", "Mars/Base"], &[&sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a time zone"), "{}", stderr(&o));
+}

@@ -8,9 +8,11 @@
 //! 3. gzip is decoded by libdeflate into a reused buffer ([`decode`]), flate2 as fallback;
 //! 4. the wrapper is recognised by content (S3 `Records`, lookup-events `Events`, bare array,
 //!    JSON Lines, single record, digest) and each record is split on simd-json's tape into
-//!    columns and a compact payload, inside a per-file [`ChunkBuilder`].
+//!    columns and a compact payload, inside a per-file [`ChunkBuilder`] whose values are
+//!    interned into the worker's dictionaries, kept from file to file.
 //!
-//! The chunks are then merged in file order, duplicates (same `eventID` and
+//! The chunks are then merged in file order (each value getting its store-wide id there, so ids
+//! never depend on which thread read what), duplicates (same `eventID` and
 //! `recipientAccountId`) are dropped, and the store is sorted by time. Nothing is dropped
 //! silently: every file gets a [`FileOutcome`], every skipped record is counted by reason.
 //!
@@ -32,11 +34,12 @@ mod time;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use trailscope_store::{ChunkBuilder, SourceFile, Store, StoreBuilder};
+use trailscope_store::{ChunkBuilder, SourceFile, Store, StoreBuilder, WorkerState};
 
 pub use discover::{archive_key, discover, ArchiveKey, InputFile};
 pub use error::{FileError, FileErrorKind, IngestError};
@@ -114,37 +117,48 @@ pub fn ingest_files(
     // than per file: real dumps hold many tiny files).
     const BATCH: usize = 16;
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<FileResult>)>();
+    // One worker per pool thread for the whole run (rayon's `for_each_init` would make one per
+    // job split): its buffers and dictionaries serve every file the thread reads.
+    let workers: Vec<Mutex<Worker>> =
+        (0..threads).map(|t| Mutex::new(Worker::new(opts.hash_uncompressed, t as u32))).collect();
     let mut builder = StoreBuilder::new();
     let mut report = IngestReport { threads, ..Default::default() };
     let merged: Result<(), IngestError> = std::thread::scope(|scope| {
         scope.spawn(|| {
             pool.install(|| {
-                files.par_chunks(BATCH).enumerate().for_each_init(
-                    || (Worker::new(opts.hash_uncompressed), tx.clone()),
-                    |(w, tx), (i, batch)| {
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let results: Vec<FileResult> = batch
-                            .iter()
-                            .map(|f| {
-                                let r = w.process(f);
-                                if let Some(p) = progress {
-                                    p(ProgressEvent::File(&r.0));
-                                }
-                                r
-                            })
-                            .collect();
-                        // The merger only hangs up after a strict-mode stop.
-                        let _ = tx.send((i, results));
-                    },
-                )
+                files.par_chunks(BATCH).enumerate().for_each(|(i, batch)| {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    // Only this thread takes its slot, so the lock is never contended; it
+                    // is held over the send, so a worker's chunks arrive in the order it
+                    // sealed them (what `StoreBuilder::learn` needs).
+                    let slot = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                    let mut w = workers[slot].lock().unwrap_or_else(PoisonError::into_inner);
+                    let results: Vec<FileResult> = batch
+                        .iter()
+                        .map(|f| {
+                            let r = w.process(f);
+                            if let Some(p) = progress {
+                                p(ProgressEvent::File(&r.0));
+                            }
+                            r
+                        })
+                        .collect();
+                    // The merger only hangs up after a strict-mode stop.
+                    let _ = tx.send((i, results));
+                })
             });
             drop(tx);
         });
         let mut pending: BTreeMap<usize, Vec<FileResult>> = BTreeMap::new();
         let mut next = 0;
         for (i, r) in rx.iter() {
+            // The strings a worker's dictionaries gained, learned in the order it sealed its
+            // chunks, before file order puts them to use.
+            for (_, chunk, _) in &r {
+                builder.learn(chunk);
+            }
             pending.insert(i, r);
             while let Some(batch) = pending.remove(&next) {
                 next += 1;
@@ -159,6 +173,7 @@ pub fn ingest_files(
         Ok(())
     });
     merged?;
+    drop(workers); // their dictionaries and buffers, before finish's copies
     let store = pool.install(|| builder.finish());
     report.elapsed = started.elapsed();
     Ok((store, report))
@@ -208,18 +223,45 @@ const MAX_DIGEST_BYTES: usize = 64 << 20;
 
 /// One thread's reusable state.
 struct Worker {
+    /// Which worker this is (the id its chunks carry).
+    id: u32,
     hash_uncompressed: bool,
     gunzip: decode::Decompressor,
     buf: Vec<u8>,
     parser: parse::Parser,
+    /// The dictionaries this worker's chunks intern into, from file to file.
+    state: WorkerState,
 }
 
 impl Worker {
-    fn new(hash_uncompressed: bool) -> Self {
-        Worker { hash_uncompressed, gunzip: decode::Decompressor::new(), buf: Vec::new(), parser: parse::Parser::new() }
+    fn new(hash_uncompressed: bool, id: u32) -> Self {
+        Worker {
+            id,
+            hash_uncompressed,
+            gunzip: decode::Decompressor::new(),
+            buf: Vec::new(),
+            parser: parse::Parser::new(),
+            state: WorkerState::default(),
+        }
     }
 
+    /// Read and parse one file into a chunk of its own; the chunk is sealed, so the merger can
+    /// learn the strings it added to the worker's dictionaries, whether its rows are kept or not.
     fn process(&mut self, file: &InputFile) -> FileResult {
+        let mut chunk = ChunkBuilder::with_dicts(std::mem::take(&mut self.state), Some(self.id));
+        let (outcome, rejects) = self.read_and_parse(file, &mut chunk);
+        self.state = chunk.seal();
+        if outcome.error.is_some() {
+            chunk.clear_rows();
+        }
+        (outcome, chunk, rejects)
+    }
+
+    fn read_and_parse(
+        &mut self,
+        file: &InputFile,
+        chunk: &mut ChunkBuilder,
+    ) -> (FileOutcome, Vec<(u32, RejectReason, String)>) {
         let path = file.path.display().to_string();
         let mut outcome = FileOutcome {
             path,
@@ -239,12 +281,11 @@ impl Worker {
             sha256_uncompressed: None,
             digest: None,
         };
-        let mut chunk = ChunkBuilder::new();
         let bytes = match read::read_file(&file.path) {
             Ok(b) => b,
             Err(e) => {
                 outcome.error = Some(FileErrorKind::Io(e.to_string()));
-                return (outcome, chunk, Vec::new());
+                return (outcome, Vec::new());
             }
         };
         outcome.size = bytes.len() as u64;
@@ -254,7 +295,7 @@ impl Worker {
             // Finder/Explorer side files (`._x.json.gz`, `.DS_Store`, `Thumbs.db`) travel with
             // copied evidence; they are listed as ignored, not reported as broken logs.
             outcome.kind = FileKind::Other;
-            return (outcome, chunk, Vec::new());
+            return (outcome, Vec::new());
         }
 
         let pad = simd_json::INPUT_PADDING;
@@ -265,7 +306,7 @@ impl Worker {
                 Ok(n) => n,
                 Err(e) => {
                     outcome.error = Some(FileErrorKind::Gzip(e));
-                    return (outcome, chunk, Vec::new());
+                    return (outcome, Vec::new());
                 }
             }
         } else {
@@ -295,11 +336,11 @@ impl Worker {
             } else {
                 outcome.kind = FileKind::Other;
             }
-            return (outcome, chunk, Vec::new());
+            return (outcome, Vec::new());
         }
         if len > u32::MAX as usize - pad {
             outcome.error = Some(FileErrorKind::TooLarge(len as u64));
-            return (outcome, chunk, Vec::new());
+            return (outcome, Vec::new());
         }
         // Digest files are small; their text is kept for integrity checks (parsing is in place).
         let head = &self.buf[..len.min(2048)];
@@ -311,11 +352,11 @@ impl Worker {
         if self.buf.len() < len + pad {
             self.buf.resize(len + pad, 0);
         }
-        let mut parsed = self.parser.parse(&mut self.buf, len, &mut chunk);
+        let mut parsed = self.parser.parse(&mut self.buf, len, chunk);
         if matches!(parsed, Err(parse::DocError::Json(_))) {
             // Parsing works in place, so the sequence check reads the file again: a rare path.
             if let Some(original) = self.reread(file) {
-                if let Some(seq) = self.parser.parse_sequence(&original, &mut chunk) {
+                if let Some(seq) = self.parser.parse_sequence(&original, chunk) {
                     parsed = seq;
                 }
             }
@@ -323,11 +364,11 @@ impl Worker {
         match parsed {
             Err(parse::DocError::Json(m)) => {
                 outcome.error = Some(FileErrorKind::Json(m));
-                (outcome, ChunkBuilder::new(), Vec::new())
+                (outcome, Vec::new())
             }
             Err(parse::DocError::NotCloudTrail(m)) => {
                 outcome.error = Some(FileErrorKind::NotCloudTrail(m));
-                (outcome, ChunkBuilder::new(), Vec::new())
+                (outcome, Vec::new())
             }
             Ok(parsed) => {
                 outcome.wrapper = parsed.wrapper;
@@ -344,7 +385,7 @@ impl Worker {
                     }
                     _ => FileKind::Log,
                 };
-                (outcome, chunk, parsed.rejects)
+                (outcome, parsed.rejects)
             }
         }
     }

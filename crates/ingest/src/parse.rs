@@ -208,7 +208,8 @@ fn split_object<'i>(
     }
 }
 
-/// Turn the record object at `i` into column values, writing everything else into `payload`.
+/// Turn the record object at `i` into column values, appending everything else to `payload`
+/// as one JSON object (also on error: the caller truncates).
 fn extract<'i>(
     nodes: &[Node<'i>],
     i: usize,
@@ -219,7 +220,6 @@ fn extract<'i>(
         return Err((RejectReason::NotAnObject, String::new()));
     }
     row.clear();
-    payload.clear();
     let mut w = ObjectWriter::open(payload);
     let mut time: Option<&str> = None;
     let mut console_mfa: Option<bool> = None;
@@ -322,7 +322,6 @@ pub(crate) struct Parser {
     inner_buffers: Buffers,
     inner_tape: Option<Tape<'static>>,
     scratch: Vec<u8>,
-    payload: Vec<u8>,
 }
 
 impl Parser {
@@ -333,7 +332,6 @@ impl Parser {
             inner_buffers: Buffers::new(1 << 12),
             inner_tape: Some(Tape::null()),
             scratch: Vec::new(),
-            payload: Vec::with_capacity(4096),
         }
     }
 
@@ -465,16 +463,7 @@ impl Parser {
                 None if out.wrapper == Some(Wrapper::LookupEvents) => {
                     out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new()))
                 }
-                None => {
-                    let mut row = RowValues::default();
-                    match extract(nodes, i, &mut self.payload, &mut row) {
-                        Ok(()) => {
-                            row.index = index;
-                            push(chunk, row, &self.payload, out);
-                        }
-                        Err((reason, detail)) => out.rejects.push((index, reason, detail)),
-                    }
-                }
+                None => record(chunk, nodes, i, index, out),
             }
         }
     }
@@ -487,16 +476,7 @@ impl Parser {
         let mut tape = self.inner_tape.take().unwrap_or_else(Tape::null).reset();
         match simd_json::fill_tape_padded(&mut self.scratch, text.len(), &mut self.inner_buffers, &mut tape) {
             Err(e) => out.rejects.push((index, RejectReason::InvalidJson, e.to_string())),
-            Ok(()) => {
-                let mut row = RowValues::default();
-                match extract(&tape.0, 0, &mut self.payload, &mut row) {
-                    Ok(()) => {
-                        row.index = index;
-                        push(chunk, row, &self.payload, out);
-                    }
-                    Err((reason, detail)) => out.rejects.push((index, reason, detail)),
-                }
-            }
+            Ok(()) => record(chunk, &tape.0, 0, index, out),
         }
         self.inner_tape = Some(tape.reset());
     }
@@ -515,16 +495,7 @@ impl Parser {
                 // serve as the parser's padding.
                 match simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut self.buffers, &mut tape) {
                     Err(e) => out.rejects.push((line_no, RejectReason::InvalidJson, e.to_string())),
-                    Ok(()) => {
-                        let mut row = RowValues::default();
-                        match extract(&tape.0, 0, &mut self.payload, &mut row) {
-                            Ok(()) => {
-                                row.index = line_no;
-                                push(chunk, row, &self.payload, out);
-                            }
-                            Err((reason, detail)) => out.rejects.push((line_no, reason, detail)),
-                        }
-                    }
+                    Ok(()) => record(chunk, &tape.0, 0, line_no, out),
                 }
                 self.tape = Some(tape.reset());
             }
@@ -534,12 +505,25 @@ impl Parser {
     }
 }
 
-fn push<'a>(chunk: &mut ChunkBuilder, mut row: RowValues<'a>, payload: &'a [u8], out: &mut ParseOutcome) {
-    row.payload = payload;
-    if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
-        out.insight_records += 1;
+/// Push the record at `i` into `chunk`, its payload written straight into the chunk's buffer
+/// (no copy), or reject it.
+fn record(chunk: &mut ChunkBuilder, nodes: &[Node<'_>], i: usize, index: u32, out: &mut ParseOutcome) {
+    let mut row = RowValues::default();
+    let payload = chunk.payload_mut();
+    let start = payload.len();
+    match extract(nodes, i, payload, &mut row) {
+        Ok(()) => {
+            row.index = index;
+            if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
+                out.insight_records += 1;
+            }
+            chunk.push_written(&row);
+        }
+        Err((reason, detail)) => {
+            chunk.payload_mut().truncate(start);
+            out.rejects.push((index, reason, detail));
+        }
     }
-    chunk.push(&row);
 }
 
 /// One JSON object per line, with at least two lines (one line is parsed as a document).
@@ -610,6 +594,26 @@ mod tests {
         assert_eq!(row.time_ms, 1_709_294_400_000);
     }
 
+    fn store_of(chunk: ChunkBuilder) -> trailscope_store::Store {
+        let mut b = trailscope_store::StoreBuilder::new();
+        let src = b.add_source(trailscope_store::SourceFile { path: "f".into(), size: 1, sha256: String::new() });
+        b.add_chunk(src, chunk);
+        b.finish()
+    }
+
+    #[test]
+    fn a_rejected_record_leaves_nothing_in_the_next_payload() {
+        // The first record is rejected only at its end (no eventName), after its payload was written.
+        let bad = r#"{"eventTime":"2024-03-01T12:00:00Z","eventSource":"s3.amazonaws.com","requestParameters":{"leak":"me"}}"#;
+        let (r, chunk) = run(&format!("{{\"Records\":[{bad},{REC}]}}"));
+        assert_eq!(r.unwrap().rejects[0].1, RejectReason::MissingField("eventName"));
+        let store = store_of(chunk);
+        assert_eq!(store.len(), 1);
+        let payload: serde_json::Value = serde_json::from_slice(store.payload(0)).unwrap();
+        assert_eq!(payload["requestParameters"], serde_json::json!({"bucketName":"b","key":"a\"b\\c\n"}));
+        assert!(!String::from_utf8_lossy(store.payload(0)).contains("leak"));
+    }
+
     #[test]
     fn tls_details_go_to_columns_and_unknown_keys_stay() {
         let rec = r#"{"eventTime":"2024-03-01T12:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","clientProvidedHostHeader":"b.s3.amazonaws.com","quantumSafe":true}}"#;
@@ -657,6 +661,10 @@ mod tests {
         assert_eq!(out.rejects.len(), 1);
         assert_eq!(out.rejects[0].0, 2);
         assert_eq!(out.rejects[0].1, RejectReason::MissingField("eventTime"));
+        // The numeric errorCode stays a number in the payload and its text is the column value.
+        let store = store_of(chunk);
+        assert!(store.dict(Field::ErrorCode).lookup("403").is_some());
+        assert!((0..store.len()).any(|r| String::from_utf8_lossy(store.payload(r)).contains(r#""errorCode":403"#)));
     }
 
     #[test]

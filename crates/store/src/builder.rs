@@ -42,15 +42,119 @@ impl RowValues<'_> {
     }
 }
 
-/// Events of one input file, with dictionaries local to the file.
+/// Columns whose values are stored per chunk, without a dictionary index: `eventID` (settled
+/// against the store-wide dictionary at merge time, for de-duplication) and the unique columns.
+#[inline]
+fn per_chunk(col: usize) -> bool {
+    col == Field::EventId.index() || Field::ALL[col].is_unique()
+}
+
+const FLAGS: usize = Flag::ALL.len();
+
+/// What a worker thread keeps from file to file: the dictionaries it interns into, and a
+/// payload buffer.
 ///
-/// Built on a worker thread without any shared state; [`StoreBuilder::add_chunk`] later maps the
-/// local ids to the store's ids, which costs one hash look-up per *distinct* value of the file.
+/// Real dumps hold many tiny files whose values repeat from file to file (the same callers,
+/// services, regions): per-file dictionaries cost an allocation per column per file and one
+/// store-wide hash look-up per distinct value per file. A worker's dictionaries pay for each
+/// value once per worker; the chunks carry the strings their worker's dictionaries gained
+/// with them ([`ChunkBuilder::seal`]), which the merger learns ([`StoreBuilder::learn`]).
+#[derive(Debug, Default)]
+pub struct WorkerState {
+    /// One per column (none until first used); the per-chunk columns' stay empty.
+    dicts: Vec<Dict>,
+    /// Per column: ids below this were handed to the merger with an earlier chunk.
+    sent: [u32; Field::COUNT],
+    /// Payloads are written here and copied once, at their exact size, when the chunk is
+    /// sealed: no growth by doubling (copies, fresh pages) and no shrinking afterwards.
+    payload: Vec<u8>,
+}
+
+impl WorkerState {
+    fn ready(&mut self) -> &mut [Dict] {
+        if self.dicts.is_empty() {
+            self.dicts = (0..Field::COUNT).map(|_| Dict::new()).collect();
+            self.sent = [1; Field::COUNT];
+        }
+        &mut self.dicts
+    }
+}
+
+/// Room for `more` values in a store-wide column under construction, growing it fourfold rather
+/// than twofold: each growth copies everything so far (and faults in fresh pages for it), while
+/// capacity never written costs no memory, and these vectors are freed once `finish` has sorted.
+fn grow<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve(more.max(v.len() * 3));
+    }
+}
+
+/// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
+const UNSEEN: Sym = Sym(u32::MAX);
+
+/// Strings one after another, named by position from 1 (no index, no de-duplication).
+#[derive(Debug, Default)]
+struct Strings {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Strings {
+    /// Append `s`; its id.
+    ///
+    /// # Panics
+    /// Past 4 GiB of strings (one file's never come near).
+    fn push(&mut self, s: &str) -> Sym {
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.ends.push(u32::try_from(self.bytes.len()).expect("strings of one file over 4 GiB"));
+        Sym(self.ends.len() as u32)
+    }
+
+    fn get(&self, sym: Sym) -> &str {
+        let i = sym.index() - 1;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        // SAFETY: only whole `&str`s are pushed, and `ends` marks their ends.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.ends[i] as usize]) }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+/// The per-chunk strings of column `col`.
+#[inline]
+fn own(own: &mut [(usize, Strings)], col: usize) -> &mut Strings {
+    &mut own.iter_mut().find(|(c, _)| *c == col).expect("a per-chunk column").1
+}
+
+/// Events of one input file.
+///
+/// Built on a worker thread without any shared state. Its column values are ids of the
+/// worker's [`WorkerState`] (or of its own dictionaries, for a chunk made by
+/// [`ChunkBuilder::new`]); [`StoreBuilder::add_chunk`] later maps them to the store's ids, one
+/// hash look-up per value the worker had not yet seen at merge time.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
-    dicts: Vec<Dict>,
-    syms: Vec<Vec<Sym>>,
-    flags: Vec<Vec<u8>>,
+    /// The dictionaries values are interned into (taken back by the worker on [`ChunkBuilder::seal`]).
+    local: WorkerState,
+    /// The worker whose dictionaries the ids refer to; `None`: the chunk's own `local`.
+    worker: Option<u32>,
+    /// Once sealed: per column, the first id the worker's dictionaries gained with this chunk,
+    /// how many they gained, and those strings (column after column).
+    new_from: [u32; Field::COUNT],
+    new_counts: [u32; Field::COUNT],
+    new_strings: Strings,
+    /// Values of the per-chunk columns, unindexed (one id per row and value): `(column, values)`.
+    own: Vec<(usize, Strings)>,
+    /// Row after row, [`Field::COUNT`] ids per row.
+    syms: Vec<Sym>,
+    flags: Vec<[u8; FLAGS]>,
     times: Vec<i64>,
     indexes: Vec<u32>,
     payload: Vec<u8>,
@@ -58,14 +162,54 @@ pub struct ChunkBuilder {
 }
 
 impl ChunkBuilder {
-    /// An empty chunk.
+    /// An empty chunk with dictionaries of its own.
     pub fn new() -> Self {
+        Self::with_dicts(WorkerState::default(), None)
+    }
+
+    /// An empty chunk interning into `worker`'s dictionaries. The worker takes them back with
+    /// [`ChunkBuilder::seal`] before starting its next chunk; the merger must
+    /// [`StoreBuilder::learn`] the chunks of one worker in the order they were sealed.
+    pub fn with_dicts(mut local: WorkerState, worker: Option<u32>) -> Self {
+        let mut payload = std::mem::take(&mut local.payload);
+        payload.clear();
         ChunkBuilder {
-            dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
-            syms: vec![Vec::new(); Field::COUNT],
-            flags: vec![Vec::new(); Flag::ALL.len()],
+            local,
+            payload,
+            worker,
+            own: (0..Field::COUNT).filter(|&c| per_chunk(c)).map(|c| (c, Strings::default())).collect(),
             ..Default::default()
         }
+    }
+
+    /// Hand the worker's dictionaries back, keeping in the chunk the strings they gained while
+    /// it was built. Rows may still be cleared afterwards ([`ChunkBuilder::clear_rows`]): the
+    /// strings stay, so the merger's copy of the worker's dictionaries stays complete.
+    pub fn seal(&mut self) -> WorkerState {
+        let mut local = std::mem::take(&mut self.local);
+        for (c, dict) in local.dicts.iter().enumerate() {
+            let (from, to) = (local.sent[c], dict.len() as u32);
+            self.new_from[c] = from;
+            self.new_counts[c] = to - from;
+            for id in from..to {
+                self.new_strings.push(dict.get(Sym(id)));
+            }
+            local.sent[c] = to;
+        }
+        let exact = self.payload.clone();
+        local.payload = std::mem::replace(&mut self.payload, exact);
+        local
+    }
+
+    /// Drop every row (a file found unusable after some were pushed).
+    pub fn clear_rows(&mut self) {
+        self.own.iter_mut().for_each(|(_, s)| s.clear());
+        self.syms.clear();
+        self.flags.clear();
+        self.times.clear();
+        self.indexes.clear();
+        self.payload.clear();
+        self.payload_ends.clear();
     }
 
     /// Number of rows pushed.
@@ -80,10 +224,15 @@ impl ChunkBuilder {
 
     /// Make room for `rows` more records (the parser knows a file's record count up front).
     pub fn reserve(&mut self, rows: usize) {
-        self.syms.iter_mut().for_each(|c| c.reserve(rows));
-        self.flags.iter_mut().for_each(|c| c.reserve(rows));
+        self.syms.reserve(rows * Field::COUNT);
+        self.flags.reserve(rows);
         self.times.reserve(rows);
         self.indexes.reserve(rows);
+        // eventID and requestID: UUIDs, 36 bytes.
+        for (_, s) in &mut self.own {
+            s.ends.reserve(rows);
+            s.bytes.reserve(rows * 36);
+        }
         self.payload_ends.reserve(rows);
     }
 
@@ -98,36 +247,64 @@ impl ChunkBuilder {
     /// # Panics
     /// If the chunk's payload would exceed 4 GiB (one file never comes near).
     pub fn push(&mut self, row: &RowValues<'_>) {
+        self.push_row(row, false);
+    }
+
+    /// The payload buffer: a parser may write the next record's payload at its end and push the
+    /// record with [`ChunkBuilder::push_written`], which saves copying it.
+    pub fn payload_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.payload
+    }
+
+    /// Append one record whose payload is what was written to the end of
+    /// [`ChunkBuilder::payload_mut`] since the previous record (`row.payload` is not read).
+    ///
+    /// # Panics
+    /// As [`ChunkBuilder::push`].
+    pub fn push_written(&mut self, row: &RowValues<'_>) {
+        self.push_row(row, true);
+    }
+
+    fn push_row(&mut self, row: &RowValues<'_>, written: bool) {
         // Rare (old or hand-edited records): the text of non-string column values, from the payload.
-        let spilled = if row.spilled == 0 { Vec::new() } else { spilled_texts(row) };
+        let spilled = match row.spilled {
+            0 => Vec::new(),
+            bits if written => {
+                let start = self.payload_ends.last().map_or(0, |&e| e as usize);
+                spilled_texts(&self.payload[start..], bits)
+            }
+            bits => spilled_texts(row.payload, bits),
+        };
+        let dicts = self.local.ready();
+        let prev = self.syms.len().checked_sub(Field::COUNT);
         for (i, s) in row.strings.iter().enumerate() {
             let s = match s {
                 None => spilled.iter().find(|(f, _)| *f == i).map(|(_, t)| t.as_str()),
                 s => *s,
             };
             let sym = match s {
-                // Ids are unique within a file almost always: a local index would be wasted work
-                // (eventID is de-duplicated against the global dictionary at merge time).
-                Some(s) if Field::ALL[i].is_unique() || i == Field::EventId.index() => self.dicts[i].push_unindexed(s),
+                // Ids are unique within a file almost always: an index would be wasted work
+                // (eventID is de-duplicated against the store-wide dictionary at merge time).
+                Some(s) if per_chunk(i) => own(&mut self.own, i).push(s),
                 Some(s) => {
                     // Neighbouring records often share a value (same caller, service, region):
                     // a compare with the previous row's value is cheaper than a hash probe.
-                    let dict = &mut self.dicts[i];
-                    match self.syms[i].last() {
-                        Some(&last) if !last.is_null() && dict.get(last) == s => last,
+                    let dict = &mut dicts[i];
+                    match prev.map(|p| self.syms[p + i]) {
+                        Some(last) if !last.is_null() && dict.get(last) == s => last,
                         _ => dict.intern(s),
                     }
                 }
                 None => Sym::NULL,
             };
-            self.syms[i].push(sym);
+            self.syms.push(sym);
         }
-        for (i, f) in row.flags.iter().enumerate() {
-            self.flags[i].push(flag_code(*f));
-        }
+        self.flags.push(row.flags.map(flag_code));
         self.times.push(row.time_ms);
         self.indexes.push(row.index);
-        self.payload.extend_from_slice(row.payload);
+        if !written {
+            self.payload.extend_from_slice(row.payload);
+        }
         self.payload_ends.push(u32::try_from(self.payload.len()).expect("payload of one file over 4 GiB"));
     }
 }
@@ -135,12 +312,13 @@ impl ChunkBuilder {
 // `RowValues::spilled` has one bit per column.
 const _: () = assert!(Field::COUNT <= 32);
 
-/// `(field index, JSON text)` of each spilled column value of a row, read back from its payload.
-fn spilled_texts(row: &RowValues<'_>) -> Vec<(usize, String)> {
-    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(row.payload) else { return Vec::new() };
+/// `(field index, JSON text)` of each spilled column value of a row (bits of
+/// [`RowValues::spilled`]), read back from its payload.
+fn spilled_texts(payload: &[u8], spilled: u32) -> Vec<(usize, String)> {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(payload) else { return Vec::new() };
     Field::ALL
         .iter()
-        .filter(|f| row.spilled & (1 << f.index()) != 0)
+        .filter(|f| spilled & (1 << f.index()) != 0)
         .filter_map(|f| {
             let v = crate::lookup_path(&payload, f.path())?;
             let text = match v {
@@ -165,29 +343,53 @@ pub struct MergeStats {
 /// Merges chunks, removes duplicate deliveries, then sorts into a [`Store`].
 ///
 /// Chunks must be added in a deterministic order (the file order): ids, duplicate choice and
-/// the final order then never depend on thread scheduling.
+/// the final order then never depend on thread scheduling. A value gets its store-wide id when
+/// the first added row holding it is added (rows of duplicates included), whichever worker
+/// parsed it.
 ///
-/// [`StoreBuilder::add_chunk`] settles duplicates at once (it needs only the `eventID` and
-/// `recipientAccountId` columns); [`StoreBuilder::finish`] then merges the other columns, one
-/// column per task in parallel, and sorts.
+/// [`StoreBuilder::add_chunk`] settles duplicates and maps every column value to its store-wide
+/// id at once, so a chunk's rows are held only once; [`StoreBuilder::finish`] sorts.
 #[derive(Debug)]
 pub struct StoreBuilder {
-    event_ids: Dict,
-    accounts: Dict,
-    seen: AHashSet<(Sym, Sym)>,
+    /// Store-wide dictionaries, one per column.
+    dicts: Vec<Dict>,
+    /// Per `eventID` id: the `recipientAccountId` id of its first delivery ([`UNSEEN`] before).
+    first_account: Vec<Sym>,
+    /// `(eventID, recipientAccountId)` ids delivered with another account than the first.
+    seen_other: AHashSet<(Sym, Sym)>,
+    /// What the merger knows of each worker's dictionaries.
+    workers: Vec<WorkerDicts>,
+    /// Rows kept so far, in file order: ids per column, flags per flag, and row-wise data.
+    columns: Vec<Vec<Sym>>,
+    flags: Vec<Vec<u8>>,
+    times: Vec<i64>,
+    refs: Vec<RecordRef>,
+    payload_refs: Vec<PayloadRef>,
     parts: Vec<Part>,
     sources: Vec<SourceFile>,
 }
 
+/// The merger's copy of one worker's dictionaries: per column, the strings by the worker's id
+/// and the store-wide id of each (null until a kept or duplicate row needed it).
+#[derive(Debug)]
+struct WorkerDicts {
+    strings: Vec<Dict>,
+    global: Vec<Vec<Sym>>,
+}
+
+impl WorkerDicts {
+    fn new() -> Self {
+        WorkerDicts {
+            strings: (0..Field::COUNT).map(|_| Dict::new()).collect(),
+            global: vec![vec![Sym::NULL]; Field::COUNT],
+        }
+    }
+}
+
+/// The payload bytes of one added chunk (referred to by its position).
 #[derive(Debug)]
 struct Part {
-    source: SourceId,
-    chunk: ChunkBuilder,
-    /// Rows kept (not duplicates).
-    keep: Vec<bool>,
-    /// `eventID` and `recipientAccountId` ids, already global.
-    event_ids: Vec<Sym>,
-    accounts: Vec<Sym>,
+    payload: Vec<u8>,
 }
 
 impl Default for StoreBuilder {
@@ -200,9 +402,15 @@ impl StoreBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         StoreBuilder {
-            event_ids: Dict::new(),
-            accounts: Dict::new(),
-            seen: AHashSet::new(),
+            dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
+            first_account: Vec::new(),
+            seen_other: AHashSet::new(),
+            workers: Vec::new(),
+            columns: vec![Vec::new(); Field::COUNT],
+            flags: vec![Vec::new(); FLAGS],
+            times: Vec::new(),
+            refs: Vec::new(),
+            payload_refs: Vec::new(),
             parts: Vec::new(),
             sources: Vec::new(),
         }
@@ -214,110 +422,184 @@ impl StoreBuilder {
         SourceId((self.sources.len() - 1) as u32)
     }
 
+    /// Take note of the strings a worker's dictionaries gained with a sealed chunk (empty or
+    /// not). Call it for every chunk a worker sealed, in the order the worker sealed them, and
+    /// before [`StoreBuilder::add_chunk`] of that chunk or any later one of the worker.
+    ///
+    /// # Panics
+    /// If a chunk of the worker was skipped or learned out of order.
+    pub fn learn(&mut self, chunk: &ChunkBuilder) {
+        let Some(w) = chunk.worker else { return };
+        let w = w as usize;
+        if self.workers.len() <= w {
+            self.workers.resize_with(w + 1, WorkerDicts::new);
+        }
+        let mirror = &mut self.workers[w];
+        let mut k = 0;
+        for c in 0..Field::COUNT {
+            let strings = &mut mirror.strings[c];
+            if chunk.new_counts[c] == 0 {
+                continue;
+            }
+            assert_eq!(strings.len() as u32, chunk.new_from[c], "chunks of worker {w} learned out of order");
+            for _ in 0..chunk.new_counts[c] {
+                k += 1;
+                strings.push_unindexed(chunk.new_strings.get(Sym(k)));
+            }
+            mirror.global[c].resize(strings.len(), Sym::NULL);
+        }
+    }
+
     /// Add the rows of one file, dropping deliveries already seen.
-    pub fn add_chunk(&mut self, source: SourceId, chunk: ChunkBuilder) -> MergeStats {
+    ///
+    /// # Panics
+    /// If the chunk was built with a worker's dictionaries and not sealed and learned first.
+    pub fn add_chunk(&mut self, source: SourceId, mut chunk: ChunkBuilder) -> MergeStats {
         let mut stats = MergeStats::default();
         if chunk.is_empty() {
             return stats;
         }
+        let rows = chunk.len();
+        let StoreBuilder {
+            dicts,
+            first_account,
+            seen_other,
+            workers,
+            columns,
+            flags,
+            times,
+            refs,
+            payload_refs,
+            parts,
+            ..
+        } = self;
+
+        // Worker ids to store-wide ids, row after row: a value gets its id where it first
+        // appears, as if the chunk's values were interned in file order.
+        let mut own_global;
+        let (strings, global): (&[Dict], &mut [Vec<Sym>]) = match chunk.worker {
+            Some(w) => {
+                assert!(chunk.local.dicts.is_empty(), "chunk of worker {w} added before it was sealed");
+                let m = &mut workers[w as usize];
+                (&m.strings, &mut m.global)
+            }
+            None => {
+                chunk.local.ready();
+                own_global = chunk.local.dicts.iter().map(|d| vec![Sym::NULL; d.len()]).collect::<Vec<_>>();
+                (&chunk.local.dicts, &mut own_global)
+            }
+        };
+        for row in chunk.syms.chunks_exact_mut(Field::COUNT) {
+            for (c, sym) in row.iter_mut().enumerate() {
+                if sym.is_null() || per_chunk(c) {
+                    continue;
+                }
+                let g = &mut global[c][sym.index()];
+                if g.is_null() {
+                    *g = dicts[c].intern(strings[c].get(*sym));
+                }
+                *sym = *g;
+            }
+        }
         let (id_col, acct_col) = (Field::EventId.index(), Field::RecipientAccount.index());
-        let id_map = remap(&chunk.dicts[id_col], &mut self.event_ids);
-        let acct_map = remap(&chunk.dicts[acct_col], &mut self.accounts);
-        let event_ids: Vec<Sym> = chunk.syms[id_col].iter().map(|s| id_map[s.index()]).collect();
-        let accounts: Vec<Sym> = chunk.syms[acct_col].iter().map(|s| acct_map[s.index()]).collect();
-        let keep: Vec<bool> =
-            event_ids.iter().zip(&accounts).map(|(&id, &acct)| id.is_null() || self.seen.insert((id, acct))).collect();
+        let ids = own(&mut chunk.own, id_col);
+        let id_map: Vec<Sym> = std::iter::once(Sym::NULL)
+            .chain((1..=ids.len() as u32).map(|i| dicts[id_col].intern(ids.get(Sym(i)))))
+            .collect();
+        for row in chunk.syms.chunks_exact_mut(Field::COUNT) {
+            row[id_col] = id_map[row[id_col].index()];
+        }
+        // A delivery is a duplicate when an earlier one had the same eventID and account: one
+        // compare with the first delivery's account, a set only for the rare others.
+        first_account.resize(dicts[id_col].len(), UNSEEN);
+        let keep: Vec<bool> = chunk
+            .syms
+            .chunks_exact(Field::COUNT)
+            .map(|row| {
+                let (id, acct) = (row[id_col], row[acct_col]);
+                if id.is_null() {
+                    return true;
+                }
+                let first = &mut first_account[id.index()];
+                if *first == UNSEEN {
+                    *first = acct;
+                    true
+                } else {
+                    *first != acct && seen_other.insert((id, acct))
+                }
+            })
+            .collect();
         stats.stored = keep.iter().filter(|&&k| k).count() as u64;
-        stats.duplicates = chunk.len() as u64 - stats.stored;
-        self.parts.push(Part { source, chunk, keep, event_ids, accounts });
+        stats.duplicates = rows as u64 - stats.stored;
+
+        // Column after column: each store-wide column grows once per chunk, not once per row.
+        let chunk_id = parts.len() as u32;
+        let kept = || (0..rows).filter(|&r| keep[r]);
+        for (c, column) in columns.iter_mut().enumerate() {
+            grow(column, stats.stored as usize);
+            let at = |r: usize| chunk.syms[r * Field::COUNT + c];
+            if per_chunk(c) && c != id_col {
+                let strings = own(&mut chunk.own, c);
+                let dict = &mut dicts[c];
+                column.extend(kept().map(|r| match at(r) {
+                    sym if sym.is_null() => sym,
+                    sym => dict.push_unindexed(strings.get(sym)),
+                }));
+            } else {
+                column.extend(kept().map(at));
+            }
+        }
+        let stored = stats.stored as usize;
+        grow(times, stored);
+        grow(refs, stored);
+        grow(payload_refs, stored);
+        for (f, flag) in flags.iter_mut().enumerate() {
+            grow(flag, stored);
+            flag.extend(kept().map(|r| chunk.flags[r][f]));
+        }
+        times.extend(kept().map(|r| chunk.times[r]));
+        refs.extend(kept().map(|r| RecordRef { source, index: chunk.indexes[r] }));
+        payload_refs.extend(kept().map(|r| {
+            let start = if r == 0 { 0 } else { chunk.payload_ends[r - 1] };
+            PayloadRef { chunk: chunk_id, start, end: chunk.payload_ends[r] }
+        }));
+        parts.push(Part { payload: chunk.payload });
         stats
     }
 
-    /// Merge the remaining columns, sort by `(eventTime, source file, record index)` and freeze.
+    /// Sort by `(eventTime, source file, record index)` and freeze.
     pub fn finish(self) -> Store {
-        let StoreBuilder { event_ids, accounts, seen, parts, sources } = self;
-        drop(seen);
-        let kept = |p: &Part| p.keep.iter().filter(|&&k| k).count();
-        let rows: usize = parts.iter().map(kept).sum();
-
-        // Row-wise data, concatenated in part order.
-        let mut times = Vec::with_capacity(rows);
-        let mut refs = Vec::with_capacity(rows);
-        let mut payload_refs = Vec::with_capacity(rows);
-        for (chunk_id, p) in parts.iter().enumerate() {
-            for row in (0..p.chunk.len()).filter(|&r| p.keep[r]) {
-                times.push(p.chunk.times[row]);
-                refs.push(RecordRef { source: p.source, index: p.chunk.indexes[row] });
-                let start = if row == 0 { 0 } else { p.chunk.payload_ends[row - 1] };
-                payload_refs.push(PayloadRef { chunk: chunk_id as u32, start, end: p.chunk.payload_ends[row] });
-            }
-        }
+        let StoreBuilder {
+            dicts,
+            columns,
+            flags,
+            times,
+            refs,
+            payload_refs,
+            parts,
+            sources,
+            workers,
+            first_account,
+            seen_other,
+        } = self;
+        // Only needed while merging: free them before the sort's copies.
+        drop((workers, first_account, seen_other));
+        let rows = times.len();
         let mut order: Vec<u32> = (0..rows as u32).collect();
         order.par_sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
         fn permute<T: Copy>(v: &[T], order: &[u32]) -> Vec<T> {
             order.iter().map(|&i| v[i as usize]).collect()
         }
 
-        // One task per column: each builds its global dictionary in part order, so ids are
-        // the same whatever the thread count.
-        let mut given: Vec<Option<Dict>> = vec![None; Field::COUNT];
-        given[Field::EventId.index()] = Some(event_ids);
-        given[Field::RecipientAccount.index()] = Some(accounts);
-        let columns: Vec<(Dict, Vec<Sym>)> = given
+        let columns: Vec<(Dict, Vec<Sym>)> = dicts
             .into_par_iter()
-            .enumerate()
-            .map(|(col, dict)| {
-                let mut col_values = Vec::with_capacity(rows);
-                let dict = match dict {
-                    Some(dict) => {
-                        for p in &parts {
-                            let global = if col == Field::EventId.index() { &p.event_ids } else { &p.accounts };
-                            col_values.extend(global.iter().zip(&p.keep).filter(|(_, &k)| k).map(|(s, _)| *s));
-                        }
-                        dict
-                    }
-                    None if Field::ALL[col].is_unique() => {
-                        let mut dict = Dict::new();
-                        for p in &parts {
-                            let local = &p.chunk.dicts[col];
-                            col_values.extend(p.chunk.syms[col].iter().zip(&p.keep).filter(|(_, &k)| k).map(
-                                |(s, _)| {
-                                    if s.is_null() {
-                                        Sym::NULL
-                                    } else {
-                                        dict.push_unindexed(local.get(*s))
-                                    }
-                                },
-                            ));
-                        }
-                        dict
-                    }
-                    None => {
-                        let mut dict = Dict::new();
-                        for p in &parts {
-                            let map = remap(&p.chunk.dicts[col], &mut dict);
-                            col_values.extend(
-                                p.chunk.syms[col].iter().zip(&p.keep).filter(|(_, &k)| k).map(|(s, _)| map[s.index()]),
-                            );
-                        }
-                        dict
-                    }
-                };
-                let mut dict = dict;
+            .zip(columns)
+            .map(|(mut dict, col_values)| {
                 dict.shrink_to_fit();
                 (dict, permute(&col_values, &order))
             })
             .collect();
-        let flags: Vec<Vec<u8>> = (0..Flag::ALL.len())
-            .into_par_iter()
-            .map(|f| {
-                let mut v = Vec::with_capacity(rows);
-                for p in &parts {
-                    v.extend(p.chunk.flags[f].iter().zip(&p.keep).filter(|(_, &k)| k).map(|(c, _)| *c));
-                }
-                permute(&v, &order)
-            })
-            .collect();
+        let flags: Vec<Vec<u8>> = flags.into_par_iter().map(|v| permute(&v, &order)).collect();
         let (dicts, syms): (Vec<Dict>, Vec<Ids>) = columns
             .into_iter()
             .map(|(d, c)| {
@@ -328,7 +610,7 @@ impl StoreBuilder {
         let chunks = parts
             .into_iter()
             .map(|p| {
-                let mut v = p.chunk.payload;
+                let mut v = p.payload;
                 v.shrink_to_fit();
                 Column::from(v)
             })
@@ -345,10 +627,118 @@ impl StoreBuilder {
     }
 }
 
-/// Local id → global id for every entry of a chunk's dictionary (index 0 stays null).
-fn remap(local: &Dict, global: &mut Dict) -> Vec<Sym> {
-    let mut map = Vec::with_capacity(local.len());
-    map.push(Sym::NULL);
-    map.extend(local.iter().map(|(_, s)| global.intern(s)));
-    map
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(eventID, eventName, userAgent, requestID)` of each record of one file.
+    type File = &'static [(&'static str, &'static str, &'static str, &'static str)];
+
+    fn push_file(chunk: &mut ChunkBuilder, file: File) {
+        for (i, (id, name, agent, request)) in file.iter().enumerate() {
+            let payload = format!(r#"{{"requestParameters":{{"n":{i}}}}}"#);
+            let mut r = RowValues { time_ms: 1_700_000_000_000 + i as i64 % 2, index: i as u32, ..Default::default() };
+            r.payload = payload.as_bytes();
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::EventName.index()] = Some(name);
+            r.strings[Field::UserAgent.index()] = Some(agent);
+            r.strings[Field::RequestId.index()] = Some(request);
+            r.strings[Field::RecipientAccount.index()] = Some("111122223333");
+            r.flags[Flag::ReadOnly.index()] = Some(i % 2 == 0);
+            chunk.push(&r);
+        }
+    }
+
+    fn case_bytes(store: &Store) -> Vec<u8> {
+        let mut out = Vec::new();
+        store.write_case(&mut out, b"").unwrap();
+        out
+    }
+
+    const FILES: [File; 4] = [
+        &[("a1", "GetObject", "cli", "r1"), ("a2", "ListBuckets", "cli", "r2")],
+        &[("b1", "ListBuckets", "console", "r3"), ("a2", "ListBuckets", "cli", "r2")],
+        &[("c1", "PutObject", "sdk", "r4"), ("c2", "GetObject", "console", "r5")],
+        &[("d1", "DeleteObject", "sdk", "r6"), ("d2", "PutObject", "terraform", "r7")],
+    ];
+
+    #[test]
+    fn worker_dictionaries_give_the_store_of_per_file_dictionaries() {
+        // Each file with dictionaries of its own, added in file order.
+        let mut expected = StoreBuilder::new();
+        for (f, file) in FILES.iter().enumerate() {
+            let mut c = ChunkBuilder::new();
+            push_file(&mut c, file);
+            let src = expected.add_source(SourceFile { path: format!("f{f}"), size: 1, sha256: String::new() });
+            expected.add_chunk(src, c);
+        }
+        let expected = expected.finish();
+
+        // Two workers: worker 0 reads files 0 and 2, worker 1 reads file 3 *before* file 1
+        // (so file 1 uses strings that file 3's chunk carries), and between them a file that
+        // turned out unusable after interning a value no kept row has.
+        let mut w0 = WorkerState::default();
+        let mut w1 = WorkerState::default();
+        let build = |dicts: &mut WorkerState, worker: u32, file: File, broken: bool| {
+            let mut c = ChunkBuilder::with_dicts(std::mem::take(dicts), Some(worker));
+            push_file(&mut c, file);
+            if broken {
+                push_file(&mut c, &[("x1", "Broken", "nobody", "rx")]);
+            }
+            *dicts = c.seal();
+            if broken {
+                c.clear_rows();
+            }
+            c
+        };
+        let c0 = build(&mut w0, 0, FILES[0], false);
+        let c3 = build(&mut w1, 1, FILES[3], false);
+        let broken = build(&mut w1, 1, &[], true);
+        let c2 = build(&mut w0, 0, FILES[2], false);
+        let c1 = build(&mut w1, 1, FILES[1], false);
+        assert!(broken.is_empty());
+
+        let mut b = StoreBuilder::new();
+        for c in [&c3, &c0, &broken, &c2, &c1] {
+            b.learn(c);
+        }
+        let mut stats = Vec::new();
+        for (f, c) in [c0, c1, c2, c3].into_iter().enumerate() {
+            let src = b.add_source(SourceFile { path: format!("f{f}"), size: 1, sha256: String::new() });
+            stats.push(b.add_chunk(src, c));
+        }
+        let store = b.finish();
+        assert_eq!(stats[1], MergeStats { stored: 1, duplicates: 1 }, "a2 delivered twice");
+        assert_eq!(store.len(), 7);
+        assert_eq!(case_bytes(&store), case_bytes(&expected));
+        assert!(store.dict(Field::EventName).lookup("Broken").is_none(), "rows of a cleared file leave no value");
+    }
+
+    #[test]
+    fn a_delivery_is_a_duplicate_only_with_the_same_event_id_and_account() {
+        let mut b = StoreBuilder::new();
+        let mut c = ChunkBuilder::new();
+        for (id, account) in [("e1", "111"), ("e1", "222"), ("e1", "111"), ("e2", "111"), ("e1", "222"), ("e1", "333")]
+        {
+            let mut r = RowValues { time_ms: 1, ..Default::default() };
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::RecipientAccount.index()] = Some(account);
+            c.push(&r);
+        }
+        let src = b.add_source(SourceFile { path: "f".into(), size: 1, sha256: String::new() });
+        assert_eq!(b.add_chunk(src, c), MergeStats { stored: 4, duplicates: 2 });
+    }
+
+    #[test]
+    #[should_panic(expected = "learned out of order")]
+    fn chunks_of_a_worker_learned_out_of_order_are_refused() {
+        let mut w = WorkerState::default();
+        let mut first = ChunkBuilder::with_dicts(std::mem::take(&mut w), Some(0));
+        push_file(&mut first, FILES[0]);
+        w = first.seal();
+        let mut second = ChunkBuilder::with_dicts(w, Some(0));
+        push_file(&mut second, FILES[2]);
+        second.seal();
+        StoreBuilder::new().learn(&second);
+    }
 }

@@ -52,7 +52,7 @@ mod schema;
 mod segment;
 mod select;
 
-pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder};
+pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder, WorkerState};
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};

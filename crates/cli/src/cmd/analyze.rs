@@ -6,7 +6,7 @@ use trailscope_indicators::baseline::learning_end;
 use trailscope_indicators::sigma::parse_duration;
 use trailscope_integrity::sha256_hex;
 use trailscope_store::Store;
-use trailscope_timeline::{write, ActorOptions, Lineage, Report, ReportOptions, Trust};
+use trailscope_timeline::{with_display_zone, write, ActorOptions, DisplayZone, Lineage, Report, ReportOptions, Trust};
 
 use crate::args::{AnalyzeFormat, AttributionArgs, EnrichArgs, InputArgs, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
@@ -44,7 +44,13 @@ pub fn run(
     let detectors = Detectors::load_for(rule_args, input)?;
     let evidence = evidence::load(input)?;
     let store = &evidence.store;
+    let phase = evidence::Phase::start(
+        input.quiet,
+        format!("detecting: {} rules, IOCs and baselines over {} events", detectors.rules.rules.len(), store.len()),
+    );
     let mut findings = detectors.run(store);
+    drop(phase);
+    let phase = evidence::Phase::start(input.quiet, "attributing: lineage, actors, report");
     crate::filter::findings_in_window(store, &mut findings, window)?;
     let lineage = Lineage::build(store);
     // With --baseline the window is the earlier dump; otherwise the evidence's first part.
@@ -55,6 +61,7 @@ pub fn run(
     };
     let opts = ReportOptions { case_seq, actors, baseline_window, baseline_source, ..ReportOptions::default() };
     let mut report = Report::build(store, &findings, &lineage, &opts);
+    drop(phase);
     // The report names the exact evidence it describes: the manifest's hash (the same bytes
     // `--out` writes as manifest.json).
     report.evidence_files = evidence.manifest.files.len();
@@ -64,7 +71,7 @@ pub fn run(
     match (formats.as_slice(), case) {
         ([one], _) => {
             let mut out = Tee::new(case, one.file_name())?;
-            write_one(&mut out, *one, &report, store)?;
+            write_one(&mut out, *one, &report, store, out_args.tz.unwrap_or_default())?;
             close_with_inputs(out, case, manifest, Some(rule_set), inputs)?;
         }
         (several, Some(dir)) => {
@@ -72,7 +79,7 @@ pub fn run(
             let mut written = Vec::new();
             for &f in several {
                 let mut out = Tee::file_only(dir, f.file_name())?;
-                write_one(&mut out, f, &report, store)?;
+                write_one(&mut out, f, &report, store, out_args.tz.unwrap_or_default())?;
                 written.extend(out.finish()?);
             }
             record_with_inputs(case, manifest, Some(rule_set), inputs, written)?;
@@ -94,15 +101,23 @@ fn distinct(formats: &[AnalyzeFormat]) -> Vec<AnalyzeFormat> {
 }
 
 /// Write one format; the HTML page also embeds raw records, rebuilt from the store.
-fn write_one(out: &mut Tee, format: AnalyzeFormat, report: &Report, store: &Store) -> std::io::Result<()> {
+fn write_one(
+    out: &mut Tee,
+    format: AnalyzeFormat,
+    report: &Report,
+    store: &Store,
+    zone: DisplayZone,
+) -> std::io::Result<()> {
+    // Human-readable forms in the reader's zone; machine formats stay UTC.
+    let human = |f: &mut dyn FnMut() -> std::io::Result<()>| with_display_zone(zone, f);
     match format {
-        AnalyzeFormat::Text => write::text::write_report(out, report),
+        AnalyzeFormat::Text => human(&mut || write::text::write_report(out, report)),
         AnalyzeFormat::Json => write::json::write_report(out, report),
-        AnalyzeFormat::Markdown => write::markdown::write_report(out, report),
+        AnalyzeFormat::Markdown => human(&mut || write::markdown::write_report(out, report)),
         AnalyzeFormat::Csv => write::timeline_csv::write_timeline(out, report),
         AnalyzeFormat::Jsonl => write::timesketch::write_timeline(out, report),
         AnalyzeFormat::Navigator => write::navigator::write_layer(out, report),
-        AnalyzeFormat::Html => write::html::write_report(out, report, store),
+        AnalyzeFormat::Html => human(&mut || write::html::write_report(out, report, store)),
     }
 }
 

@@ -98,7 +98,8 @@ pub fn run(
             )?;
             for &r in rows {
                 // Evidence values reach a terminal: escape sequences planted in them are disarmed.
-                let v = row_values(store, r).map(|v| clean(&v).into_owned());
+                let mut v = row_values(store, r).map(|v| clean(&v).into_owned());
+                v[0] = out_args.tz.unwrap_or_default().format(store.times()[r]);
                 let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &v[5]));
                 writeln!(
                     out,

@@ -11,6 +11,7 @@ use trailscope_integrity::sha256_hex;
 use trailscope_store::{chrono_free_iso, Field, Store};
 use trailscope_timeline::timeline::principal_name;
 use trailscope_timeline::write::{clean, csv_cell};
+use trailscope_timeline::DisplayZone;
 
 use crate::args::{EnrichArgs, EventFormat, InputArgs, Level, OutArgs, RuleArgs, WindowArgs};
 use crate::detect::Detectors;
@@ -114,11 +115,17 @@ pub fn run(
         }
     }
     let min = severity_of(min);
+    let phase = evidence::Phase::start(
+        input.quiet,
+        format!("detecting: {} rules, IOCs and baselines over {} events", detectors.rules.rules.len(), store.len()),
+    );
     let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
+    drop(phase);
     filter::findings_in_window(store, &mut findings, window)?;
     let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, false, !no_fold);
+    w.zone = out_args.tz.unwrap_or_default();
     w.enricher = enricher;
     w.header(&mut out)?;
     w.write_all(&mut out, store, &findings, None)?;
@@ -143,6 +150,8 @@ fn file_name(format: EventFormat) -> &'static str {
 /// Findings in one format, one after another; with `case`, each names the case file it is from.
 struct FindingWriter {
     format: EventFormat,
+    /// Table only: the zone times are shown in (`--tz`).
+    zone: DisplayZone,
     with_case: bool,
     /// Table only: fold a rule's repeated findings for one principal into one line.
     fold: bool,
@@ -165,7 +174,7 @@ fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -
 
 impl FindingWriter {
     fn new(format: EventFormat, with_case: bool, fold: bool) -> Self {
-        FindingWriter { format, with_case, fold, enricher: None }
+        FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc }
     }
 
     /// Every finding; in the table, repeats of a rule for one principal folded when asked.
@@ -207,7 +216,8 @@ impl FindingWriter {
     /// span, and how many distinct IPs and keys were involved.
     fn write_folded(&mut self, out: &mut impl Write, store: &Store, group: Vec<&Finding>) -> anyhow::Result<()> {
         let first = group[0];
-        let c = columns(store, first).map(|v| clean(&v).into_owned());
+        let mut c = columns(store, first).map(|v| clean(&v).into_owned());
+        c[0] = self.zone.format(store.times()[first.first_row()]);
         let e = store.event(first.first_row());
         let distinct = |field: Field| {
             let set: std::collections::BTreeSet<&str> =
@@ -270,7 +280,8 @@ impl FindingWriter {
         match self.format {
             EventFormat::Table => {
                 // Evidence values reach a terminal: escape sequences planted in them are disarmed.
-                let c = c.map(|v| clean(&v).into_owned());
+                let mut c = c.map(|v| clean(&v).into_owned());
+                c[0] = self.zone.format(store.times()[f.first_row()]);
                 let mut more =
                     if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
                 if !c[11].is_empty() {
@@ -369,6 +380,7 @@ fn run_cases(
     let mut out = Tee::new(case_dir, file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, true, !no_fold);
+    w.zone = out_args.tz.unwrap_or_default();
     w.enricher = enricher;
     if format != EventFormat::Table {
         w.header(&mut out)?;

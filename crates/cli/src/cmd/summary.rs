@@ -17,7 +17,9 @@ pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyh
     };
     let mut out = Tee::new(out_args.out.as_deref(), name)?;
     match format {
-        SummaryFormat::Table => write::summary::write_table(&mut out, &summaries)?,
+        SummaryFormat::Table => trailscope_timeline::with_display_zone(out_args.tz.unwrap_or_default(), || {
+            write::summary::write_table(&mut out, &summaries)
+        })?,
         SummaryFormat::Json => write::summary::write_json(&mut out, &summaries)?,
         SummaryFormat::Csv => write::summary::write_csv(&mut out, &summaries)?,
     }
