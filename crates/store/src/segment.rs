@@ -129,7 +129,8 @@ struct Row {
 }
 
 struct Reader {
-    input: zstd::stream::Decoder<'static, BufReader<File>>,
+    /// Buffered after decompression: rows are read a few bytes at a time.
+    input: BufReader<zstd::stream::Decoder<'static, BufReader<File>>>,
     left: u64,
     /// Local id → global id, per field (empty for the cold fields).
     remap: Vec<Vec<Sym>>,
@@ -167,7 +168,7 @@ impl Reader {
     /// Open a segment; its sources are appended to `sources`, its hot dictionaries interned
     /// into `dicts`. Returns the reader and the segment's payload bytes.
     fn open(path: &Path, sources: &mut Vec<SourceFile>, dicts: &mut [Dict]) -> io::Result<(Reader, u64, u64)> {
-        let mut input = zstd::stream::Decoder::new(File::open(path)?)?;
+        let mut input = BufReader::with_capacity(256 << 10, zstd::stream::Decoder::new(File::open(path)?)?);
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic)?;
         if magic != SEGMENT_MAGIC {
