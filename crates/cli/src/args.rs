@@ -200,6 +200,22 @@ pub struct OutArgs {
     /// CSV, JSONL) stay UTC.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub tz: Option<trailscope_timeline::DisplayZone>,
+    /// No colours in terminal tables (also when the NO_COLOR environment variable is set; never
+    /// coloured when stdout is not a terminal or with --out).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+impl OutArgs {
+    /// Colour severities in a table: only for a person at a terminal, and never into a file
+    /// (`--out` writes the same bytes as stdout).
+    pub fn color(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_color
+            && self.out.is_none()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal()
+    }
 }
 
 fn parse_zone(s: &str) -> Result<trailscope_timeline::DisplayZone, String> {

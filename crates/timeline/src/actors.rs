@@ -1094,37 +1094,29 @@ fn score_behaviour(
         if cl.rows.is_empty() || cl.trusted.is_some() {
             continue;
         }
-        if cl.tool == Some(ToolClass::OffensiveTool) {
-            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
-            let tool = match classify(ua) {
-                UserAgentClass::OffensiveTool(t) => t,
-                _ => "offensive".into(),
-            };
-            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
-            cl.add(
-                ReasonKind::OffensiveTool,
-                40,
-                format!("calls made with an offensive tool or distribution ({tool})"),
-                None,
-                ids,
-            );
-        }
-        if cl.tool == Some(ToolClass::Scanner) {
-            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
-            let tool = match classify(ua) {
-                UserAgentClass::SecurityScanner(t) => t,
-                _ => "scanner".into(),
-            };
-            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
-            // Not enough alone: scheduled audits by the owner look the same. Denied recon, new
-            // networks or findings decide.
-            cl.add(
+        // The tool by name, from the actor's user agent: an attack tool weighs much more than a
+        // posture scanner, which owners run on a schedule (denied recon, new networks or
+        // findings decide then).
+        let tool_reason = match cl.tool {
+            Some(ToolClass::OffensiveTool) => {
+                Some((ReasonKind::OffensiveTool, 40, "calls made with an offensive tool or distribution", ""))
+            }
+            Some(ToolClass::Scanner) => Some((
                 ReasonKind::Scanner,
                 10,
-                format!("calls made with a security scanner ({tool}): owners audit with these, intruders enumerate"),
-                None,
-                ids,
-            );
+                "calls made with a security scanner",
+                ": owners audit with these, intruders enumerate",
+            )),
+            _ => None,
+        };
+        if let Some((kind, points, what, why)) = tool_reason {
+            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
+            let tool = match classify(ua) {
+                UserAgentClass::OffensiveTool(t) | UserAgentClass::SecurityScanner(t) => t,
+                _ => "unnamed".into(),
+            };
+            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
+            cl.add(kind, points, format!("{what} ({tool}){why}"), None, ids);
         }
         let first = cl.rows[0] as usize;
         if name_dict.resolve(names.get(first)) == Some("GetCallerIdentity") {
@@ -1227,6 +1219,14 @@ fn score_behaviour(
             by_origin.entry(cl.origin).or_default().push(i);
         }
     }
+    // Networks the account's own established actors (active from the start for a day or more)
+    // work from: an owner's key showing up on the organisation's CI or office network is far
+    // less telling than one showing up on a network nobody there has used.
+    let home: AHashSet<u32> = clusters
+        .iter()
+        .filter(|cl| cl.tool != Some(ToolClass::AwsService) && established(times, &cl.rows))
+        .map(|cl| cl.network)
+        .collect();
     for members in by_origin.values() {
         if members.len() < 2 {
             continue;
@@ -1244,13 +1244,16 @@ fn score_behaviour(
             let first_row = clusters[c].rows[0] as usize;
             let nets: BTreeSet<&str> = earlier.iter().map(|&o| labels[clusters[o].network as usize].as_str()).collect();
             if !nets.contains(labels[clusters[c].network as usize].as_str()) {
+                let at_home = home.contains(&clusters[c].network);
                 let detail = format!(
-                    "first use of {} from {} (used before from {})",
+                    "first use of {} from {} (used before from {}){}",
                     labels[clusters[c].origin as usize],
                     labels[clusters[c].network as usize],
-                    nets.into_iter().collect::<Vec<_>>().join(", ")
+                    nets.into_iter().collect::<Vec<_>>().join(", "),
+                    if at_home { "; a network the account's established actors work from" } else { "" }
                 );
-                clusters[c].add(ReasonKind::NewNetworkForCredential, 15, detail, None, vec![event_id(first_row)]);
+                let points = if at_home { 5 } else { 15 };
+                clusters[c].add(ReasonKind::NewNetworkForCredential, points, detail, None, vec![event_id(first_row)]);
             }
             let tools: BTreeSet<ToolClass> = earlier.iter().filter_map(|&o| clusters[o].tool).collect();
             if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {

@@ -524,3 +524,28 @@ fn a_scheduled_security_scanner_is_not_the_attacker() {
     assert!(matches!(intruder.verdict, Verdict::Attacker | Verdict::Suspicious), "{intruder:?}");
     assert!(intruder.score > owner.score, "{} vs {}", intruder.score, owner.score);
 }
+
+/// A key first used on a network the account's established automation works from is a small
+/// change; first used on a network nobody there has used, a strong one.
+#[test]
+fn a_new_network_weighs_less_when_it_is_the_accounts_own() {
+    let mut c = Case::default();
+    let ci = user("ci", "AKIACIKEY00000000001", "52.23.180.11", BOTO);
+    let alice_office = user("alice", "AKIAALICEKEY00000001", "198.51.100.10", BOTO);
+    // Both established: active from the start, for days.
+    for i in 0..60 {
+        c.ok(3600, &ci, "ec2", "DescribeInstances", json!({"i": i}));
+        c.ok(60, &alice_office, "s3", "ListBuckets", json!({"i": i}));
+    }
+    let alice_ci = user("alice", "AKIAALICEKEY00000001", "52.23.180.12", BOTO);
+    let on_ci = c.ok(60, &alice_ci, "ec2", "DescribeVpcs", json!(null));
+    let alice_away = user("alice", "AKIAALICEKEY00000001", "203.0.113.99", BOTO);
+    let away = c.ok(60, &alice_away, "ec2", "DescribeSubnets", json!(null));
+    let (_, r) = c.report(&ReportOptions::default());
+    let points = |id: &str| {
+        let a = r.actors.iter().find(|a| a.event_ids.contains(&id.to_owned())).unwrap();
+        a.reasons.iter().find(|x| x.kind == ReasonKind::NewNetworkForCredential).map(|x| x.points)
+    };
+    assert_eq!(points(&on_ci), Some(5));
+    assert_eq!(points(&away), Some(15));
+}
