@@ -53,6 +53,11 @@ pub enum Command {
         /// command (but `verify`) then opens in place of the logs, without ingesting again.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Memory budget of `--save` (bytes, or with K, M, G or T: 512M, 2G). Evidence that would
+        /// not fit is saved in segments: batches of files sealed to temporary files beside the
+        /// case file, then merged into it, so memory does not grow with the evidence.
+        #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+        max_memory: u64,
         /// Case directory for output files.
         #[command(flatten)]
         out: OutArgs,
@@ -543,4 +548,38 @@ fn threads_in_range(s: &str) -> Result<usize, String> {
         return Err(format!("{n} threads is absurd: at most 1024 (0 means one per core)"));
     }
     Ok(n)
+}
+
+/// A size in bytes: a number, optionally followed by K, M, G or T (powers of 1024; `B`, `iB` and
+/// lower case accepted: `512M`, `2GiB`, `1g`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix(['b', 'B']).unwrap_or(t);
+    let t = t.strip_suffix(['i', 'I']).unwrap_or(t);
+    let (digits, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| format!("`{s}` is not a size (say 512M or 2G)"))?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("`{s}` is not a usable size"))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_powers_of_1024() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }

@@ -23,6 +23,8 @@ pub struct Evidence {
     pub manifest: Manifest,
     /// The case file, when the evidence was opened from one.
     pub case: Option<OpenedCase>,
+    /// The store's damage was already told (commands ask `has_problems` more than once).
+    damage_told: std::sync::atomic::AtomicBool,
 }
 
 /// A case file that was opened.
@@ -43,7 +45,9 @@ impl Evidence {
     pub fn has_problems(&self) -> bool {
         // A case file's payload block found damaged on first read (the store says which).
         if let Some(damage) = self.store.damage() {
-            eprintln!("trailscope: warning: {damage}");
+            if !self.damage_told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("trailscope: warning: {damage}");
+            }
             return true;
         }
         // No event at all is never a clean result: nothing was examined.
@@ -96,7 +100,7 @@ pub fn open_case(path: &Path) -> anyhow::Result<Evidence> {
         .with_context(|| format!("{}: the evidence manifest saved in the case file is unreadable", path.display()))?;
     let opened =
         OpenedCase { path: path.to_owned(), size: case.size, version: case.version, elapsed: started.elapsed() };
-    Ok(Evidence { store: case.store, ingest: None, manifest, case: Some(opened) })
+    Ok(Evidence { store: case.store, ingest: None, manifest, case: Some(opened), damage_told: Default::default() })
 }
 
 /// Ingest the inputs, or open the case file given instead. The progress bar shows on a
@@ -107,7 +111,7 @@ pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
         None => {
             let (store, report) = load_with(input, false)?;
             let manifest = Manifest::from_report(&report);
-            Evidence { store, ingest: Some(report), manifest, case: None }
+            Evidence { store, ingest: Some(report), manifest, case: None, damage_told: Default::default() }
         }
     };
     if evidence.store.is_empty() {
@@ -123,6 +127,24 @@ pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
 
 /// Ingest the inputs, optionally hashing uncompressed content too (for digest validation).
 pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(Store, IngestReport)> {
+    let opts = ingest_options(input, hash_uncompressed);
+    let bar = progress_bar(input);
+    let result = {
+        let progress = progress_of(bar.as_ref());
+        ingest(&input.paths, &opts, Some(&progress)).context("ingest failed")
+    };
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let (store, report) = result?;
+    if !input.quiet {
+        notes(&report, input.verbose);
+    }
+    Ok((store, report))
+}
+
+/// The ingest options the arguments ask for.
+pub fn ingest_options(input: &InputArgs, hash_uncompressed: bool) -> IngestOptions {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = if input.threads > 4 * cores {
         eprintln!(
@@ -134,8 +156,12 @@ pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(
     } else {
         input.threads
     };
-    let opts = IngestOptions { threads, follow_links: input.follow_links, strict: input.strict, hash_uncompressed };
-    let bar = (!input.quiet && std::io::stderr().is_terminal()).then(|| {
+    IngestOptions { threads, follow_links: input.follow_links, strict: input.strict, hash_uncompressed }
+}
+
+/// The progress bar: on a terminal only, and never with `--quiet`.
+pub fn progress_bar(input: &InputArgs) -> Option<ProgressBar> {
+    (!input.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = ProgressBar::new(0);
         pb.set_style(
             ProgressStyle::with_template("{bar:32} {pos}/{len} files  {msg}  [{elapsed}, eta {sane_eta}]")
@@ -143,12 +169,21 @@ pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(
                 .with_key("sane_eta", sane_eta),
         );
         pb
-    });
+    })
+}
+
+/// The ingest's progress callback, moving `bar` (if any). The file count is set by the caller
+/// when it ingests in batches (each batch says only its own).
+pub fn progress_of(bar: Option<&ProgressBar>) -> impl Fn(ProgressEvent<'_>) + Sync + '_ {
     let bytes_done = std::sync::atomic::AtomicU64::new(0);
-    let progress = |e: ProgressEvent<'_>| {
-        let Some(pb) = &bar else { return };
+    move |e: ProgressEvent<'_>| {
+        let Some(pb) = bar else { return };
         match e {
-            ProgressEvent::Started { files } => pb.set_length(files as u64),
+            ProgressEvent::Started { files } => {
+                if pb.length().unwrap_or(0) == 0 {
+                    pb.set_length(files as u64)
+                }
+            }
             ProgressEvent::File(o) => {
                 let b = bytes_done.fetch_add(o.size, std::sync::atomic::Ordering::Relaxed) + o.size;
                 pb.inc(1);
@@ -157,16 +192,7 @@ pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(
                 }
             }
         }
-    };
-    let result = ingest(&input.paths, &opts, Some(&progress)).context("ingest failed");
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
     }
-    let (store, report) = result?;
-    if !input.quiet {
-        notes(&report, input.verbose);
-    }
-    Ok((store, report))
 }
 
 /// The time left, once there is enough to go on: indicatif's own estimate starts from the first
@@ -209,7 +235,7 @@ impl Drop for Phase {
 }
 
 /// Tell the examiner on stderr what could not be read, so it is never lost silently.
-fn notes(report: &IngestReport, verbose: bool) {
+pub fn notes(report: &IngestReport, verbose: bool) {
     let errors: Vec<_> = report.file_errors().collect();
     for e in errors.iter().take(if verbose { usize::MAX } else { 20 }) {
         eprintln!("trailscope: {e}");

@@ -12,6 +12,7 @@ mod enrichment;
 mod evidence;
 mod filter;
 mod output;
+mod segments;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -87,6 +87,20 @@ pub fn ingest(
 ) -> Result<(Store, IngestReport), IngestError> {
     let started = Instant::now();
     let files = discover(inputs, opts.follow_links)?;
+    ingest_files(&files, opts, progress, started)
+}
+
+/// Ingest files already found by [`discover`] (a batch of them, for a save in segments);
+/// `started` is when the report's elapsed time counts from.
+///
+/// # Errors
+/// As [`ingest`].
+pub fn ingest_files(
+    files: &[InputFile],
+    opts: &IngestOptions,
+    progress: Option<Progress<'_>>,
+    started: Instant,
+) -> Result<(Store, IngestReport), IngestError> {
     if let Some(p) = progress {
         p(ProgressEvent::Started { files: files.len() });
     }

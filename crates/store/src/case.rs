@@ -55,8 +55,8 @@ pub const MAGIC: [u8; 8] = *b"\x89TSCASE\n";
 /// The format version this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 2;
 
-const HEADER_LEN: usize = 48;
-const ENTRY_LEN: usize = 40;
+pub(crate) const HEADER_LEN: usize = 48;
+pub(crate) const ENTRY_LEN: usize = 40;
 /// Section flag: readers that do not know the kind may skip the section.
 const OPTIONAL: u32 = 1;
 
@@ -64,7 +64,7 @@ const OPTIONAL: u32 = 1;
 /// payload references 6, payload bytes 9 and payload chunks 10).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
-enum Kind {
+pub(crate) enum Kind {
     /// `u64`s: rows, string columns, flag columns, payload blocks, bit mask of unindexed
     /// dictionaries, rows per payload block.
     Meta = 1,
@@ -250,7 +250,7 @@ pub fn is_case_file(path: &Path) -> io::Result<bool> {
     Ok(n == head.len() && head == MAGIC)
 }
 
-fn align8(n: u64) -> u64 {
+pub(crate) fn align8(n: u64) -> u64 {
     n.div_ceil(8) * 8
 }
 
@@ -285,21 +285,7 @@ impl Store {
     /// # Errors
     /// [`CaseError`] on I/O failure.
     pub fn save_case(&self, path: &Path, manifest: &[u8]) -> Result<u64, CaseError> {
-        let err = |kind: CaseErrorKind| CaseError { path: path.to_path_buf(), kind };
-        let name = path.file_name().ok_or_else(|| err(CaseErrorKind::Io(io::ErrorKind::InvalidInput.into())))?;
-        let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-        let written = (|| {
-            let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-            let n = self.write_case(&mut w, manifest)?;
-            let f = w.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            Ok(n)
-        })();
-        written.map_err(|e: io::Error| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e.into())
-        })
+        write_atomically(path, |w| self.write_case(w, manifest))
     }
 
     /// Write the store as a case file to `w` (see the module docs for the layout); returns the
@@ -398,29 +384,12 @@ impl Store {
         out.push(Out { kind: Kind::PayloadBlocks, param: 0, parts: blocks.iter().map(|b| &b.0[..]).collect() });
 
         let checksums: Vec<u64> = out.par_iter().map(Out::checksum).collect();
-        let mut table = Vec::with_capacity(out.len() * ENTRY_LEN);
-        let mut offset = align8((HEADER_LEN + out.len() * ENTRY_LEN) as u64);
-        let mut offsets = Vec::with_capacity(out.len());
-        for (s, sum) in out.iter().zip(&checksums) {
-            offsets.push(offset);
-            table.extend_from_slice(&(s.kind as u32).to_le_bytes());
-            table.extend_from_slice(&s.param.to_le_bytes());
-            table.extend_from_slice(&0u32.to_le_bytes()); // flags: every v1 section is required
-            table.extend_from_slice(&0u32.to_le_bytes());
-            table.extend_from_slice(&offset.to_le_bytes());
-            table.extend_from_slice(&s.len().to_le_bytes());
-            table.extend_from_slice(&sum.to_le_bytes());
-            offset = align8(offset + s.len());
-        }
-        let file_len = offset;
-        let mut header = [0u8; HEADER_LEN];
-        header[0..8].copy_from_slice(&MAGIC);
-        header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        header[16..24].copy_from_slice(&file_len.to_le_bytes());
-        header[24..28].copy_from_slice(&(out.len() as u32).to_le_bytes());
-        let sum = table_checksum(&header, &table);
-        header[32..40].copy_from_slice(&sum.to_le_bytes());
-
+        let listed: Vec<Listed> = out
+            .iter()
+            .zip(&checksums)
+            .map(|(s, &sum)| Listed { kind: s.kind, param: s.param, len: s.len(), sum })
+            .collect();
+        let (header, table, offsets, file_len) = header_and_table(&listed);
         w.write_all(&header)?;
         w.write_all(&table)?;
         let mut at = (HEADER_LEN + table.len()) as u64;
@@ -437,12 +406,71 @@ impl Store {
     }
 }
 
+/// Write a file through `write` into a temporary file beside `path`, flushed to disk, then
+/// renamed over `path`: a crash never leaves a half-written file under the final name.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<u64>,
+) -> Result<u64, CaseError> {
+    let err = |kind: CaseErrorKind| CaseError { path: path.to_path_buf(), kind };
+    let name = path.file_name().ok_or_else(|| err(CaseErrorKind::Io(io::ErrorKind::InvalidInput.into())))?;
+    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let written = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let n = write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(n)
+    })();
+    written.map_err(|e: io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e.into())
+    })
+}
+
+/// A section as the table lists it.
+pub(crate) struct Listed {
+    pub(crate) kind: Kind,
+    pub(crate) param: u32,
+    pub(crate) len: u64,
+    pub(crate) sum: u64,
+}
+
+/// The header and the section table for sections laid out in order, each 8-byte aligned; also
+/// each section's offset and the file's length.
+pub(crate) fn header_and_table(sections: &[Listed]) -> ([u8; HEADER_LEN], Vec<u8>, Vec<u64>, u64) {
+    let mut table = Vec::with_capacity(sections.len() * ENTRY_LEN);
+    let mut offset = align8((HEADER_LEN + sections.len() * ENTRY_LEN) as u64);
+    let mut offsets = Vec::with_capacity(sections.len());
+    for s in sections {
+        offsets.push(offset);
+        table.extend_from_slice(&(s.kind as u32).to_le_bytes());
+        table.extend_from_slice(&s.param.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes()); // flags: every format-2 section is required
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&offset.to_le_bytes());
+        table.extend_from_slice(&s.len.to_le_bytes());
+        table.extend_from_slice(&s.sum.to_le_bytes());
+        offset = align8(offset + s.len);
+    }
+    let file_len = offset;
+    let mut header = [0u8; HEADER_LEN];
+    header[0..8].copy_from_slice(&MAGIC);
+    header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[16..24].copy_from_slice(&file_len.to_le_bytes());
+    header[24..28].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    let sum = table_checksum(&header, &table);
+    header[32..40].copy_from_slice(&sum.to_le_bytes());
+    (header, table, offsets, file_len)
+}
+
 /// Dictionaries kept cold (module `cold`): values nearly all distinct, mostly UUIDs, rarely read.
-const COLD: [Field; 3] = [Field::EventId, Field::RequestId, Field::SharedEventId];
+pub(crate) const COLD: [Field; 3] = [Field::EventId, Field::RequestId, Field::SharedEventId];
 
 /// Append the index entries (start, compressed length, raw length, raw XXH3) of `frames`,
 /// laid one after another.
-fn index_frames(index: &mut Vec<u64>, frames: &[Frame]) {
+pub(crate) fn index_frames(index: &mut Vec<u64>, frames: &[Frame]) {
     let mut at = 0u64;
     for (frame, raw_len, raw_sum) in frames {
         index.extend([at, frame.len() as u64, u64::from(*raw_len), *raw_sum]);
@@ -481,7 +509,7 @@ fn frames_of(
 
 /// `bytes` as a `u64` length and a zstd frame: the manifest and the source list (JSON and paths
 /// that repeat) shrink to about a fifth, and unpacking them at open costs milliseconds.
-fn pack(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn pack(bytes: &[u8]) -> Vec<u8> {
     let mut v = (bytes.len() as u64).to_le_bytes().to_vec();
     v.extend_from_slice(&payload::compress(bytes));
     v
@@ -508,7 +536,7 @@ fn table_checksum(header: &[u8], table: &[u8]) -> u64 {
     h.digest()
 }
 
-fn encode_sources(sources: &[SourceFile]) -> Vec<u8> {
+pub(crate) fn encode_sources(sources: &[SourceFile]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&(sources.len() as u64).to_le_bytes());
     for s in sources {
@@ -521,7 +549,7 @@ fn encode_sources(sources: &[SourceFile]) -> Vec<u8> {
     v
 }
 
-fn decode_sources(mut b: &[u8]) -> Option<Vec<SourceFile>> {
+pub(crate) fn decode_sources(mut b: &[u8]) -> Option<Vec<SourceFile>> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if b.len() < n {
             return None;

@@ -49,6 +49,7 @@ mod ids;
 mod payload;
 mod provenance;
 mod schema;
+mod segment;
 mod select;
 
 pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder, WorkerState};
@@ -60,6 +61,7 @@ pub use ids::SymColumn;
 use payload::Payloads;
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
+pub use segment::{merge_segments, MergeSummary};
 pub use select::Selection;
 
 use serde_json::{Map, Value};

@@ -13,13 +13,21 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 use crate::args::{InputArgs, OutArgs};
 use crate::evidence::{Evidence, OpenedCase};
 use crate::output::{close, Tee};
-use crate::{evidence, Outcome};
+use crate::{evidence, segments, Outcome};
 
 fn distinct(store: &trailscope_store::Store, field: Field) -> Vec<String> {
     trailscope_indicators::distinct(store, field, 0..store.len()).into_iter().map(str::to_owned).collect()
 }
 
-pub fn run(input: &InputArgs, save: Option<&Path>, out_args: &OutArgs) -> anyhow::Result<Outcome> {
+pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &OutArgs) -> anyhow::Result<Outcome> {
+    if let Some(path) = save {
+        // Logs (not a case file) too large for the budget are saved in segments.
+        if evidence::case_input(&input.paths)?.is_none() {
+            if let Some(files) = segments::needs_segments(input, max_memory)? {
+                return run_in_segments(input, &files, path, max_memory, out_args);
+            }
+        }
+    }
     let ev = evidence::load(input)?;
     let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
     match (&ev.ingest, &ev.case) {
@@ -48,6 +56,43 @@ pub fn run(input: &InputArgs, save: Option<&Path>, out_args: &OutArgs) -> anyhow
     }
     close(out, out_args.out.as_deref(), Some(&ev.manifest), None)?;
     Ok(super::evidence_outcome(&ev))
+}
+
+/// `ingest --save` in segments: the same summary, from the merge rather than a store.
+fn run_in_segments(
+    input: &InputArgs,
+    files: &[trailscope_ingest::InputFile],
+    path: &Path,
+    budget: u64,
+    out_args: &OutArgs,
+) -> anyhow::Result<Outcome> {
+    let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
+    let s = segments::save_in_segments(input, files, path, budget)?;
+    write_ingest(&mut out, &s.report)?;
+    writeln!(out, "Accounts:     {}", s.summary.accounts.join(", "))?;
+    writeln!(out, "Regions:      {}", s.summary.regions.join(", "))?;
+    if let Some((a, b)) = s.summary.time_range {
+        writeln!(out, "Time range:   {} .. {}", chrono_free_iso(a), chrono_free_iso(b))?;
+    }
+    write_throughput(&mut out, &s.report)?;
+    writeln!(
+        out,
+        "Memory:       budget {budget} bytes: saved in {} segments, the largest {} bytes resident",
+        s.segments, s.largest_batch
+    )?;
+    writeln!(
+        out,
+        "Saved:        {} ({} bytes, {} files in its manifest, {:.3} s merging)",
+        path.display(),
+        s.summary.size,
+        s.manifest.files.len(),
+        s.merge.as_secs_f64()
+    )?;
+    close(out, out_args.out.as_deref(), Some(&s.manifest), None)?;
+    if s.summary.rows == 0 {
+        eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.manifest.files.len());
+    }
+    Ok(if s.summary.rows == 0 || s.report.has_problems() { Outcome::Attention } else { Outcome::Clean })
 }
 
 /// What a case file holds and was made from (its manifest), and how long opening took.

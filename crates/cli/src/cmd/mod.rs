@@ -60,7 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             hunt::run(&input, &rules, &window, min_level, explain, no_fold, format, &enrich, &out)
         }
         Command::Rules { command } => rules::run(&command),
-        Command::Ingest { input, save, out } => ingest::run(&input, save.as_deref(), &out),
+        Command::Ingest { input, save, max_memory, out } => ingest::run(&input, save.as_deref(), max_memory, &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, rules, format, limit, enrich, out } => {
             events::run(&input, &filter, &rules, format, limit, &enrich, &out)
