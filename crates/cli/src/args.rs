@@ -175,11 +175,16 @@ pub enum Command {
 /// `trailscope audit ...`
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check a case directory's audit chain and every output hash; name the first broken link.
+    /// Check a case directory's audit chain and every output hash; name the first broken link,
+    /// a log truncated or missing (against audit.head), and files no entry accounts for. Prints
+    /// the log's head (SEQ:SHA256) to record in the case notes.
     Verify {
         /// The case directory (given to --out).
         #[arg(value_name = "CASE_DIR")]
         case: PathBuf,
+        /// The head recorded earlier (SEQ:SHA256, as printed): the log must still end there.
+        #[arg(long, value_name = "SEQ:SHA256")]
+        head: Option<trailscope_integrity::audit::Head>,
     },
 }
 
@@ -195,6 +200,30 @@ pub struct OutArgs {
     /// CSV, JSONL) stay UTC.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub tz: Option<trailscope_timeline::DisplayZone>,
+    /// Replace an output already in the case directory with other content (its SHA-256 is kept
+    /// in the audit entry). Without it the new output gets a numbered name (report-2.txt).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+}
+
+/// A size in bytes: a number with an optional unit (K, M, G, KiB, MiB, GiB; powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().map_err(|_| format!("{s:?}: not a size (use e.g. 512MiB or 2GiB)"))?;
+    let unit = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("{other:?}: unknown unit (use K, M or G, powers of 1024)")),
+    };
+    let bytes = n.checked_mul(unit).ok_or_else(|| format!("{s:?}: too large"))?;
+    let ceiling = 4u64 << 30;
+    if bytes == 0 || bytes > ceiling {
+        return Err(format!("{s:?}: must be between 1 byte and 4GiB (what one file is parsed in)"));
+    }
+    Ok(bytes)
 }
 
 fn parse_zone(s: &str) -> Result<trailscope_timeline::DisplayZone, String> {
@@ -332,6 +361,10 @@ pub struct InputArgs {
     /// Follow symbolic links while walking directories.
     #[arg(long)]
     pub follow_links: bool,
+    /// Largest content one file may decompress to (e.g. 512MiB, 2GiB, at most 4GiB): a larger
+    /// file is refused and named, never held in memory (decompression bombs).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub max_file_size: u64,
     /// Stop at the first unreadable file or rejected record.
     #[arg(long)]
     pub strict: bool,
