@@ -204,6 +204,22 @@ pub struct OutArgs {
     /// in the audit entry). Without it the new output gets a numbered name (report-2.txt).
     #[arg(long, requires = "out")]
     pub force: bool,
+    /// No colours in terminal tables (also when the NO_COLOR environment variable is set; never
+    /// coloured when stdout is not a terminal or with --out).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+impl OutArgs {
+    /// Colour severities in a table: only for a person at a terminal, and never into a file
+    /// (`--out` writes the same bytes as stdout).
+    pub fn color(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_color
+            && self.out.is_none()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal()
+    }
 }
 
 /// A size in bytes: a number with an optional unit (K, M, G, KiB, MiB, GiB; powers of 1024).

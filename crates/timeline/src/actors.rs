@@ -1094,37 +1094,29 @@ fn score_behaviour(
         if cl.rows.is_empty() || cl.trusted.is_some() {
             continue;
         }
-        if cl.tool == Some(ToolClass::OffensiveTool) {
-            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
-            let tool = match classify(ua) {
-                UserAgentClass::OffensiveTool(t) => t,
-                _ => "offensive".into(),
-            };
-            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
-            cl.add(
-                ReasonKind::OffensiveTool,
-                40,
-                format!("calls made with an offensive tool or distribution ({tool})"),
-                None,
-                ids,
-            );
-        }
-        if cl.tool == Some(ToolClass::Scanner) {
-            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
-            let tool = match classify(ua) {
-                UserAgentClass::SecurityScanner(t) => t,
-                _ => "scanner".into(),
-            };
-            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
-            // Not enough alone: scheduled audits by the owner look the same. Denied recon, new
-            // networks or findings decide.
-            cl.add(
+        // The tool by name, from the actor's user agent: an attack tool weighs much more than a
+        // posture scanner, which owners run on a schedule (denied recon, new networks or
+        // findings decide then).
+        let tool_reason = match cl.tool {
+            Some(ToolClass::OffensiveTool) => {
+                Some((ReasonKind::OffensiveTool, 40, "calls made with an offensive tool or distribution", ""))
+            }
+            Some(ToolClass::Scanner) => Some((
                 ReasonKind::Scanner,
                 10,
-                format!("calls made with a security scanner ({tool}): owners audit with these, intruders enumerate"),
-                None,
-                ids,
-            );
+                "calls made with a security scanner",
+                ": owners audit with these, intruders enumerate",
+            )),
+            _ => None,
+        };
+        if let Some((kind, points, what, why)) = tool_reason {
+            let ua = cl.uas.keys().find_map(|&s| store.dict(Field::UserAgent).resolve(s)).unwrap_or("");
+            let tool = match classify(ua) {
+                UserAgentClass::OffensiveTool(t) | UserAgentClass::SecurityScanner(t) => t,
+                _ => "unnamed".into(),
+            };
+            let ids = cl.rows.iter().take(3).map(|&r| event_id(r as usize)).collect();
+            cl.add(kind, points, format!("{what} ({tool}){why}"), None, ids);
         }
         let first = cl.rows[0] as usize;
         if name_dict.resolve(names.get(first)) == Some("GetCallerIdentity") {

@@ -91,9 +91,10 @@ pub fn run(
         }
         EventFormat::Table => {
             // The user agent and event id make lines too long for a terminal; CSV has them.
+            let tw = out_args.tz.unwrap_or_default().format(0).len();
             writeln!(
                 out,
-                "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} PRINCIPAL",
+                "{:<tw$} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} PRINCIPAL",
                 "TIME", "ACCOUNT", "REGION", "ACCESS_KEY", "SOURCE_IP", "ACTION", "ERROR"
             )?;
             for &r in rows {
@@ -101,9 +102,10 @@ pub fn run(
                 let mut v = row_values(store, r).map(|v| clean(&v).into_owned());
                 v[0] = out_args.tz.unwrap_or_default().format(store.times()[r]);
                 let at = enricher.as_deref().and_then(|e| enrichment::summary(e, &v[5]));
+                let tw = out_args.tz.unwrap_or_default().format(0).len();
                 writeln!(
                     out,
-                    "{:<20} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}{}",
+                    "{:<tw$} {:<12} {:<14} {:<20} {:<16} {:<36} {:<22} {}{}",
                     v[0],
                     v[1],
                     v[2],

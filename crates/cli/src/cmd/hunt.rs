@@ -126,6 +126,7 @@ pub fn run(
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, false, !no_fold);
     w.zone = out_args.tz.unwrap_or_default();
+    w.color = out_args.color();
     w.enricher = enricher;
     w.header(&mut out)?;
     w.write_all(&mut out, store, &findings, None)?;
@@ -146,6 +147,8 @@ struct FindingWriter {
     format: EventFormat,
     /// Table only: the zone times are shown in (`--tz`).
     zone: DisplayZone,
+    /// Table only: severities in colour (a terminal, no `--no-color`/NO_COLOR).
+    color: bool,
     with_case: bool,
     /// Table only: fold a rule's repeated findings for one principal into one line.
     fold: bool,
@@ -168,7 +171,32 @@ fn csv_row<'a>(out: &mut impl Write, cells: impl IntoIterator<Item = &'a str>) -
 
 impl FindingWriter {
     fn new(format: EventFormat, with_case: bool, fold: bool) -> Self {
-        FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc }
+        FindingWriter { format, with_case, fold, enricher: None, zone: DisplayZone::Utc, color: false }
+    }
+
+    /// One table line: time, severity, rule, account, region, source IP, access key, event,
+    /// principal, then `tail` (the enrichment note).
+    fn table_row(&self, out: &mut impl Write, cells: [&str; 9], tail: &str) -> std::io::Result<()> {
+        let tw = self.zone.format(0).len();
+        let [time, severity, rule, account, region, ip, key, event, principal] = cells;
+        writeln!(out, "{time:<tw$} {severity:<8} {rule:<44} {account:<12} {region:<14} {ip:<16} {key:<20} {event:<32} {principal}{tail}")
+    }
+
+    /// The severity cell, padded to its column, in colour when asked (padding first: escape
+    /// codes have no width).
+    fn severity(&self, name: &str, s: Severity) -> String {
+        let padded = format!("{name:<8}");
+        if !self.color {
+            return padded;
+        }
+        let style = match s {
+            Severity::Critical => anstyle::AnsiColor::Red.on_default().bold(),
+            Severity::High => anstyle::AnsiColor::Red.on_default(),
+            Severity::Medium => anstyle::AnsiColor::Yellow.on_default(),
+            Severity::Low => anstyle::AnsiColor::Cyan.on_default(),
+            Severity::Informational => anstyle::Style::new(),
+        };
+        format!("{style}{padded}{style:#}")
     }
 
     /// Every finding; in the table, repeats of a rule for one principal folded when asked.
@@ -212,6 +240,7 @@ impl FindingWriter {
         let first = group[0];
         let mut c = columns(store, first).map(|v| clean(&v).into_owned());
         c[0] = self.zone.format(store.times()[first.first_row()]);
+        c[1] = self.severity(&c[1], first.rule.severity);
         let e = store.event(first.first_row());
         let distinct = |field: Field| {
             let set: std::collections::BTreeSet<&str> =
@@ -227,35 +256,31 @@ impl FindingWriter {
         let last = group.iter().flat_map(|f| f.rows.last()).max().copied().unwrap_or(0) as usize;
         let failed = group.iter().filter(|f| f.attempt(store).is_some()).count();
         let mut what =
-            format!("{} x{} ({events} events, until {})", c[7], group.len(), chrono_free_iso(store.times()[last]));
+            format!("{} x{} ({events} events, until {})", c[7], group.len(), self.zone.format(store.times()[last]));
         if failed > 0 {
             what += &format!(" [{failed} failed attempts]");
         }
         // The fold key holds the first event's source IP: where it is describes the group.
         let at = self.enricher.as_deref().and_then(|en| enrichment::summary(en, &c[6]));
-        writeln!(
+        let account = clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or(""));
+        let region = clean(e.str(Field::AwsRegion).unwrap_or(""));
+        let tail = at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default();
+        let (ips, keys) =
+            (one_or_count(distinct(Field::SourceIp), "IPs"), one_or_count(distinct(Field::AccessKeyId), "keys"));
+        self.table_row(
             out,
-            "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
-            c[0],
-            c[1],
-            clean(&rule_label(first)),
-            clean(e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("")),
-            clean(e.str(Field::AwsRegion).unwrap_or("")),
-            one_or_count(distinct(Field::SourceIp), "IPs"),
-            one_or_count(distinct(Field::AccessKeyId), "keys"),
-            what,
-            c[4],
-            at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
+            [&c[0], &c[1], &clean(&rule_label(first)), &account, &region, &ips, &keys, &what, &c[4]],
+            &tail,
         )?;
         Ok(())
     }
 
     fn header(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
         match self.format {
-            EventFormat::Table => writeln!(
+            EventFormat::Table => self.table_row(
                 out,
-                "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} PRINCIPAL",
-                "TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT"
+                ["TIME", "SEVERITY", "RULE", "ACCOUNT", "REGION", "SOURCE_IP", "ACCESS_KEY", "EVENT", "PRINCIPAL"],
+                "",
             )?,
             EventFormat::Csv => {
                 let case = self.with_case.then_some("case");
@@ -276,6 +301,7 @@ impl FindingWriter {
                 // Evidence values reach a terminal: escape sequences planted in them are disarmed.
                 let mut c = c.map(|v| clean(&v).into_owned());
                 c[0] = self.zone.format(store.times()[f.first_row()]);
+                c[1] = self.severity(&c[1], f.rule.severity);
                 let mut more =
                     if f.rows.len() > 1 { format!(" (+{} events)", f.rows.len() - 1) } else { String::new() };
                 if !c[11].is_empty() {
@@ -285,19 +311,13 @@ impl FindingWriter {
                 let account = e.str(Field::RecipientAccount).or(e.str(Field::IdentityAccount)).unwrap_or("");
                 let region = e.str(Field::AwsRegion).unwrap_or("");
                 let at = self.enricher.as_deref().and_then(|e| enrichment::summary(e, &c[6]));
-                writeln!(
+                let tail = at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default();
+                let (account, region) = (clean(account), clean(region));
+                let event = format!("{}{more}", c[7]);
+                self.table_row(
                     out,
-                    "{:<20} {:<8} {:<44} {:<12} {:<14} {:<16} {:<20} {:<32} {}{}",
-                    c[0],
-                    c[1],
-                    clean(&rule_label(f)),
-                    clean(account),
-                    clean(region),
-                    c[6],
-                    c[5],
-                    format!("{}{more}", c[7]),
-                    c[4],
-                    at.map(|a| format!("  [{}]", clean(&a))).unwrap_or_default()
+                    [&c[0], &c[1], &clean(&rule_label(f)), &account, &region, &c[6], &c[5], &event, &c[4]],
+                    &tail,
                 )?;
             }
             EventFormat::Csv => {
@@ -375,6 +395,7 @@ fn run_cases(
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, true, !no_fold);
     w.zone = out_args.tz.unwrap_or_default();
+    w.color = out_args.color();
     w.enricher = enricher;
     if format != EventFormat::Table {
         w.header(&mut out)?;
@@ -526,4 +547,20 @@ fn write_summary_csv(out: &mut impl Write, summaries: &[CaseSummary]) -> anyhow:
         csv_row(out, row.iter().map(String::as_str))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_are_coloured_only_when_asked_and_keep_their_width() {
+        let mut w = FindingWriter::new(EventFormat::Table, false, true);
+        assert_eq!(w.severity("high", Severity::High), "high    ");
+        w.color = true;
+        let c = w.severity("critical", Severity::Critical);
+        assert!(c.starts_with('\x1b') && c.contains("critical") && c.ends_with("\x1b[0m"), "{c:?}");
+        let plain: String = c.split('\x1b').map(|p| p.split_once('m').map_or(p, |(_, rest)| rest)).collect();
+        assert_eq!(plain, "critical");
+    }
 }
