@@ -43,3 +43,13 @@ bench-baseline *args:
 # Issue 10's comparison: trailscope, the ceiling probe, and jq / DuckDB / Python when installed.
 compare *args:
     bash benches/compare/run.sh {{args}}
+
+# Coverage-guided fuzzing with AFL++ on the stable toolchain (needs `cargo install cargo-afl`
+# once; it builds AFL++ itself on first use). Every target runs SECS seconds (default 120);
+# the table at the end gives executions, time and findings per target. See fuzz/README.md.
+fuzz secs="120" *targets: fuzz-build
+    bash fuzz/run.sh {{secs}} {{targets}}
+
+# Build the instrumented fuzz targets only.
+fuzz-build:
+    cd fuzz && cargo afl build --release

@@ -234,11 +234,16 @@ pub struct QueryArgs {
 /// `trailscope audit ...`
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check a case directory's audit chain and every output hash; name the first broken link.
+    /// Check a case directory's audit chain and every output hash; name the first broken link,
+    /// a log truncated or missing (against audit.head), and files no entry accounts for. Prints
+    /// the log's head (SEQ:SHA256) to record in the case notes.
     Verify {
         /// The case directory (given to --out).
         #[arg(value_name = "CASE_DIR")]
         case: PathBuf,
+        /// The head recorded earlier (SEQ:SHA256, as printed): the log must still end there.
+        #[arg(long, value_name = "SEQ:SHA256")]
+        head: Option<trailscope_integrity::audit::Head>,
     },
 }
 
@@ -254,6 +259,10 @@ pub struct OutArgs {
     /// CSV, JSONL) stay UTC.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub tz: Option<trailscope_timeline::DisplayZone>,
+    /// Replace an output already in the case directory with other content (its SHA-256 is kept
+    /// in the audit entry). Without it the new output gets a numbered name (report-2.txt).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// No colours in terminal tables (also when the NO_COLOR environment variable is set; never
     /// coloured when stdout is not a terminal or with --out).
     #[arg(long)]
@@ -407,6 +416,10 @@ pub struct InputArgs {
     /// Follow symbolic links while walking directories.
     #[arg(long)]
     pub follow_links: bool,
+    /// Largest content one file may decompress to (e.g. 512MiB, 2GiB, at most 4GiB): a larger
+    /// file is refused and named, never held in memory (decompression bombs).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_file_size)]
+    pub max_file_size: u64,
     /// Stop at the first unreadable file or rejected record.
     #[arg(long)]
     pub strict: bool,
@@ -581,5 +594,15 @@ mod size_tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("0").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+}
+
+/// `--max-file-size`: a size between 1 byte and 4 GiB (a file's payload offsets are 32-bit).
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if (1..=4 << 30).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{s}`: the file size limit must be between 1 byte and 4GiB"))
     }
 }

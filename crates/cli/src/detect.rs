@@ -198,14 +198,13 @@ impl Detectors {
     }
 
     /// Clean only when nothing was found, every file (of the evidence and of a `--baseline`
-    /// dump) was read and every rule loaded.
+    /// dump) was read and every rule loaded; evidence not read whole is told apart.
     pub fn outcome(&self, findings: &[Finding], evidence: &crate::evidence::Evidence) -> crate::Outcome {
         let history_problems = self.history.as_ref().is_some_and(|h| h.evidence.has_problems());
-        if findings.is_empty() && !evidence.has_problems() && !history_problems && self.report.errors.is_empty() {
-            crate::Outcome::Clean
-        } else {
-            crate::Outcome::Attention
-        }
+        crate::Outcome::of(
+            !findings.is_empty() || !self.report.errors.is_empty(),
+            evidence.has_problems() || history_problems,
+        )
     }
 
     /// All findings, ordered by first event then rule id.

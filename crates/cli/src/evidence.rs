@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use trailscope_ingest::{ingest, FileKind, IngestOptions, IngestReport, ProgressEvent};
 use trailscope_integrity::Manifest;
 use trailscope_store::{is_case_file, CaseFile, Store};
+use trailscope_timeline::report::{EvidenceCoverage, EvidenceProblem, EvidenceProblemKind};
 
 use crate::args::InputArgs;
 
@@ -40,6 +41,49 @@ pub struct OpenedCase {
 }
 
 impl Evidence {
+    /// What of the evidence the conclusions rest on, for the report's evidence-coverage section:
+    /// from the manifest (of this ingest or saved in the case file), plus links not followed.
+    pub fn coverage(&self) -> EvidenceCoverage {
+        let mut c = EvidenceCoverage { files: self.manifest.files.len(), ..EvidenceCoverage::default() };
+        for f in &self.manifest.files {
+            match f.kind.as_str() {
+                "log" | "insight" => c.log_files += 1,
+                "digest" => c.digest_files += 1,
+                "other" => c.ignored.push(f.path.clone()),
+                _ => {}
+            }
+            c.rejected_records += f.rejected;
+            if !f.error.is_empty() {
+                // A file that also has a kind of its own was read in part (its complete records
+                // kept); one of kind `error` gave nothing.
+                let kind =
+                    if f.kind == "error" { EvidenceProblemKind::Unreadable } else { EvidenceProblemKind::Partial };
+                c.problems.push(EvidenceProblem {
+                    path: f.path.clone(),
+                    kind,
+                    records: f.stored,
+                    detail: f.error.clone(),
+                });
+            } else if f.rejected > 0 {
+                c.problems.push(EvidenceProblem {
+                    path: f.path.clone(),
+                    kind: EvidenceProblemKind::RejectedRecords,
+                    records: f.rejected,
+                    detail: format!("{} of {} records rejected", f.rejected, f.records),
+                });
+            }
+        }
+        for link in self.ingest.iter().flat_map(|r| &r.skipped_links) {
+            c.problems.push(EvidenceProblem {
+                path: link.clone(),
+                kind: EvidenceProblemKind::SkippedLink,
+                records: 0,
+                detail: "symbolic link not followed (--follow-links reads it)".into(),
+            });
+        }
+        c
+    }
+
     /// True when a file could not be read or a record was rejected (when the case was made,
     /// for a case file): the exit status must say so.
     pub fn has_problems(&self) -> bool {
@@ -137,10 +181,24 @@ pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(
         pb.finish_and_clear();
     }
     let (store, report) = result?;
-    if !input.quiet {
-        notes(&report, input.verbose);
-    }
+    notes_or_warning(input, &report);
     Ok((store, report))
+}
+
+/// The ingest's notes on stderr; with --quiet, still the fact that the evidence was not all read.
+pub fn notes_or_warning(input: &InputArgs, report: &IngestReport) {
+    if !input.quiet {
+        notes(report, input.verbose);
+    } else if report.has_problems() {
+        // --quiet silences notes, never the fact that the evidence was not all read.
+        eprintln!(
+            "trailscope: evidence incomplete: {} files unreadable, {} records rejected, {} links not followed \
+             (the report's evidence coverage names them)",
+            report.file_errors().count(),
+            report.rejected(),
+            report.skipped_links.len()
+        );
+    }
 }
 
 /// The ingest options the arguments ask for.
@@ -156,7 +214,13 @@ pub fn ingest_options(input: &InputArgs, hash_uncompressed: bool) -> IngestOptio
     } else {
         input.threads
     };
-    IngestOptions { threads, follow_links: input.follow_links, strict: input.strict, hash_uncompressed }
+    IngestOptions {
+        threads,
+        follow_links: input.follow_links,
+        strict: input.strict,
+        hash_uncompressed,
+        max_file_size: Some(input.max_file_size),
+    }
 }
 
 /// The progress bar: on a terminal only, and never with `--quiet`.
@@ -249,6 +313,9 @@ pub fn notes(report: &IngestReport, verbose: bool) {
         for r in report.reject_examples.iter().take(if verbose { usize::MAX } else { 5 }) {
             eprintln!("trailscope:   {r}");
         }
+    }
+    for link in &report.skipped_links {
+        eprintln!("trailscope: symbolic link not followed (--follow-links reads it): {link}");
     }
     if verbose {
         for f in report.files.iter().filter(|f| f.kind == FileKind::Other) {

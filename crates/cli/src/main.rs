@@ -2,8 +2,11 @@
 //! outcome to an exit status:
 //!
 //! * 0 — clean: every file read, nothing rejected, no finding (for `analyze`);
-//! * 1 — findings, or files/records that could not be read (the output says which);
-//! * 2 — usage error or a fatal error (missing input, strict-mode stop).
+//! * 1 — findings (or integrity problems, refused rules): the evidence was read whole;
+//! * 2 — usage error or a fatal error (missing input, strict-mode stop);
+//! * 3 — evidence incomplete (files unreadable, records rejected, links not followed, no
+//!   CloudTrail event at all), nothing found in what was read;
+//! * 4 — evidence incomplete and findings.
 
 mod args;
 mod cmd;
@@ -30,15 +33,34 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub enum Outcome {
     /// Nothing to report.
     Clean,
-    /// Findings, or evidence that could not be fully read.
+    /// Findings (or integrity problems, refused rules); the evidence was read whole.
     Attention,
+    /// Evidence not fully read, and nothing found in what was.
+    Incomplete,
+    /// Evidence not fully read, and findings in what was.
+    IncompleteAttention,
+}
+
+impl Outcome {
+    /// The outcome of findings (`attention`) over evidence read whole or not.
+    pub fn of(attention: bool, incomplete: bool) -> Self {
+        match (attention, incomplete) {
+            (false, false) => Outcome::Clean,
+            (true, false) => Outcome::Attention,
+            (false, true) => Outcome::Incomplete,
+            (true, true) => Outcome::IncompleteAttention,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    output::remove_temporaries_on_interrupt();
     match cmd::run(cli) {
         Ok(Outcome::Clean) => ExitCode::from(0),
         Ok(Outcome::Attention) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) => ExitCode::from(3),
+        Ok(Outcome::IncompleteAttention) => ExitCode::from(4),
         Err(e) => {
             // A closed pipe (`| head`) is how the reader says "enough", not an error.
             let broken_pipe = |c: &(dyn std::error::Error + 'static)| {

@@ -184,7 +184,7 @@ fn a_payload_block_found_damaged_on_first_read_is_reported() {
 
     let o = run_on(&["events", "-q", "--format", "jsonl"], &[&case]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(o.status.code(), Some(3), "evidence not read whole: {err}");
     assert!(err.contains("sample.tscase: payload block 0 (rows 0.."), "{err}");
     assert!(err.contains("checksum mismatch after decompression"), "{err}");
 }
@@ -258,7 +258,7 @@ level: low
 
     let out_dir = dir.path().join("out");
     let o = hunt(&[&sample_case, &damaged, &second], Some(&out_dir));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "findings, and a case not read: {}", stderr(&o));
     assert!(stderr(&o).contains("damaged.tscase: skipped"), "{}", stderr(&o));
     let bulk = lines(&o);
     for (case, expected) in [(&sample_case, &alone[0]), (&second, &alone[1])] {

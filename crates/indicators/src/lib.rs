@@ -83,6 +83,16 @@ impl RuleSet {
         (RuleSet { rules }, report)
     }
 
+    /// Load the rules of one text (a Sigma YAML document or several), named `source` in errors:
+    /// what the loader does for each file, without the file.
+    pub fn from_text(text: &str, source: &str, vars: &Vars) -> (Self, RuleLoadReport) {
+        let mut rules = Vec::new();
+        let mut report = RuleLoadReport::default();
+        load::parse_text(text, source, vars, &mut rules, &mut report);
+        load::link(&mut rules, &mut report);
+        (RuleSet { rules }, report)
+    }
+
     /// Each rule's compiled form against a store, one line per rule (`id: explanation`): shows
     /// which tests became dictionary-id sets, which run on payloads, and which rules can never
     /// match this evidence because a literal does not occur in it.

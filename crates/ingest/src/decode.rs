@@ -18,6 +18,39 @@ pub const MAX_OUTPUT: usize = u32::MAX as usize - 4096;
 /// Cap on the size we trust a trailer for before seeing data.
 const FIRST_GUESS_CAP: usize = 256 << 20;
 
+/// Why a gzip stream could not be decompressed (whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GzipError {
+    /// The content does not start with a gzip member.
+    #[error("not a gzip stream")]
+    NotGzip,
+    /// The stream stops before its end: the file was cut short (an interrupted copy or sync).
+    #[error("gzip stream ends early (file truncated)")]
+    Truncated,
+    /// The compressed data is damaged.
+    #[error("corrupt deflate data ({0})")]
+    Corrupt(String),
+    /// A member decoded but failed its CRC-32 or length check.
+    #[error("gzip member failed its CRC or size check")]
+    Checksum,
+    /// Bytes that are no gzip member follow the last one.
+    #[error("{bytes} bytes of trailing garbage after gzip data at offset {offset}")]
+    TrailingGarbage {
+        /// Where the garbage starts.
+        offset: usize,
+        /// How much of it there is.
+        bytes: usize,
+    },
+    /// The content inflates beyond the per-file limit (`--max-file-size`): a decompression
+    /// bomb, or a file far larger than CloudTrail writes.
+    #[error("decompresses to more than {limit} bytes (the per-file limit, --max-file-size)")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
 /// A reusable libdeflate decompressor (one per worker thread).
 pub struct Decompressor {
     raw: NonNull<libdeflate_sys::libdeflate_decompressor>,
@@ -86,9 +119,13 @@ impl Decompressor {
     /// `out` is reused from file to file and never shrinks: re-zeroing a buffer the size of
     /// every file would cost as much as a memcpy of the whole dump.
     ///
+    /// No more than `limit` bytes are produced (nor allocated, beyond the padding): a stream
+    /// that would inflate further is refused as [`GzipError::TooLarge`].
+    ///
     /// # Errors
-    /// A message saying why the stream is corrupt, truncated or too large.
-    pub fn gunzip(&mut self, input: &[u8], out: &mut Vec<u8>, padding: usize) -> Result<usize, String> {
+    /// Why the stream is corrupt, truncated or too large.
+    pub fn gunzip(&mut self, input: &[u8], out: &mut Vec<u8>, padding: usize, limit: u64) -> Result<usize, GzipError> {
+        let limit = limit.min(MAX_OUTPUT as u64) as usize;
         let mut len = 0;
         let mut pos = 0;
         while pos < input.len() {
@@ -98,16 +135,18 @@ impl Decompressor {
                     break; // zero padding after the last member, as some tape/S3 tools leave
                 }
                 return Err(if pos == 0 {
-                    "not a gzip stream".to_owned()
+                    GzipError::NotGzip
                 } else {
-                    format!("{} bytes of trailing garbage after gzip data at offset {pos}", rest.len())
+                    GzipError::TrailingGarbage { offset: pos, bytes: rest.len() }
                 });
             }
             let isize = u32::from_le_bytes(rest[rest.len() - 4..].try_into().unwrap()) as usize;
-            let mut want = isize.max(rest.len() * 4).clamp(4096, FIRST_GUESS_CAP);
+            // One byte more than the limit allows tells "exactly the limit" from "beyond it".
+            let room = limit - len + 1;
+            let mut want = isize.max(rest.len() * 4).clamp(4096, FIRST_GUESS_CAP).min(room);
             loop {
                 if len + want + padding > MAX_OUTPUT {
-                    return self.stream_fallback(input, out, padding);
+                    return self.stream_fallback(input, out, padding, limit);
                 }
                 if out.len() < len + want + padding {
                     out.resize(len + want + padding, 0);
@@ -116,9 +155,13 @@ impl Decompressor {
                     Member::Done { consumed, produced } => {
                         len += produced;
                         pos += consumed;
+                        if len > limit {
+                            return Err(GzipError::TooLarge { limit: limit as u64 });
+                        }
                         break;
                     }
-                    Member::NeedSpace => want = want.saturating_mul(2),
+                    Member::NeedSpace if want >= room => return Err(GzipError::TooLarge { limit: limit as u64 }),
+                    Member::NeedSpace => want = want.saturating_mul(2).min(room),
                     Member::Bad => return Err(truncation_or_corruption(rest)),
                 }
             }
@@ -129,17 +172,23 @@ impl Decompressor {
         Ok(len)
     }
 
-    fn stream_fallback(&mut self, input: &[u8], out: &mut Vec<u8>, padding: usize) -> Result<usize, String> {
+    fn stream_fallback(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        padding: usize,
+        limit: usize,
+    ) -> Result<usize, GzipError> {
         out.clear();
         let mut dec = flate2::read::MultiGzDecoder::new(input);
         let mut buf = [0u8; 64 << 10];
         loop {
-            let n = dec.read(&mut buf).map_err(|e| e.to_string())?;
+            let n = dec.read(&mut buf).map_err(|e| stream_error(&e))?;
             if n == 0 {
                 break;
             }
-            if out.len() + n + padding > MAX_OUTPUT {
-                return Err(format!("decompressed size exceeds {MAX_OUTPUT} bytes"));
+            if out.len() + n > limit || out.len() + n + padding > MAX_OUTPUT {
+                return Err(GzipError::TooLarge { limit: limit as u64 });
             }
             out.extend_from_slice(&buf[..n]);
         }
@@ -149,20 +198,41 @@ impl Decompressor {
     }
 }
 
+/// The streaming decoder's error as a [`GzipError`].
+fn stream_error(e: &std::io::Error) -> GzipError {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        GzipError::Truncated
+    } else {
+        GzipError::Corrupt(e.to_string())
+    }
+}
+
 /// Tell a cut-off file from a damaged one by asking the streaming decoder where it failed.
-fn truncation_or_corruption(member: &[u8]) -> String {
+fn truncation_or_corruption(member: &[u8]) -> GzipError {
     let mut dec = flate2::read::GzDecoder::new(member);
     let mut sink = [0u8; 64 << 10];
     loop {
         match dec.read(&mut sink) {
-            Ok(0) => return "gzip member failed its CRC or size check".to_owned(),
+            Ok(0) => return GzipError::Checksum,
             Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return "gzip stream ends early (file truncated)".to_owned()
-            }
-            Err(e) => return format!("corrupt deflate data ({e})"),
+            Err(e) => return stream_error(&e),
         }
     }
+}
+
+/// Everything a cut-short gzip file decodes to before the cut (every member, then the partial
+/// one), at most `limit` bytes: what a truncated file still says.
+pub fn salvage(input: &[u8], limit: u64) -> Vec<u8> {
+    let mut dec = flate2::read::MultiGzDecoder::new(input);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    while let Ok(n) = dec.read(&mut buf) {
+        if n == 0 || out.len() as u64 + n as u64 > limit {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -180,12 +250,12 @@ mod tests {
     fn single_and_multi_member() {
         let mut d = Decompressor::new();
         let mut out = Vec::new();
-        let n = d.gunzip(&gz(b"{\"Records\":[]}"), &mut out, 64).unwrap();
+        let n = d.gunzip(&gz(b"{\"Records\":[]}"), &mut out, 64, u64::MAX).unwrap();
         assert_eq!(&out[..n], b"{\"Records\":[]}");
         assert!(out.len() >= n + 64);
         let mut two = gz(b"hello ");
         two.extend(gz(b"world"));
-        let n = d.gunzip(&two, &mut out, 0).unwrap();
+        let n = d.gunzip(&two, &mut out, 0, u64::MAX).unwrap();
         assert_eq!(&out[..n], b"hello world");
     }
 
@@ -197,7 +267,7 @@ mod tests {
         z[n - 4..].copy_from_slice(&7u32.to_le_bytes());
         let mut out = Vec::new();
         // ISIZE is also checked by libdeflate, so a lying trailer is reported, never trusted.
-        let r = Decompressor::new().gunzip(&z, &mut out, 0);
+        let r = Decompressor::new().gunzip(&z, &mut out, 0, u64::MAX);
         assert!(r.as_ref().is_err() || r.as_ref().is_ok_and(|n| out[..*n] == data[..]));
     }
 
@@ -206,17 +276,44 @@ mod tests {
         let data = vec![b'x'; 100_000];
         let z = gz(&data);
         let mut out = Vec::new();
-        let err = Decompressor::new().gunzip(&z[..z.len() / 2], &mut out, 0).unwrap_err();
-        assert!(err.contains("truncated"), "{err}");
+        let err = Decompressor::new().gunzip(&z[..z.len() / 2], &mut out, 0, u64::MAX).unwrap_err();
+        assert_eq!(err, GzipError::Truncated);
         let mut bad = z.clone();
         for b in &mut bad[12..40] {
             *b ^= 0x5a;
         }
-        let err = Decompressor::new().gunzip(&bad, &mut out, 0).unwrap_err();
-        assert!(!err.is_empty());
+        let err = Decompressor::new().gunzip(&bad, &mut out, 0, u64::MAX).unwrap_err();
+        assert!(matches!(err, GzipError::Corrupt(_) | GzipError::Checksum), "{err:?}");
         let mut garbage = z.clone();
         garbage.extend_from_slice(b"junk-after-member-that-is-long");
-        let err = Decompressor::new().gunzip(&garbage, &mut out, 0).unwrap_err();
-        assert!(err.contains("trailing garbage"), "{err}");
+        let err = Decompressor::new().gunzip(&garbage, &mut out, 0, u64::MAX).unwrap_err();
+        assert_eq!(err, GzipError::TrailingGarbage { offset: z.len(), bytes: 30 });
+        assert_eq!(
+            Decompressor::new().gunzip(b"plain text, long enough", &mut out, 0, 9).unwrap_err(),
+            GzipError::NotGzip
+        );
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_limit_without_holding_it() {
+        // 64 MiB of whitespace packs into ~64 KiB; a limit of 1 MiB refuses it, and the buffer
+        // never grows much past the limit.
+        let bomb = gz(&vec![b' '; 64 << 20]);
+        let mut out = Vec::new();
+        let err = Decompressor::new().gunzip(&bomb, &mut out, 64, 1 << 20).unwrap_err();
+        assert_eq!(err, GzipError::TooLarge { limit: 1 << 20 });
+        assert!(out.len() <= (1 << 20) + 4096 + 64, "{} bytes held", out.len());
+        // Exactly at the limit is fine.
+        let n = Decompressor::new().gunzip(&gz(&[b'a'; 1000]), &mut out, 0, 1000).unwrap();
+        assert_eq!(n, 1000);
+    }
+
+    #[test]
+    fn a_cut_file_salvages_what_came_before_the_cut() {
+        let data: Vec<u8> = (0..50_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        let z = gz(&data);
+        let got = salvage(&z[..z.len() * 3 / 4], u64::MAX);
+        assert!(got.len() > data.len() / 2, "{} of {}", got.len(), data.len());
+        assert_eq!(got[..], data[..got.len()], "a prefix of the content, byte for byte");
     }
 }

@@ -50,7 +50,21 @@ fn input_name(input: &Path) -> String {
 /// # Errors
 /// When an input path does not exist, or the walk fails (a loop of links, a permission error).
 pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Result<Vec<InputFile>, IngestError> {
+    discover_noting_links(inputs, follow_links).map(|(files, _)| files)
+}
+
+/// [`discover`], also naming (as evidence paths, sorted) the symbolic links found while walking
+/// and not followed: without `--follow-links` what they point to is not read, and the examiner
+/// must be told.
+///
+/// # Errors
+/// As [`discover`].
+pub fn discover_noting_links(
+    inputs: &[PathBuf],
+    follow_links: bool,
+) -> Result<(Vec<InputFile>, Vec<String>), IngestError> {
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|source| IngestError::Input { path: input.clone(), source })?;
         if meta.is_file() {
@@ -63,17 +77,26 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Result<Vec<InputFile>
                 path: e.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone()),
                 message: e.to_string(),
             })?;
-            if entry.file_type().is_file() {
-                let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
-                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-                let evidence_path = format!("{}/{}", input_name(input), rel.join("/"));
+            let file_type = entry.file_type();
+            if !file_type.is_file() && !file_type.is_symlink() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
+            let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let evidence_path = format!("{}/{}", input_name(input), rel.join("/"));
+            if file_type.is_file() {
                 files.push(InputFile { path: entry.into_path(), explicit: false, evidence_path });
+            } else {
+                // Only reached without follow_links: walkdir resolves links when following.
+                links.push(evidence_path);
             }
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files.dedup_by(|a, b| a.path == b.path);
-    Ok(files)
+    links.sort();
+    links.dedup();
+    Ok((files, links))
 }
 
 /// Read `.../AWSLogs/[o-id/]<account>/<area>/<region>/<YYYY>/<MM>/<DD>/file` from a path.
@@ -150,5 +173,23 @@ mod tests {
         assert!(has_json_name(Path::new("events.JSONL")));
         assert!(!has_json_name(Path::new("notes.txt")));
         assert!(!has_json_name(Path::new("blob.gz")));
+    }
+
+    #[test]
+    fn links_not_followed_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dump");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::write(root.join("real/a.json"), b"{}").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("real"), root.join("linked-dir")).unwrap();
+            std::os::unix::fs::symlink(root.join("real/a.json"), root.join("linked.json")).unwrap();
+            let (files, links) = discover_noting_links(std::slice::from_ref(&root), false).unwrap();
+            assert_eq!(files.len(), 1);
+            assert_eq!(links, vec!["dump/linked-dir", "dump/linked.json"]);
+            let (files, links) = discover_noting_links(&[root], true).unwrap();
+            assert_eq!((files.len(), links.len()), (3, 0), "followed: read, not reported");
+        }
     }
 }

@@ -37,18 +37,33 @@ pub enum FileErrorKind {
     /// Opening or reading the file failed.
     #[error("cannot read file: {0}")]
     Io(String),
-    /// The gzip stream is corrupt or truncated.
+    /// The gzip stream is corrupt, truncated or too large (nothing could be kept).
     #[error("corrupt or truncated gzip: {0}")]
-    Gzip(String),
+    Gzip(crate::decode::GzipError),
+    /// Only part of the file could be read: the complete records before the damage were kept
+    /// (and are counted as the file's records); the rest is lost.
+    #[error("partly read ({cause}): the {records} complete records before the damage were kept")]
+    Partial {
+        /// What cut the file short.
+        cause: crate::decode::GzipError,
+        /// Complete records salvaged.
+        records: u64,
+    },
     /// The (decompressed) content is not valid JSON.
     #[error("invalid JSON: {0}")]
     Json(String),
     /// Valid JSON, but no CloudTrail shape was recognised.
     #[error("not a CloudTrail file: {0}")]
     NotCloudTrail(String),
-    /// The file is larger than the parser accepts in one piece.
-    #[error("file too large: {0} bytes uncompressed (limit 4 GiB)")]
-    TooLarge(u64),
+    /// The (decompressed) content is larger than the per-file limit (`--max-file-size`, at most
+    /// what the parser accepts in one piece, 4 GiB).
+    #[error("file too large: {size} bytes uncompressed (limit {limit}, --max-file-size)")]
+    TooLarge {
+        /// Bytes of content.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 /// A per-file error, naming the file.

@@ -58,7 +58,15 @@ pub struct IngestOptions {
     /// Also take the SHA-256 of each file's uncompressed content (what CloudTrail digest files
     /// record), in the same pass.
     pub hash_uncompressed: bool,
+    /// Largest content (after decompression) read from one file, in bytes; None means
+    /// [`DEFAULT_MAX_FILE_SIZE`]. A larger file is refused, named, before it is held in memory.
+    pub max_file_size: Option<u64>,
 }
+
+/// The default per-file limit on decompressed content: 1 GiB. CloudTrail's own log files are a
+/// few MB; a file inflating past this is a decompression bomb or not a log, and would cost its
+/// size in memory on every worker. At most 4 GiB (what the parser takes in one piece).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
 /// What progress displays are told, from worker threads.
 #[derive(Debug)]
@@ -86,8 +94,11 @@ pub fn ingest(
     progress: Option<Progress<'_>>,
 ) -> Result<(Store, IngestReport), IngestError> {
     let started = Instant::now();
-    let files = discover(inputs, opts.follow_links)?;
-    ingest_files(&files, opts, progress, started)
+    let (files, skipped_links) = discover::discover_noting_links(inputs, opts.follow_links)?;
+    let (store, mut report) = ingest_files(&files, opts, progress, started)?;
+    // Links not followed are reported with the evidence they would have led to.
+    report.skipped_links = skipped_links;
+    Ok((store, report))
 }
 
 /// Ingest files already found by [`discover`] (a batch of them, for a save in segments);
@@ -119,8 +130,7 @@ pub fn ingest_files(
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<FileResult>)>();
     // One worker per pool thread for the whole run (rayon's `for_each_init` would make one per
     // job split): its buffers and dictionaries serve every file the thread reads.
-    let workers: Vec<Mutex<Worker>> =
-        (0..threads).map(|t| Mutex::new(Worker::new(opts.hash_uncompressed, t as u32))).collect();
+    let workers: Vec<Mutex<Worker>> = (0..threads).map(|t| Mutex::new(Worker::new(opts, t as u32))).collect();
     let mut builder = StoreBuilder::new();
     let mut report = IngestReport { threads, ..Default::default() };
     let merged: Result<(), IngestError> = std::thread::scope(|scope| {
@@ -226,6 +236,8 @@ struct Worker {
     /// Which worker this is (the id its chunks carry).
     id: u32,
     hash_uncompressed: bool,
+    /// The per-file limit on content, in bytes.
+    max_file_size: u64,
     gunzip: decode::Decompressor,
     buf: Vec<u8>,
     parser: parse::Parser,
@@ -234,10 +246,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(hash_uncompressed: bool, id: u32) -> Self {
+    fn new(opts: &IngestOptions, id: u32) -> Self {
         Worker {
             id,
-            hash_uncompressed,
+            hash_uncompressed: opts.hash_uncompressed,
+            max_file_size: opts.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE).min(u32::MAX as u64),
             gunzip: decode::Decompressor::new(),
             buf: Vec::new(),
             parser: parse::Parser::new(),
@@ -251,7 +264,8 @@ impl Worker {
         let mut chunk = ChunkBuilder::with_dicts(std::mem::take(&mut self.state), Some(self.id));
         let (outcome, rejects) = self.read_and_parse(file, &mut chunk);
         self.state = chunk.seal();
-        if outcome.error.is_some() {
+        // A partly read file keeps the complete records it had; any other error keeps none.
+        if outcome.error.as_ref().is_some_and(|e| !matches!(e, FileErrorKind::Partial { .. })) {
             chunk.clear_rows();
         }
         (outcome, chunk, rejects)
@@ -300,15 +314,31 @@ impl Worker {
 
         let pad = simd_json::INPUT_PADDING;
         // `self.buf[..len]` is the content; the buffer may be longer (it is reused, never shrunk).
+        let mut cut_short = None;
         let mut len = if bytes.starts_with(&decode::GZIP_MAGIC) {
             outcome.gzip = true;
-            match self.gunzip.gunzip(&bytes, &mut self.buf, pad) {
+            match self.gunzip.gunzip(&bytes, &mut self.buf, pad, self.max_file_size) {
                 Ok(n) => n,
+                Err(decode::GzipError::Truncated) => {
+                    // Keep the complete records decoded before the cut: a file cut short by an
+                    // interrupted copy still holds most of its evidence.
+                    let Some(kept) = parse::complete_prefix(&decode::salvage(&bytes, self.max_file_size)) else {
+                        outcome.error = Some(FileErrorKind::Gzip(decode::GzipError::Truncated));
+                        return (outcome, Vec::new());
+                    };
+                    cut_short = Some(decode::GzipError::Truncated);
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&kept);
+                    kept.len()
+                }
                 Err(e) => {
                     outcome.error = Some(FileErrorKind::Gzip(e));
                     return (outcome, Vec::new());
                 }
             }
+        } else if bytes.len() as u64 > self.max_file_size {
+            outcome.error = Some(FileErrorKind::TooLarge { size: bytes.len() as u64, limit: self.max_file_size });
+            return (outcome, Vec::new());
         } else {
             self.buf.clear();
             self.buf.extend_from_slice(&bytes);
@@ -339,7 +369,7 @@ impl Worker {
             return (outcome, Vec::new());
         }
         if len > u32::MAX as usize - pad {
-            outcome.error = Some(FileErrorKind::TooLarge(len as u64));
+            outcome.error = Some(FileErrorKind::TooLarge { size: len as u64, limit: u32::MAX as u64 - pad as u64 });
             return (outcome, Vec::new());
         }
         // Digest files are small; their text is kept for integrity checks (parsing is in place).
@@ -385,6 +415,9 @@ impl Worker {
                     }
                     _ => FileKind::Log,
                 };
+                if let Some(cause) = cut_short {
+                    outcome.error = Some(FileErrorKind::Partial { cause, records: parsed.records });
+                }
                 (outcome, parsed.rejects)
             }
         }
@@ -397,7 +430,7 @@ impl Worker {
         let bytes = read::read_file(&file.path).ok()?;
         let mut out = if bytes.starts_with(&decode::GZIP_MAGIC) {
             let mut v = Vec::new();
-            let n = self.gunzip.gunzip(&bytes, &mut v, 0).ok()?;
+            let n = self.gunzip.gunzip(&bytes, &mut v, 0, self.max_file_size).ok()?;
             v.truncate(n);
             v
         } else {

@@ -540,6 +540,57 @@ fn looks_like_json_lines(data: &[u8]) -> bool {
     first.len() >= 2 && first.ends_with(b"}") && next == Some(&b'{')
 }
 
+/// The longest prefix of a cut-short document that ends after a complete record, closed so that
+/// it parses: for `{"Records":[r1,r2,r3…` (or lookup-events, or a bare array) the text up to the
+/// end of `r2` followed by the closing brackets; for JSON Lines or concatenated documents, up to
+/// the last complete one. None when not even one record is complete.
+pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
+    // Where records sit: in a wrapper's array, in a bare array, or at the top level. Decided
+    // from the start, so that an object inside a record is never taken for a record.
+    let text = buf.trim_ascii_start();
+    let wrapped = text.starts_with(b"{") && {
+        let key = text[1..].trim_ascii_start();
+        key.starts_with(b"\"Records\"") || key.starts_with(b"\"Events\"")
+    };
+    let record_depth: &[u8] = if wrapped {
+        b"{["
+    } else if text.starts_with(b"[") {
+        b"["
+    } else {
+        b""
+    };
+    let mut stack: Vec<u8> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    for (i, &b) in buf.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => stack.push(b),
+            b'}' | b']' => {
+                let open = stack.pop()?;
+                if (open == b'{') != (b == b'}') {
+                    return best.map(|(end, closers)| [&buf[..end], &closers[..]].concat());
+                }
+                if open == b'{' && stack == record_depth {
+                    let closers = stack.iter().rev().map(|&o| if o == b'{' { b'}' } else { b']' }).collect();
+                    best = Some((i + 1, closers));
+                }
+            }
+            _ => {}
+        }
+    }
+    best.map(|(end, closers)| [&buf[..end], &closers[..]].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,5 +734,20 @@ mod tests {
         assert!(run(r#"{"name":"package","version":"1.0"}"#).0.unwrap_err().contains("keys: name, version"));
         assert!(run("[1,2,3]").0.unwrap_err().starts_with("not cloudtrail"));
         assert!(run(r#"{"Records":[{"eventTime":"#).0.unwrap_err().starts_with("json"));
+    }
+
+    #[test]
+    fn a_cut_document_keeps_its_complete_records() {
+        let p = |s: &str| complete_prefix(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(p(r#"{"Records":[{"a":1},{"b":"x}]"},{"c":"#).unwrap(), r#"{"Records":[{"a":1},{"b":"x}]"}]}"#);
+        assert_eq!(p(r#"[{"a":{"n":[1]}},{"b"#).unwrap(), r#"[{"a":{"n":[1]}}]"#);
+        assert_eq!(p("{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap(), "{\"a\":1}\n{\"b\":2}");
+        assert_eq!(
+            p(r#"{"Events":[{"CloudTrailEvent":"{\"x\":1}"},{"#).unwrap(),
+            r#"{"Events":[{"CloudTrailEvent":"{\"x\":1}"}]}"#
+        );
+        assert_eq!(p(r#"{"Records":[{"a":"#), None, "no record complete");
+        assert_eq!(p("{\"a\":1}\n{\"r\":[{\"x\":1},{\"y"), Some("{\"a\":1}".into()), "no record made up of a cut one");
+        assert_eq!(p(""), None);
     }
 }

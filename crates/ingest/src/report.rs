@@ -166,6 +166,9 @@ pub struct IngestReport {
     pub elapsed: Duration,
     /// Worker threads used.
     pub threads: usize,
+    /// Symbolic links met while walking and not followed (evidence paths): what they point to
+    /// was not read.
+    pub skipped_links: Vec<String>,
 }
 
 impl IngestReport {
@@ -214,6 +217,6 @@ impl IngestReport {
 
     /// True when a file failed or a record was rejected: the exit status must say so.
     pub fn has_problems(&self) -> bool {
-        self.rejected() > 0 || self.files.iter().any(|f| f.error.is_some())
+        self.rejected() > 0 || self.files.iter().any(|f| f.error.is_some()) || !self.skipped_links.is_empty()
     }
 }

@@ -87,4 +87,24 @@ mod tests {
         assert_eq!(parse_event_time("yesterday at noon"), None);
         assert_eq!(parse_event_time("2024-03-01T12:34:56Zjunk"), None);
     }
+
+    proptest::proptest! {
+        // Any time from 1970 to 9999, written as the store writes it (and as CloudTrail does),
+        // reads back to the same millisecond; with an offset, to the same instant.
+        #[test]
+        fn round_trip(ms in 0i64..253_402_300_799_999) {
+            let iso = trailscope_store::chrono_free_iso(ms);
+            proptest::prop_assert_eq!(parse_event_time(&iso), Some(ms), "{}", iso);
+            let shifted = format!("{}+01:30", &trailscope_store::chrono_free_iso(ms + 90 * 60_000).trim_end_matches('Z'));
+            if ms + 90 * 60_000 <= 253_402_300_799_999 {
+                proptest::prop_assert_eq!(parse_event_time(&shifted), Some(ms), "{}", shifted);
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_time_or_none(s in "\\PC{0,40}", b in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let _ = parse_event_time(&s);
+            let _ = parse_event_time(&String::from_utf8_lossy(&b));
+        }
+    }
 }

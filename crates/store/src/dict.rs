@@ -39,11 +39,17 @@ impl Sym {
     }
 }
 
-/// A fixed seed: the hash only places ids in the index (no untrusted-input flooding concern that
-/// a random seed would address, since lookups compare the strings), and fixed seeds keep runs
-/// reproducible when profiling. foldhash is faster than ahash on the short strings interned here.
+/// One seed per run, drawn at random (issue 13): the strings interned are chosen by whoever wrote
+/// the evidence, and with a seed known in advance they could be chosen to collide, turning every
+/// probe of the index into a walk. Ids never depend on the seed — they follow first-insertion
+/// order — so output stays the same from run to run (the goldens prove it); only where an id
+/// sits in the index changes. The index is built in memory and never saved. foldhash is faster
+/// than ahash on the short strings interned here.
 fn hasher() -> RandomState {
-    RandomState::with_seed(0x7261_696c_7363_6f70)
+    static SEED: OnceLock<u64> = OnceLock::new();
+    // std's RandomState is keyed from the operating system's random source once per process.
+    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0x7261_696c_7363_6f70_u64));
+    RandomState::with_seed(seed)
 }
 
 /// An append-only string interner: one byte buffer, an offsets array and an index of ids keyed

@@ -20,7 +20,7 @@ use crate::timeline::{action_name, principal_name, Activity, Timeline, TimelineE
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.2";
+pub const SCHEMA_VERSION: &str = "2.3";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -344,6 +344,100 @@ impl Enrichment {
     }
 }
 
+/// Why part of the evidence is missing from the conclusions.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceProblemKind {
+    /// The file could not be read as CloudTrail at all (corrupt gzip, invalid JSON, unreadable).
+    Unreadable,
+    /// Only part of the file was read (records before a truncation were kept).
+    Partial,
+    /// Some of the file's records were rejected (no eventTime, eventName or eventSource...).
+    RejectedRecords,
+    /// A symbolic link not followed (without `--follow-links`).
+    SkippedLink,
+}
+
+impl EvidenceProblemKind {
+    /// How the examiner reads it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EvidenceProblemKind::Unreadable => "unreadable",
+            EvidenceProblemKind::Partial => "partial",
+            EvidenceProblemKind::RejectedRecords => "records rejected",
+            EvidenceProblemKind::SkippedLink => "link not followed",
+        }
+    }
+}
+
+/// One input file not fully in the conclusions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceProblem {
+    /// The file, as the manifest names it.
+    pub path: String,
+    /// What went wrong.
+    pub kind: EvidenceProblemKind,
+    /// Records affected (rejected, or salvaged for a partial file); 0 when not counted.
+    pub records: u64,
+    /// The reason, as the ingest gave it.
+    pub detail: String,
+}
+
+/// What part of the evidence the conclusions rest on, shown in every report format (not only on
+/// stderr, and never hidden by `--quiet`): the report itself does not see files, so the caller
+/// fills this from the ingest or the case file's manifest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EvidenceCoverage {
+    /// Input files seen.
+    pub files: usize,
+    /// Log and Insights files read.
+    pub log_files: usize,
+    /// Digest files (integrity data, not events).
+    pub digest_files: usize,
+    /// Records rejected, over all files.
+    pub rejected_records: u64,
+    /// Files that are not CloudTrail (ignored), by name.
+    pub ignored: Vec<String>,
+    /// Files unreadable, partial, with rejected records, or links not followed.
+    pub problems: Vec<EvidenceProblem>,
+}
+
+impl EvidenceCoverage {
+    /// Files of one problem kind.
+    pub fn count(&self, kind: EvidenceProblemKind) -> usize {
+        self.problems.iter().filter(|p| p.kind == kind).count()
+    }
+
+    /// True when every file was read whole and no record was rejected.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// One line: counts of what was read and what was not.
+    pub fn headline(&self) -> String {
+        let mut s = format!(
+            "{} files: {} logs read, {} digests, {} ignored (not CloudTrail)",
+            self.files,
+            self.log_files,
+            self.digest_files,
+            self.ignored.len()
+        );
+        let n = |k| self.count(k);
+        let (unreadable, partial, links) =
+            (n(EvidenceProblemKind::Unreadable), n(EvidenceProblemKind::Partial), n(EvidenceProblemKind::SkippedLink));
+        s.push_str(&format!(
+            "; {unreadable} unreadable, {partial} partial, {} records rejected, {links} links not followed",
+            self.rejected_records
+        ));
+        if self.complete() {
+            s.push_str(" (complete)");
+        } else {
+            s.push_str(" (INCOMPLETE: the conclusions do not cover the files below)");
+        }
+        s
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -371,6 +465,8 @@ pub struct Report {
     pub evidence_files: usize,
     /// SHA-256 of the evidence manifest (`manifest.json`), set by the caller.
     pub manifest_sha256: Option<String>,
+    /// What of the evidence was read and what was not, set by the caller.
+    pub evidence_coverage: EvidenceCoverage,
     /// Examiner overrides in force (`--trust`).
     pub overrides: Vec<String>,
     /// Attacker events plus other events with a non-risk finding of medium severity or more.
@@ -747,6 +843,7 @@ impl Report {
             events_total: store.len(),
             evidence_files: store.sources().len(),
             manifest_sha256: None,
+            evidence_coverage: EvidenceCoverage::default(),
             overrides: opts.actors.trust.iter().map(Trust::describe).collect(),
             suspicious_events: suspicious.count(),
             attacker_events: rows.len(),

@@ -66,8 +66,8 @@ pub fn run(
     // `--out` writes as manifest.json).
     report.evidence_files = evidence.manifest.files.len();
     report.manifest_sha256 = Some(sha256_hex(&evidence.manifest.to_json()));
-    let (case, manifest, rule_set) =
-        (out_args.out.as_deref(), Some(&evidence.manifest), detectors.rule_set_sha256.clone());
+    report.evidence_coverage = evidence.coverage();
+    let (case, manifest, rule_set) = (out_args.case(), Some(&evidence.manifest), detectors.rule_set_sha256.clone());
     match (formats.as_slice(), case) {
         ([one], _) => {
             let mut out = Tee::new(case, one.file_name())?;

@@ -69,7 +69,7 @@ pub fn run(
         EventFormat::Csv => "events.csv",
         EventFormat::Jsonl => "events.jsonl",
     };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    let mut out = Tee::new(out_args.case(), name)?;
     match format {
         // The record as rebuilt from the store, as the trail wrote it: enrichment is not mixed in.
         EventFormat::Jsonl => {
@@ -121,7 +121,7 @@ pub fn run(
     }
     close_with_inputs(
         out,
-        out_args.out.as_deref(),
+        out_args.case(),
         Some(&evidence.manifest),
         None,
         enrichment::audit_inputs(enricher.as_deref()),

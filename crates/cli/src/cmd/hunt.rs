@@ -122,7 +122,7 @@ pub fn run(
     let mut findings: Vec<Finding> = detectors.run(store).into_iter().filter(|f| f.rule.severity >= min).collect();
     drop(phase);
     filter::findings_in_window(store, &mut findings, window)?;
-    let mut out = Tee::new(out_args.out.as_deref(), file_name(format))?;
+    let mut out = Tee::new(out_args.case(), file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, false, !no_fold);
     w.zone = out_args.tz.unwrap_or_default();
@@ -130,13 +130,7 @@ pub fn run(
     w.enricher = enricher;
     w.header(&mut out)?;
     w.write_all(&mut out, store, &findings, None)?;
-    close_with_inputs(
-        out,
-        out_args.out.as_deref(),
-        Some(&evidence.manifest),
-        Some(detectors.rule_set_sha256.clone()),
-        inputs,
-    )?;
+    close_with_inputs(out, out_args.case(), Some(&evidence.manifest), Some(detectors.rule_set_sha256.clone()), inputs)?;
     Ok(detectors.outcome(&findings, &evidence))
 }
 
@@ -396,7 +390,7 @@ fn run_cases(
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let CaseRun { quiet, min, explain, no_fold, format } = *how;
-    let case_dir = out_args.out.as_deref();
+    let case_dir = out_args.case();
     let mut out = Tee::new(case_dir, file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
     let mut w = FindingWriter::new(format, true, !no_fold);
@@ -476,10 +470,10 @@ fn run_cases(
     }
     record_with_inputs(case_dir, None, Some(detectors.rule_set_sha256.clone()), inputs, outputs)?;
     let history_problems = detectors.history.as_ref().is_some_and(|h| h.evidence.has_problems());
-    let attention = summaries.iter().any(|s| s.problems || s.by_severity.iter().any(|&n| n > 0))
-        || history_problems
-        || !detectors.report.errors.is_empty();
-    Ok(if attention { Outcome::Attention } else { Outcome::Clean })
+    let attention =
+        summaries.iter().any(|s| s.by_severity.iter().any(|&n| n > 0)) || !detectors.report.errors.is_empty();
+    let incomplete = summaries.iter().any(|s| s.problems) || history_problems;
+    Ok(Outcome::of(attention, incomplete))
 }
 
 fn span_text(s: &CaseSummary) -> (String, String) {

@@ -12,8 +12,27 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 
 use crate::args::{InputArgs, OutArgs};
 use crate::evidence::{Evidence, OpenedCase};
-use crate::output::{close, Tee};
+use crate::output::{close, record_with_inputs, Tee};
 use crate::{evidence, segments, Outcome};
+
+/// A case file saved straight into the case directory is one of its outputs: the audit entry
+/// lists it (and `audit verify` then accounts for it).
+fn saved_in_case(path: &Path, out_args: &OutArgs) -> anyhow::Result<Option<trailscope_integrity::audit::OutputHash>> {
+    use sha2::Digest;
+    let Some(case) = out_args.case() else { return Ok(None) };
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    if parent.canonicalize()? != case.dir.canonicalize()? {
+        return Ok(None);
+    }
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(Some(trailscope_integrity::audit::OutputHash {
+        file: name.to_string_lossy().into_owned(),
+        sha256: hex::encode(hasher.finalize()),
+        replaced_sha256: None,
+    }))
+}
 
 fn distinct(store: &trailscope_store::Store, field: Field) -> Vec<String> {
     trailscope_indicators::distinct(store, field, 0..store.len()).into_iter().map(str::to_owned).collect()
@@ -29,7 +48,7 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
         }
     }
     let ev = evidence::load(input)?;
-    let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
+    let mut out = Tee::new(out_args.case(), "ingest.txt")?;
     match (&ev.ingest, &ev.case) {
         (Some(r), _) => write_ingest(&mut out, r)?,
         (None, Some(case)) => write_case(&mut out, &ev, case)?,
@@ -40,6 +59,7 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
         write_throughput(&mut out, r)?;
     }
     write_memory(&mut out, &ev.store)?;
+    let mut saved_here = None;
     if let Some(path) = save {
         let started = Instant::now();
         let size = ev
@@ -53,8 +73,10 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
             ev.manifest.files.len(),
             started.elapsed().as_secs_f64()
         )?;
+        saved_here = saved_in_case(path, out_args)?;
     }
-    close(out, out_args.out.as_deref(), Some(&ev.manifest), None)?;
+    let outputs = out.finish()?.into_iter().chain(saved_here).collect();
+    record_with_inputs(out_args.case(), Some(&ev.manifest), None, Vec::new(), outputs)?;
     Ok(super::evidence_outcome(&ev))
 }
 
@@ -66,7 +88,7 @@ fn run_in_segments(
     budget: u64,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
-    let mut out = Tee::new(out_args.out.as_deref(), "ingest.txt")?;
+    let mut out = Tee::new(out_args.case(), "ingest.txt")?;
     let s = segments::save_in_segments(input, files, path, budget)?;
     write_ingest(&mut out, &s.report)?;
     writeln!(out, "Accounts:     {}", s.summary.accounts.join(", "))?;
@@ -88,7 +110,7 @@ fn run_in_segments(
         s.manifest.files.len(),
         s.merge.as_secs_f64()
     )?;
-    close(out, out_args.out.as_deref(), Some(&s.manifest), None)?;
+    close(out, out_args.case(), Some(&s.manifest), None)?;
     if s.summary.rows == 0 {
         eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.manifest.files.len());
     }

@@ -71,7 +71,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)
         }
-        Command::Audit { command: crate::args::AuditCommand::Verify { case } } => audit::run(&case),
+        Command::Audit { command: crate::args::AuditCommand::Verify { case, head } } => {
+            audit::run(&case, head.as_ref())
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "trailscope", &mut std::io::stdout());
@@ -93,11 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Attention when the evidence was not fully read.
+/// Incomplete when the evidence was not fully read.
 pub fn evidence_outcome(evidence: &crate::evidence::Evidence) -> Outcome {
-    if evidence.has_problems() {
-        Outcome::Attention
-    } else {
-        Outcome::Clean
-    }
+    Outcome::of(false, evidence.has_problems())
 }

@@ -54,7 +54,7 @@ pub fn run(
         EventFormat::Csv => "query.csv",
         EventFormat::Jsonl => "query.jsonl",
     };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    let mut out = Tee::new(out_args.case(), name)?;
     match result {
         // Without --fields, JSON Lines are the records themselves, as `events` writes them.
         Answer::Events { rows, .. } if format == EventFormat::Jsonl && q.fields.is_empty() => {
@@ -66,7 +66,7 @@ pub fn run(
         Answer::Events { rows, fields } => write_table(&mut out, format, &listing(store, &rows, fields))?,
         Answer::Table(t) => write_table(&mut out, format, &t)?,
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    close(out, out_args.case(), Some(&evidence.manifest), None)?;
     Ok(super::evidence_outcome(&evidence))
 }
 

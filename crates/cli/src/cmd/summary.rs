@@ -15,7 +15,7 @@ pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyh
         SummaryFormat::Json => "summary.json",
         SummaryFormat::Csv => "summary.csv",
     };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    let mut out = Tee::new(out_args.case(), name)?;
     match format {
         SummaryFormat::Table => trailscope_timeline::with_display_zone(out_args.tz.unwrap_or_default(), || {
             write::summary::write_table(&mut out, &summaries)
@@ -23,6 +23,6 @@ pub fn run(input: &InputArgs, format: SummaryFormat, out_args: &OutArgs) -> anyh
         SummaryFormat::Json => write::summary::write_json(&mut out, &summaries)?,
         SummaryFormat::Csv => write::summary::write_csv(&mut out, &summaries)?,
     }
-    close(out, out_args.out.as_deref(), Some(&evidence.manifest), None)?;
+    close(out, out_args.case(), Some(&evidence.manifest), None)?;
     Ok(super::evidence_outcome(&evidence))
 }

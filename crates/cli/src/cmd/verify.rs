@@ -109,7 +109,7 @@ pub fn run(
         ReportFormat::Json => "verify.json",
         ReportFormat::Markdown | ReportFormat::Text => "verify.txt",
     };
-    let mut out = Tee::new(out_args.out.as_deref(), name)?;
+    let mut out = Tee::new(out_args.case(), name)?;
     match format {
         ReportFormat::Text | ReportFormat::Markdown => write_text(&mut out, &report)?,
         ReportFormat::Json => {
@@ -118,8 +118,8 @@ pub fn run(
         }
     }
     let manifest = trailscope_integrity::Manifest::from_report(&ingest_report);
-    close(out, out_args.out.as_deref(), Some(&manifest), None)?;
+    close(out, out_args.case(), Some(&manifest), None)?;
     // Clean only when everything is proven: unchecked signatures leave the examiner's question open.
     let proven = report.intact() && signatures_proven(&report);
-    Ok(if proven && !ingest_report.has_problems() { Outcome::Clean } else { Outcome::Attention })
+    Ok(Outcome::of(!proven, ingest_report.has_problems()))
 }

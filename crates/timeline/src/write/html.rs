@@ -170,6 +170,11 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     if let Some(m) = &r.manifest_sha256 {
         fact(out, "Manifest", format!("{} files, SHA-256 <span class=\"mono\">{}</span>", r.evidence_files, text(m)))?;
     }
+    let c = &r.evidence_coverage;
+    let headline = text(&c.headline());
+    let headline = if c.complete() { headline } else { format!("<strong class=\"warn\">{headline}</strong>") };
+    let href = if c.problems.is_empty() && c.ignored.is_empty() { "" } else { " (<a href=\"#evidence\">files</a>)" };
+    fact(out, "Evidence coverage", format!("{headline}{href}"))?;
     match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => fact(out, "Timeframe", format!("{a} .. {b} (attacker activity)"))?,
         _ => fact(out, "Timeframe", "no attacker activity attributed".into())?,
@@ -209,6 +214,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         "<nav><a href=\"#actors\">Actors</a> <a href=\"#activity\">Activity</a> <a href=\"#credentials\">Credentials</a> <a href=\"#source-ips\">Source IPs</a> <a href=\"#actions\">Actions</a> <a href=\"#data\">Data</a> <a href=\"#persistence\">Persistence</a> <a href=\"#evasion\">Evasion</a> <a href=\"#remediation\">Remediation</a> <a href=\"#coverage\">Coverage</a> <a href=\"#findings\">Findings</a> <a href=\"#timeline\">Timeline</a></nav>\n<main>"
     )?;
 
+    write_evidence_coverage(out, &r.evidence_coverage)?;
     write_actors(out, r, &rawv)?;
     write_activity(out, r)?;
 
@@ -442,6 +448,38 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         script_json(&Value::Array(rawv.records))
     )?;
     writeln!(out, "<script>{SCRIPT}</script>\n</body>\n</html>")
+}
+
+/// Every file not fully read, and the first ignored, before the conclusions that lack them.
+fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCoverage) -> io::Result<()> {
+    if c.problems.is_empty() && c.ignored.is_empty() {
+        return Ok(());
+    }
+    section(out, "evidence", &format!("Evidence coverage ({} files not fully read)", c.problems.len()))?;
+    table_head(out, "evidence-table", &["File", "Problem", "Records", "Reason"])?;
+    for p in &c.problems {
+        writeln!(
+            out,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            text(&p.path),
+            p.kind.describe(),
+            p.records,
+            text(&p.detail)
+        )?;
+    }
+    let named = super::text::IGNORED_NAMED;
+    for f in c.ignored.iter().take(named) {
+        writeln!(out, "<tr><td class=\"mono\">{}</td><td>ignored</td><td>0</td><td>not CloudTrail</td></tr>", text(f))?;
+    }
+    if c.ignored.len() > named {
+        writeln!(
+            out,
+            "<tr><td colspan=\"4\">... {} more ignored (manifest.csv lists every file)</td></tr>",
+            c.ignored.len() - named
+        )?;
+    }
+    table_end(out)?;
+    writeln!(out, "</section>")
 }
 
 fn section<W: Write>(out: &mut W, id: &str, title: &str) -> io::Result<()> {

@@ -19,6 +19,26 @@ fn cell(s: &str) -> String {
         .replace('`', "\\`")
 }
 
+/// The files not fully read, and the first ignored ones, under their own heading.
+fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCoverage) -> io::Result<()> {
+    if c.problems.is_empty() && c.ignored.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n## Evidence coverage\n\n{}\n", cell(&c.headline()))?;
+    writeln!(out, "| File | Problem | Records | Reason |\n|---|---|---:|---|")?;
+    for p in &c.problems {
+        writeln!(out, "| {} | {} | {} | {} |", cell(&p.path), p.kind.describe(), p.records, cell(&p.detail))?;
+    }
+    let named = super::text::IGNORED_NAMED;
+    for f in c.ignored.iter().take(named) {
+        writeln!(out, "| {} | ignored | 0 | not CloudTrail |", cell(f))?;
+    }
+    if c.ignored.len() > named {
+        writeln!(out, "| ... {} more ignored | | | manifest.csv lists every file |", c.ignored.len() - named)?;
+    }
+    Ok(())
+}
+
 /// Write the report as Markdown.
 ///
 /// # Errors
@@ -33,6 +53,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     if let Some(m) = &r.manifest_sha256 {
         writeln!(out, "| Manifest | {} files, SHA-256 `{m}` |", r.evidence_files)?;
     }
+    writeln!(out, "| Evidence coverage | {} |", cell(&r.evidence_coverage.headline()))?;
     match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => writeln!(out, "| Timeframe | {a} .. {b} (attacker activity) |")?,
         _ => writeln!(out, "| Timeframe | no attacker activity attributed |")?,
@@ -61,6 +82,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     let enrichment: Vec<String> = enrichment.iter().map(|l| cell(l)).collect();
     writeln!(out, "| Enrichment | {} |", enrichment.join("<br>"))?;
 
+    write_evidence_coverage(out, &r.evidence_coverage)?;
     writeln!(out, "\n## Actors\n\n| # | verdict | confidence | score | credential | network | tool | first .. last seen | events | errors | top reasons |\n|---:|---|---:|---:|---|---|---|---|---:|---:|---|")?;
     for a in &r.actors {
         let reasons: Vec<String> =

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use super::clean;
 use crate::actors::{Actor, Verdict};
 use crate::change::EndState;
-use crate::report::Enrichment;
 use crate::report::{Change, CoverageGap};
+use crate::report::{Enrichment, EvidenceCoverage};
 use crate::timeline::TimelineEntry;
 use crate::{Report, Time};
 
@@ -167,6 +167,25 @@ fn fold(entries: &[TimelineEntry]) -> Vec<(&TimelineEntry, usize)> {
     out
 }
 
+/// How many ignored files are named before "... N more" (the manifest lists them all).
+pub(crate) const IGNORED_NAMED: usize = 20;
+
+/// The evidence-coverage lines: counts, then every file not fully read (and the first ignored).
+fn write_evidence_coverage<W: Write>(out: &mut W, c: &EvidenceCoverage) -> io::Result<()> {
+    writeln!(out, "Evidence coverage: {}", c.headline())?;
+    for p in &c.problems {
+        let records = if p.records > 0 { format!(", {} records", p.records) } else { String::new() };
+        writeln!(out, "  {}: {}{records} ({})", p.kind.describe(), clean(&p.path), clean(&p.detail))?;
+    }
+    for f in c.ignored.iter().take(IGNORED_NAMED) {
+        writeln!(out, "  ignored: {}", clean(f))?;
+    }
+    if c.ignored.len() > IGNORED_NAMED {
+        writeln!(out, "  ... {} more ignored (manifest.csv lists every file)", c.ignored.len() - IGNORED_NAMED)?;
+    }
+    Ok(())
+}
+
 /// Write the summary.
 ///
 /// # Errors
@@ -190,6 +209,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     if let Some(m) = &r.manifest_sha256 {
         writeln!(out, "Manifest:          {} files, SHA-256 {m}", r.evidence_files)?;
     }
+    write_evidence_coverage(out, &r.evidence_coverage)?;
     match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => writeln!(out, "Timeframe:         {a} .. {b} (attacker activity)")?,
         _ => {
