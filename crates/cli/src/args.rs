@@ -580,6 +580,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("`{s}` is not a usable size"))
 }
 
+/// `--max-file-size`: a size between 1 byte and 4 GiB (a file's payload offsets are 32-bit).
+fn parse_file_size(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if (1..=4 << 30).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{s}`: the file size limit must be between 1 byte and 4GiB"))
+    }
+}
+
 #[cfg(test)]
 mod size_tests {
     use super::parse_size;
@@ -594,15 +604,5 @@ mod size_tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("0").is_err());
         assert!(parse_size("99999999999T").is_err());
-    }
-}
-
-/// `--max-file-size`: a size between 1 byte and 4 GiB (a file's payload offsets are 32-bit).
-fn parse_file_size(s: &str) -> Result<u64, String> {
-    let n = parse_size(s)?;
-    if (1..=4 << 30).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("`{s}`: the file size limit must be between 1 byte and 4GiB"))
     }
 }
