@@ -181,6 +181,18 @@ pub enum EndState {
     },
 }
 
+impl EndState {
+    /// The checklist mark of a remediation step on this change: `[x]` already undone, `[-]`
+    /// only attempted, `[ ]` still to do.
+    pub fn checkbox(&self) -> &'static str {
+        match self {
+            EndState::Reverted { .. } => "[x]",
+            EndState::Attempted { .. } => "[-]",
+            EndState::Present => "[ ]",
+        }
+    }
+}
+
 /// A trail's name from its name or ARN.
 pub fn trail_name(s: &str) -> String {
     s.rsplit_once("trail/").map(|(_, n)| n).unwrap_or(s).to_owned()

@@ -303,10 +303,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     section(out, "remediation", &format!("Remediation and Containment ({})", r.remediation.len()))?;
     writeln!(out, "<ul class=\"checklist\">")?;
     for m in &r.remediation {
-        let (mark, done) = match &m.status {
-            EndState::Reverted { .. } => ("[x]", format!(" — done: {}", text(&m.status.to_string()))),
-            EndState::Attempted { .. } => ("[-]", String::new()),
-            EndState::Present => ("[ ]", String::new()),
+        let mark = m.status.checkbox();
+        let done = match &m.status {
+            EndState::Reverted { .. } => format!(" — done: {}", text(&m.status.to_string())),
+            _ => String::new(),
         };
         writeln!(
             out,

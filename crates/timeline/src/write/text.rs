@@ -332,10 +332,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
 
     writeln!(out, "\nRemediation and Containment ({})", r.remediation.len())?;
     for m in &r.remediation {
-        let (mark, done) = match &m.status {
-            EndState::Reverted { .. } => ("[x]", format!("  — done: {}", clean(&m.status.to_string()))),
-            EndState::Attempted { .. } => ("[-]", String::new()),
-            EndState::Present => ("[ ]", String::new()),
+        let mark = m.status.checkbox();
+        let done = match &m.status {
+            EndState::Reverted { .. } => format!("  — done: {}", clean(&m.status.to_string())),
+            _ => String::new(),
         };
         writeln!(
             out,
