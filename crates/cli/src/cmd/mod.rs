@@ -3,6 +3,7 @@
 mod analyze;
 mod audit;
 mod events;
+mod export;
 mod hunt;
 mod ingest;
 mod rules;
@@ -48,6 +49,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         | Command::Summary { input, out, .. }
         | Command::Events { input, out, .. }
         | Command::Verify { input, out, .. } => out_outside_evidence(out, &input.paths)?,
+        Command::Export { input, parquet } => {
+            out_outside_evidence(&crate::args::OutArgs { out: Some(parquet.clone()) }, &input.paths)?
+        }
         _ => {}
     }
     match cli.command {
@@ -58,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             hunt::run(&input, &rules, &window, min_level, explain, no_fold, format, &enrich, &out)
         }
         Command::Rules { command } => rules::run(&command),
+        Command::Export { input, parquet } => export::run(&input, &parquet),
         Command::Ingest { input, save, out } => ingest::run(&input, save.as_deref(), &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, rules, format, limit, enrich, out } => {
