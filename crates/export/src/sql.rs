@@ -195,6 +195,7 @@ impl Gen {
     /// A test of a scalar text (string, or number or boolean as text); may be NULL.
     fn text_test(&self, text: &str, test: &Test) -> Result<String, String> {
         match test {
+            Test::Str(any) if any.is_empty() => Ok("FALSE".into()),
             Test::Str(any) => {
                 let parts = any.iter().map(|m| self.str_test(text, m)).collect::<Result<Vec<_>, _>>()?;
                 Ok(format!("({})", parts.join(" OR ")))
@@ -224,8 +225,9 @@ impl Gen {
         }
         let shape = format!("^{OCTET}\\.{OCTET}\\.{OCTET}\\.{OCTET}$");
         let octet = |i: usize| {
+            // TRY_CAST: engines may evaluate the arithmetic before the shape test rules a value out.
             format!(
-                "CAST(regexp_extract({text}, {}, {i}) AS BIGINT)",
+                "TRY_CAST(regexp_extract({text}, {}, {i}) AS BIGINT)",
                 self.lit("^([0-9]+)\\.([0-9]+)\\.([0-9]+)\\.([0-9]+)$")
             )
         };
@@ -251,7 +253,14 @@ impl Gen {
     }
 
     fn keyword(&self, any: &[StrMatch]) -> Result<String, String> {
-        if let Some(m) = any.iter().find(|m| !matches!(m.op, MatchOp::Contains | MatchOp::Regex)) {
+        // A keyword found inside a value is found in its column; one anchored to the whole
+        // payload text is not (the export splits it into columns).
+        let unanchored = |m: &StrMatch| match m.op {
+            MatchOp::Contains | MatchOp::Regex => true,
+            MatchOp::Glob => m.text.starts_with('*') && m.text.ends_with('*') && !m.text.ends_with("\\*"),
+            _ => false,
+        };
+        if let Some(m) = any.iter().find(|m| !unanchored(m)) {
             return Err(format!(
                 "keyword {}: a whole-value keyword test depends on the store's payload text, which the export splits into columns",
                 m.describe()
@@ -372,13 +381,12 @@ impl Gen {
                 let text = "(v ->> '$')";
                 let plain = self.text_test(text, test)?;
                 // An object is tested as its JSON text, and again with string escapes undone
-                // (a pattern written for an embedded policy document); a whole column's object
-                // is tested as the column's own text.
-                let obj_text = if segs.is_empty() { self.ident(col) } else { text.to_owned() };
+                // (a pattern written for an embedded policy document).
+                let obj_text = text;
                 let unescaped = format!("replace(replace({obj_text}, '\\\"', '\"'), '\\\\', '\\')");
                 let obj = format!(
                     "(coalesce({}, FALSE) OR coalesce({}, FALSE))",
-                    self.text_test(&obj_text, test)?,
+                    self.text_test(obj_text, test)?,
                     self.text_test(&unescaped, test)?
                 );
                 format!(
