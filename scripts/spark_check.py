@@ -14,6 +14,7 @@ spark = (
     .appName("trailscope-spark-check")
     .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     .config("spark.ui.enabled", "false")
+    .config("spark.ui.showConsoleProgress", "false")
     .getOrCreate()
 )
 spark.sparkContext.setLogLevel("ERROR")
