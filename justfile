@@ -53,3 +53,16 @@ fuzz secs="120" *targets: fuzz-build
 # Build the instrumented fuzz targets only.
 fuzz-build:
     cd fuzz && cargo afl build --release
+# The exported rule SQL on Spark (local mode, pyspark + Java 17) over the Parquet export of
+# EVIDENCE, compared with hunt (docs/export.md). Not in CI: slow, and it downloads pyspark.
+spark-check evidence="testdata/sample":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    python3 -c "import pyspark" 2>/dev/null || python3 -m pip install -q pyspark
+    tmp=$(mktemp -d)
+    cargo build --release -q
+    bin=${CARGO_TARGET_DIR:-target}/release/trailscope
+    "$bin" export -q {{evidence}} --parquet "$tmp/pq"
+    "$bin" rules export --sql spark > "$tmp/rules.sql" 2> "$tmp/refused.txt" || true
+    "$bin" hunt -q --no-baseline --format jsonl {{evidence}} > "$tmp/hunt.jsonl" || true
+    python3 scripts/spark_check.py "$tmp/pq" "$tmp/rules.sql" "$tmp/hunt.jsonl"

@@ -132,6 +132,15 @@ pub enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Export the events for other engines: Hive-partitioned Parquet (see docs/export.md).
+    Export {
+        /// Evidence to read.
+        #[command(flatten)]
+        input: InputArgs,
+        /// Directory to write the Parquet partitions to (must be new or empty).
+        #[arg(long, value_name = "DIR", required = true)]
+        parquet: PathBuf,
+    },
     /// Rule management.
     Rules {
         /// What to do with rules.
@@ -297,6 +306,19 @@ pub enum RulesCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+    /// Every event rule as one SQL query over the Parquet export (`export --parquet`); the
+    /// rules that cannot be translated are listed with the reason (stderr and SQL comments).
+    Export {
+        /// Rules to add.
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// SQL dialect.
+        #[arg(long, value_enum, value_name = "DIALECT")]
+        sql: SqlDialect,
+        /// The table or view over the export.
+        #[arg(long, default_value = "events")]
+        table: String,
+    },
     /// Validate rule files: load them and report every refusal (exit 1 if any).
     Check {
         /// Rule files or directories.
@@ -306,6 +328,19 @@ pub enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         vars: Option<PathBuf>,
     },
+}
+
+/// SQL dialects for `rules export`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// DuckDB.
+    Duckdb,
+    /// Trino.
+    Trino,
+    /// Amazon Athena (engine 3).
+    Athena,
+    /// Spark SQL (3.3 or later).
+    Spark,
 }
 
 /// Which rules, indicators and baselines run.

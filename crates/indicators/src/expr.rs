@@ -100,6 +100,12 @@ impl StrMatch {
         Ok(StrMatch { op: MatchOp::Glob, text: pattern.to_owned(), cased, regex: Some(Arc::new(compiled)) })
     }
 
+    /// The compiled regular expression of a `Glob` or `Regex` test, flags included (`(?i)...`),
+    /// for translating the test to another engine.
+    pub fn regex_source(&self) -> Option<&str> {
+        self.regex.as_deref().map(Regex::as_str)
+    }
+
     /// Make it case-sensitive.
     pub fn cased(mut self) -> Self {
         self.cased = true;

@@ -3,6 +3,7 @@
 mod analyze;
 mod audit;
 mod events;
+mod export;
 mod hunt;
 mod ingest;
 mod query;
@@ -15,8 +16,12 @@ use crate::Outcome;
 
 /// Refuse a case directory inside (or equal to) an evidence path: outputs written there would
 /// become evidence of the next run, and the evidence must not change.
-fn out_outside_evidence(out: &crate::args::OutArgs, inputs: &[std::path::PathBuf]) -> anyhow::Result<()> {
-    let Some(dir) = &out.out else { return Ok(()) };
+fn out_outside_evidence(
+    flag: &str,
+    dir: Option<&std::path::Path>,
+    inputs: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
     // The directory may not exist yet: resolve its nearest existing ancestor, then add the rest.
     let absolute = std::path::absolute(dir)?;
     let mut existing = absolute.as_path();
@@ -31,7 +36,7 @@ fn out_outside_evidence(out: &crate::args::OutArgs, inputs: &[std::path::PathBuf
         let Ok(input) = input.canonicalize() else { continue };
         if input.is_dir() && resolved.starts_with(&input) {
             anyhow::bail!(
-                "--out {}: inside the evidence ({}); choose a case directory outside it",
+                "{flag} {}: inside the evidence ({}); choose a directory outside it",
                 dir.display(),
                 input.display()
             );
@@ -49,7 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         | Command::Summary { input, out, .. }
         | Command::Events { input, out, .. }
         | Command::Query { input, out, .. }
-        | Command::Verify { input, out, .. } => out_outside_evidence(out, &input.paths)?,
+        | Command::Verify { input, out, .. } => out_outside_evidence("--out", out.out.as_deref(), &input.paths)?,
+        Command::Export { input, parquet } => out_outside_evidence("--parquet", Some(parquet), &input.paths)?,
         _ => {}
     }
     match cli.command {
@@ -60,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             hunt::run(&input, &rules, &window, min_level, explain, no_fold, format, &enrich, &out)
         }
         Command::Rules { command } => rules::run(&command),
+        Command::Export { input, parquet } => export::run(&input, &parquet),
         Command::Ingest { input, save, max_memory, out } => ingest::run(&input, save.as_deref(), max_memory, &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
         Command::Events { input, filter, rules, format, limit, enrich, out } => {

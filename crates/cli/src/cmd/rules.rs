@@ -5,7 +5,9 @@ use std::io::Write;
 use trailscope_indicators::baseline;
 use trailscope_indicators::{load_vars, RuleKind, RuleMeta, RuleSet, Vars};
 
-use crate::args::{ListFormat, RuleArgs, RulesCommand};
+use trailscope_export::{translate, Dialect};
+
+use crate::args::{ListFormat, RuleArgs, RulesCommand, SqlDialect};
 use crate::detect::Detectors;
 use crate::Outcome;
 
@@ -99,9 +101,37 @@ fn check(paths: &[std::path::PathBuf], vars: Option<&std::path::Path>) -> anyhow
     Ok(if report.errors.is_empty() && report.warnings.is_empty() { Outcome::Clean } else { Outcome::Attention })
 }
 
+/// Every event rule as SQL over the Parquet export; refusals on stderr and as comments.
+fn export(args: &RuleArgs, dialect: SqlDialect, table: &str) -> anyhow::Result<Outcome> {
+    let d = Detectors::load(args, false)?;
+    let dialect = match dialect {
+        SqlDialect::Duckdb => Dialect::DuckDb,
+        SqlDialect::Trino => Dialect::Trino,
+        SqlDialect::Athena => Dialect::Athena,
+        SqlDialect::Spark => Dialect::Spark,
+    };
+    let t = translate(&d.rules.rules, dialect, table);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    out.write_all(t.sql.as_bytes())?;
+    out.flush()?;
+    let mut err = std::io::stderr().lock();
+    for (id, why) in &t.refused {
+        writeln!(err, "not translated: {id}: {why}")?;
+    }
+    writeln!(
+        err,
+        "{} rules translated to {} SQL, {} not translated",
+        t.translated.len(),
+        dialect.name(),
+        t.refused.len()
+    )?;
+    Ok(if d.report.errors.is_empty() { Outcome::Clean } else { Outcome::Attention })
+}
+
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<Outcome> {
     match cmd {
         RulesCommand::List { rules, format } => list(rules, *format),
         RulesCommand::Check { paths, vars } => check(paths, vars.as_deref()),
+        RulesCommand::Export { rules, sql, table } => export(rules, *sql, table),
     }
 }
