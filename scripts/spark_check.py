@@ -3,6 +3,7 @@
 with hunt's (rule, eventID) pairs. Usage: spark_check.py EXPORT_DIR RULES_SQL HUNT_JSONL.
 Prints the figures and every rule whose pairs differ; exit 1 when any differ."""
 import json
+import re
 import sys
 import time
 
@@ -28,7 +29,8 @@ for stmt in statements:
     body = "\n".join(l for l in stmt.splitlines() if not l.startswith("--")).strip()
     if not body:
         continue
-    rule = body.split("'")[1]
+    # The query's last SELECT names the rule (counting rules open with WITH).
+    rule = re.findall(r"^SELECT '([^']*)' AS rule_id", body, re.M)[-1]
     translated.add(rule)
     try:
         for r in spark.sql(body).collect():

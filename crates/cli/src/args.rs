@@ -306,8 +306,8 @@ pub enum RulesCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
-    /// Every event rule as one SQL query over the Parquet export (`export --parquet`); the
-    /// rules that cannot be translated are listed with the reason (stderr and SQL comments).
+    /// Every event rule, aggregation rule and counting correlation as one SQL query over the
+    /// Parquet export (`export --parquet`); the rules that cannot be translated are listed with the reason (stderr and SQL comments).
     Export {
         /// Rules to add.
         #[command(flatten)]

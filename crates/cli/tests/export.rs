@@ -88,7 +88,9 @@ fn duckdb_reads_back_every_event_with_its_values() {
 }
 
 /// User rules for the tests the built-in pack does not use (CIDR, keywords, numbers, `|cased`,
-/// `|re`, wildcards, null, `exists: false`, `|fieldref`); each one fires on the sample.
+/// `|re`, wildcards, null, `exists: false`, `|fieldref`), and counting rules with the shapes the
+/// pack does not have (several group-by fields, JSON paths, `==`, `<`, no window, correlations
+/// over two rules); each one fires on the sample.
 const EXTRA_RULES: &str = r#"title: Calls from a documentation network
 id: t-cidr
 logsource: {product: aws, service: cloudtrail}
@@ -140,28 +142,137 @@ detection:
     requestParameters.userName|fieldref: userIdentity.userName
   condition: selection
 level: low
+---
+title: Read bursts per principal and address
+id: t-agg-count
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName|startswith: [List, Describe, Get]
+  timeframe: 2m
+  condition: selection | count() by userIdentity.arn, sourceIPAddress >= 8
+level: low
+---
+title: Many keys of one bucket
+id: t-agg-json
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: s3.amazonaws.com
+  timeframe: 30m
+  condition: selection | count(requestParameters.key) by requestParameters.bucketName > 3
+level: low
+---
+title: Exactly four calls from an address in a minute
+id: t-agg-eq
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: [s3.amazonaws.com, sts.amazonaws.com, kms.amazonaws.com]
+  timeframe: 1m
+  condition: selection | count() by sourceIPAddress == 4
+level: low
+---
+title: Principals calling many different APIs
+id: t-agg-whole
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    readOnly: 'false'
+  condition: selection | count(eventName) by userIdentity.arn > 20
+level: low
+---
+title: Regions with few denied calls
+id: t-agg-few
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    errorCode|exists: true
+  timeframe: 10m
+  condition: selection | count() by awsRegion < 3
+level: low
+---
+title: Calls from one address in bursts (correlation)
+id: t-corr-events
+logsource: {product: aws, service: cloudtrail}
+correlation:
+  type: event_count
+  rules: [t-base-object, t-base-decrypt]
+  group-by: [sourceIPAddress]
+  timespan: 5m
+  condition:
+    gte: 6
+level: low
+---
+title: Object call (correlation base)
+id: t-base-object
+name: t-base-object
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: [GetObject, PutObject, HeadObject]
+  condition: selection
+level: low
+---
+title: Decrypt (correlation base)
+id: t-base-decrypt
+name: t-base-decrypt
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: Decrypt
+  condition: selection
+level: low
+---
+title: One principal touching several buckets (correlation)
+id: t-corr-values
+logsource: {product: aws, service: cloudtrail}
+correlation:
+  type: value_count
+  rules: [t-base-object]
+  group-by: [userIdentity.arn]
+  timespan: 20m
+  condition:
+    gte: 3
+    field: requestParameters.bucketName
+level: low
 "#;
 
-/// The (rule, eventID) pairs `hunt` reports for the given rules.
-fn hunt_pairs(evidence: &Path, extra: &Path, rules: &BTreeSet<String>) -> BTreeSet<(String, String)> {
+/// The user rules above that count events; each one fires on the sample.
+const COUNTING_RULES: [&str; 7] =
+    ["t-agg-count", "t-agg-json", "t-agg-eq", "t-agg-whole", "t-agg-few", "t-corr-events", "t-corr-values"];
+
+/// A counting rule's finding: rule, group, its events.
+type Finding = (String, String, BTreeSet<String>);
+
+/// The (rule, eventID) pairs `hunt` reports for the given rules, and its grouped findings.
+fn hunt_findings(
+    evidence: &Path,
+    extra: &Path,
+    rules: &BTreeSet<String>,
+) -> (BTreeSet<(String, String)>, BTreeSet<Finding>) {
     let o =
         run_on(&["hunt", "-q", "--no-baseline", "--format", "jsonl", "--rules", extra.to_str().unwrap()], &[evidence]);
     assert!(o.status.code().is_some_and(|c| c <= 1), "hunt failed: {}", stderr(&o));
-    let mut pairs = BTreeSet::new();
+    let (mut pairs, mut grouped) = (BTreeSet::new(), BTreeSet::new());
     for line in stdout(&o).lines() {
         let f: Value = serde_json::from_str(line).unwrap();
         let rule = f["rule"].as_str().unwrap().to_owned();
         if rules.contains(&rule) {
-            for id in f["event_ids"].as_array().unwrap() {
-                pairs.insert((rule.clone(), id.as_str().unwrap().to_owned()));
+            let ids: BTreeSet<String> =
+                f["event_ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
+            pairs.extend(ids.iter().map(|id| (rule.clone(), id.clone())));
+            if let Some(g) = f["group"].as_str() {
+                grouped.insert((rule, g.to_owned(), ids));
             }
         }
     }
-    pairs
+    (pairs, grouped)
 }
 
 /// Export `evidence`, run `rules export --sql duckdb` (built-in pack and [`EXTRA_RULES`]) over
-/// it in DuckDB, compare with `hunt`; returns the pairs.
+/// it in DuckDB, compare with `hunt`: the (rule, eventID) pairs, and for counting rules the
+/// findings (group and burst). Returns the pairs.
 fn equivalence(evidence: &Path) -> BTreeSet<(String, String)> {
     let tmp = tempfile::tempdir().unwrap();
     let pq = tmp.path().join("pq");
@@ -176,6 +287,9 @@ fn equivalence(evidence: &Path) -> BTreeSet<(String, String)> {
         .filter_map(|l| l.strip_prefix("SELECT '")?.split_once("' AS rule_id").map(|(id, _)| id.to_owned()))
         .collect();
     assert!(translated.len() > 100, "most of the built-in pack translates ({} did)", translated.len());
+    for id in COUNTING_RULES {
+        assert!(translated.contains(id), "{id} translates");
+    }
     // Every rule left out is named with its reason.
     for line in stderr(&o).lines().filter(|l| l.starts_with("not translated: ")) {
         let id = line["not translated: ".len()..].split(':').next().unwrap();
@@ -183,12 +297,19 @@ fn equivalence(evidence: &Path) -> BTreeSet<(String, String)> {
     }
     let file = write_sql(tmp.path(), &sql);
     let Some(out) = duckdb(RUN_SQL, &[&pq, &file]) else { return BTreeSet::new() };
-    let got: BTreeSet<(String, String)> = out
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let rows: Vec<Value> = out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+    let got: BTreeSet<(String, String)> = rows
+        .iter()
         .map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_str().unwrap_or_default().to_owned()))
         .collect();
-    let want = hunt_pairs(evidence, &extra, &translated);
+    // Counting rules' rows carry the group and the burst: one finding each.
+    let mut bursts: BTreeMap<(String, String, i64), BTreeSet<String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.as_array().unwrap().len() == 5) {
+        let key = (r[0].as_str().unwrap().to_owned(), r[3].as_str().unwrap().to_owned(), r[4].as_i64().unwrap());
+        bursts.entry(key).or_default().insert(r[1].as_str().unwrap_or_default().to_owned());
+    }
+    let got_findings: BTreeSet<Finding> = bursts.into_iter().map(|((rule, g, _), ids)| (rule, g, ids)).collect();
+    let (want, want_findings) = hunt_findings(evidence, &extra, &translated);
     assert!(!want.is_empty(), "the evidence raises findings");
     let missing: Vec<_> = want.difference(&got).collect();
     let extra: Vec<_> = got.difference(&want).collect();
@@ -197,6 +318,9 @@ fn equivalence(evidence: &Path) -> BTreeSet<(String, String)> {
         "{}: DuckDB differs from hunt.\nmissed by SQL: {missing:#?}\nonly in SQL: {extra:#?}",
         evidence.display()
     );
+    let counting: BTreeSet<&String> = got_findings.iter().map(|f| &f.0).collect();
+    let want_findings: BTreeSet<Finding> = want_findings.into_iter().filter(|f| counting.contains(&f.0)).collect();
+    assert_eq!(got_findings, want_findings, "{}: counting rules' findings (group, burst) differ", evidence.display());
     got
 }
 
@@ -206,7 +330,7 @@ fn exported_sql_on_duckdb_finds_what_hunt_finds_on_the_sample() {
     if pairs.is_empty() {
         return; // DuckDB absent (notice printed)
     }
-    for id in ["t-cidr", "t-keyword", "t-num", "t-cased", "t-fieldref"] {
+    for id in ["t-cidr", "t-keyword", "t-num", "t-cased", "t-fieldref"].into_iter().chain(COUNTING_RULES) {
         assert!(pairs.iter().any(|(r, _)| r == id), "{id} fires on the sample, so its translation is checked");
     }
 }
@@ -219,6 +343,39 @@ fn exported_sql_on_duckdb_finds_what_hunt_finds_on_the_stratus_corpus() {
         return;
     }
     equivalence(&stratus);
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn export_writes_the_same_files_on_one_thread_and_on_several() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, three) = (tmp.path().join("one"), tmp.path().join("three"));
+    for (dir, j) in [(&one, "1"), (&three, "3")] {
+        let o = run_on(&["export", "-q", "-j", j, "--parquet", dir.to_str().unwrap()], &[&sample()]);
+        assert!(o.status.success(), "export -j {j} failed: {}", stderr(&o));
+    }
+    let (a, b) = (tree(&one), tree(&three));
+    assert!(a.len() > 3, "the sample spans several partitions ({} files)", a.len());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, bytes) in &a {
+        assert!(bytes == &b[path], "{} differs between -j 1 and -j 3", path.display());
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Exporting a trailscope store to other engines: the events as Hive-partitioned Parquet, and
-//! the event rules as SQL over that Parquet (DuckDB, Trino, Athena, Spark), so that an archive
+//! the rules as SQL over that Parquet (DuckDB, Trino, Athena, Spark), so that an archive
 //! too big for one machine runs the same detections on a cluster.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,9 @@ pub enum ExportError {
     /// The output directory already holds files.
     #[error("{0}: the export directory is not empty (exports are never mixed; choose a new directory)")]
     NotEmpty(PathBuf),
+    /// The worker threads could not be started.
+    #[error("starting the export's worker threads: {0}")]
+    Threads(String),
 }
 
 impl ExportError {

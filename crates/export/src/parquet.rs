@@ -1,4 +1,4 @@
-//! The store as Hive-partitioned Parquet (`account=/region=/date=`), one partition at a time.
+//! The store as Hive-partitioned Parquet (`account=/region=/date=`), files written in parallel.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,6 +11,7 @@ use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde_json::Value;
 use trailscope_store::{civil_from_days, Field, Flag, Store};
 
@@ -218,19 +219,20 @@ fn props() -> WriterProperties {
 /// Write the store's events under `dir` as `account=<recipientAccountId>/region=<awsRegion>/
 /// date=<YYYY-MM-DD>/part-<n>.parquet`.
 ///
-/// `dir` must not exist or be empty: exports are never mixed. Partitions are written one at a
-/// time; per event only a row number is held beyond the batch being converted.
+/// `dir` must not exist or be empty: exports are never mixed. Files are written in parallel on
+/// `threads` threads (0: one per core), one file per thread at a time; per event only a row number is held beyond
+/// the batches being converted.
 ///
 /// # Errors
 /// When `dir` is not empty, or a file cannot be written.
-pub fn export_parquet(store: &Store, dir: &Path) -> Result<ExportSummary, ExportError> {
+pub fn export_parquet(store: &Store, dir: &Path, threads: usize) -> Result<ExportSummary, ExportError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|e| ExportError::io(dir, e))?;
         if entries.next().is_some() {
             return Err(ExportError::NotEmpty(dir.to_path_buf()));
         }
     }
-    write_partitions(store, dir, "")
+    write_partitions(store, dir, "", threads)
 }
 
 /// Add the store's events to the partitions under `dir`, in files named `<prefix>part-<n>.parquet`
@@ -238,7 +240,7 @@ pub fn export_parquet(store: &Store, dir: &Path) -> Result<ExportSummary, Export
 ///
 /// # Errors
 /// When a file cannot be written.
-pub fn write_partitions(store: &Store, dir: &Path, prefix: &str) -> Result<ExportSummary, ExportError> {
+pub fn write_partitions(store: &Store, dir: &Path, prefix: &str, threads: usize) -> Result<ExportSummary, ExportError> {
     // Rows per partition, in time order (the store's order).
     let mut parts: BTreeMap<(String, String, String), Vec<u32>> = BTreeMap::new();
     let accounts = store.column(Field::RecipientAccount);
@@ -258,15 +260,27 @@ pub fn write_partitions(store: &Store, dir: &Path, prefix: &str) -> Result<Expor
     }
     let schema = schema();
     let mut summary = ExportSummary { partitions: parts.len(), ..Default::default() };
+    // Every file is independent: written in parallel, each by one thread from its own rows,
+    // so the bytes do not depend on the number of threads. Each thread holds one file's
+    // current row group and batch, so memory grows with threads, not with the export.
+    let mut files: Vec<(PathBuf, &[u32])> = Vec::new();
     for ((account, region, date), rows) in &parts {
         let pdir = dir.join(format!("account={account}")).join(format!("region={region}")).join(format!("date={date}"));
         std::fs::create_dir_all(&pdir).map_err(|e| ExportError::io(&pdir, e))?;
         for (n, file_rows) in rows.chunks(FILE_ROWS).enumerate() {
-            let path = pdir.join(format!("{prefix}part-{n}.parquet"));
-            summary.bytes += write_file(store, &path, file_rows, &schema)?;
-            summary.files += 1;
+            files.push((pdir.join(format!("{prefix}part-{n}.parquet")), file_rows));
         }
         summary.events += rows.len();
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| ExportError::Threads(e.to_string()))?;
+    let sizes: Vec<Result<u64, ExportError>> =
+        pool.install(|| files.par_iter().map(|(path, rows)| write_file(store, path, rows, &schema)).collect());
+    for size in sizes {
+        summary.bytes += size?;
+        summary.files += 1;
     }
     Ok(summary)
 }
@@ -327,7 +341,7 @@ mod tests {
     fn partitions_by_account_region_and_day_and_splits_nested_objects() {
         let dir = tempfile::tempdir().unwrap();
         let s = store();
-        let sum = export_parquet(&s, dir.path()).unwrap();
+        let sum = export_parquet(&s, dir.path(), 0).unwrap();
         assert_eq!((sum.events, sum.partitions, sum.files), (2, 2, 2));
         let f = dir.path().join("account=111122223333/region=us-east-1/date=2024-03-01/part-0.parquet");
         let b = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).unwrap()).unwrap();
@@ -341,7 +355,62 @@ mod tests {
         assert_eq!(text("otherFields"), r#"{"insightDetails":{"x":1}}"#);
         assert_eq!(text("sourceFile"), "logs/a.json");
         assert!(batch.column_by_name("resources").unwrap().is_null(0));
-        assert!(export_parquet(&s, dir.path()).is_err(), "a second export into the same directory is refused");
+        assert!(export_parquet(&s, dir.path(), 1).is_err(), "a second export into the same directory is refused");
+    }
+
+    /// Every file under `dir`, relative path → bytes.
+    fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_thread_and_several_write_the_same_bytes() {
+        let mut c = ChunkBuilder::new();
+        let regions = ["us-east-1", "eu-west-1", "ap-south-1"];
+        let ids: Vec<String> = (0..3000).map(|i| format!("e-{i}")).collect();
+        let payloads: Vec<String> = (0..3000)
+            .map(|i| format!(r#"{{"requestParameters":{{"bucketName":"b{}","key":"k{i}"}}}}"#, i % 7))
+            .collect();
+        for i in 0..3000 {
+            let mut r = RowValues {
+                time_ms: 1_709_294_400_000 + i as i64 * 97_000,
+                payload: payloads[i].as_bytes(),
+                ..Default::default()
+            };
+            r.strings[Field::EventName.index()] = Some("GetObject");
+            r.strings[Field::EventId.index()] = Some(&ids[i]);
+            r.strings[Field::RecipientAccount.index()] = Some("111122223333");
+            r.strings[Field::AwsRegion.index()] = Some(regions[i % 3]);
+            c.push(&r);
+        }
+        let mut b = StoreBuilder::new();
+        let src = b.add_source(SourceFile { path: "logs/a.json".into(), size: 0, sha256: String::new() });
+        b.add_chunk(src, c);
+        let s = b.finish();
+        let export = |threads: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let sum = export_parquet(&s, dir.path(), threads).unwrap();
+            (sum, files(dir.path()))
+        };
+        let (one, one_files) = export(1);
+        let (four, four_files) = export(4);
+        assert_eq!(one.events, 3000);
+        assert!(one.partitions >= 6, "several partitions to share out ({})", one.partitions);
+        assert_eq!(one, four);
+        assert_eq!(one_files.len(), one.files);
+        assert!(one_files == four_files, "the files differ between 1 and 4 threads");
     }
 
     #[test]

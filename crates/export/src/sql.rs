@@ -1,6 +1,7 @@
-//! Event rules as SQL over the Parquet export, one query per rule, in the dialect of the engine
-//! that runs it. A rule the translation cannot express faithfully is refused with the reason,
-//! never dropped.
+//! Rules as SQL over the Parquet export, one query per rule, in the dialect of the engine that
+//! runs it: event rules as filters, aggregation rules and `event_count` / `value_count`
+//! correlations as window queries that reproduce hunt's bursts. A rule the translation cannot
+//! express faithfully is refused with the reason, never dropped.
 //!
 //! Semantics follow the store's matcher (`trailscope_indicators::Predicate`): string tests ignore
 //! case unless `|cased` (Sigma's rule), arrays met on a path are searched element-wise, a whole
@@ -12,7 +13,7 @@
 use std::fmt::Write as _;
 
 use ipnet::IpNet;
-use trailscope_indicators::{Expr, MatchOp, NumOp, Rule, RuleKind, StrMatch, Test};
+use trailscope_indicators::{CorrelationKind, CountOp, Expr, MatchOp, NumOp, Rule, RuleKind, StrMatch, Test};
 use trailscope_store::Field;
 
 use crate::parquet::{column_name, JSON_COLUMNS};
@@ -59,36 +60,59 @@ pub struct Translation {
 }
 
 /// Translate every finding-raising rule of `rules` into one query each over `table`, returning
-/// the rule id and the `eventID` as its first two columns.
+/// the rule id and the `eventID` as its first two columns: event rules, aggregation rules, and
+/// `event_count` / `value_count` correlations (the last two also name the group and number the
+/// bursts, one finding of `hunt` per group and burst).
 pub fn translate(rules: &[Rule], dialect: Dialect, table: &str) -> Translation {
     let g = Gen { d: dialect };
     let mut t = Translation::default();
     let _ = writeln!(
         t.sql,
-        "-- trailscope rules as {} SQL over the Parquet export (table {table}); one query per event rule.",
+        "-- trailscope rules as {} SQL over the Parquet export (table {table}); one query per rule.",
         dialect.name()
     );
     for rule in rules.iter().filter(|r| r.generate) {
         let id = &rule.meta.id;
         let res = match &rule.kind {
-            RuleKind::Event(expr) => g.cond(expr),
-            RuleKind::Aggregate { .. } => {
-                Err("aggregation rule: its bursts (sliding windows per group, one finding per burst) have no single-query form that lines up with hunt's findings".into())
-            }
-            RuleKind::Correlation { .. } => {
-                Err("correlation rule: needs the matches of other rules in sliding windows; not translated".into())
-            }
-        };
-        match res {
-            Ok(cond) => {
-                let _ = writeln!(
-                    t.sql,
-                    "\n-- {id}: {}\nSELECT {} AS rule_id, {}, {} FROM {table}\nWHERE {cond};",
-                    rule.meta.title.replace('\n', " "),
+            RuleKind::Event(expr) => g.cond(expr).map(|cond| {
+                format!(
+                    "SELECT {} AS rule_id, {}, {} FROM {table}\nWHERE {cond};",
                     g.lit(id),
                     g.ident("eventID"),
                     g.ident("eventTime"),
-                );
+                )
+            }),
+            RuleKind::Aggregate { expr, group_by, window_ms, distinct, op, value } => g.cond(expr).and_then(|cond| {
+                g.counting(
+                    id,
+                    table,
+                    &Counting {
+                        cond,
+                        group_by,
+                        window_ms: *window_ms,
+                        distinct: distinct.as_deref(),
+                        op: *op,
+                        value: *value,
+                    },
+                )
+            }),
+            RuleKind::Correlation { kind, rules: refs, group_by, window_ms, field, op, value, .. } => match kind {
+                CorrelationKind::EventCount | CorrelationKind::ValueCount => {
+                    g.correlation_base(rules, refs).and_then(|cond| {
+                        let distinct = if *kind == CorrelationKind::ValueCount { field.as_deref() } else { None };
+                        g.counting(
+                            id,
+                            table,
+                            &Counting { cond, group_by, window_ms: Some(*window_ms), distinct, op: *op, value: *value },
+                        )
+                    })
+                }
+                CorrelationKind::Temporal | CorrelationKind::TemporalOrdered => Err(TEMPORAL_REFUSAL.into()),
+            },
+        };
+        match res {
+            Ok(query) => {
+                let _ = writeln!(t.sql, "\n-- {id}: {}\n{query}", rule.meta.title.replace('\n', " "));
                 t.translated.push(id.clone());
             }
             Err(reason) => t.refused.push((id.clone(), reason)),
@@ -101,6 +125,23 @@ pub fn translate(rules: &[Rule], dialect: Dialect, table: &str) -> Translation {
         }
     }
     t
+}
+
+/// Why temporal correlations stay out.
+const TEMPORAL_REFUSAL: &str = "temporal correlation: hunt reports greedy, non-overlapping windows, \
+each one opened only after the previous one closed, which is a sequential scan (a recursive query) that \
+Spark before 4.0 and Trino/Athena cannot run; not translated";
+
+/// A rule that counts matching events per group, in the shape `hunt` runs it (engine.rs:
+/// `group_rows`, `counted`, `bursts`).
+struct Counting<'r> {
+    /// The condition an event must meet to be counted.
+    cond: String,
+    group_by: &'r [String],
+    window_ms: Option<i64>,
+    distinct: Option<&'r str>,
+    op: CountOp,
+    value: u64,
 }
 
 /// Where a rule path's values come from.
@@ -444,6 +485,177 @@ impl Gen {
         Ok(format!("(len(list_filter({}, lambda x: x IS NOT NULL AND list_contains({}, x))) > 0)", list(a)?, list(b)?))
     }
 
+    /// The event time as epoch milliseconds (BIGINT), what hunt's windows measure.
+    fn epoch_ms(&self) -> String {
+        let t = self.ident("eventTime");
+        match self.d {
+            Dialect::DuckDb => format!("epoch_ms({t})"),
+            Dialect::Trino | Dialect::Athena => format!("CAST(to_unixtime({t}) * 1000 AS BIGINT)"),
+            Dialect::Spark => format!("unix_millis({t})"),
+        }
+    }
+
+    /// A path's value as grouping text, as hunt's `path_text` keys it: a string as itself, any
+    /// other value as its JSON text, null or absent as NULL. A value under an array on the way
+    /// is not searched for (hunt takes the first one found; see docs/export.md).
+    fn key_text(&self, path: &str) -> Result<String, String> {
+        Ok(match resolve(path)? {
+            Source::Flat { col, .. } => self.ident(&col),
+            Source::Flag(c) => match self.d {
+                Dialect::Spark => format!("CAST({} AS STRING)", self.ident(c)),
+                _ => format!("CAST({} AS VARCHAR)", self.ident(c)),
+            },
+            Source::Json { col, segs } if segs.is_empty() => self.ident(col),
+            Source::Json { col, segs } => {
+                let c = self.ident(col);
+                let mut p = String::from("$");
+                for s in &segs {
+                    if let Ok(i) = s.parse::<usize>() {
+                        let _ = write!(p, "[{i}]");
+                    } else {
+                        match self.d {
+                            Dialect::DuckDb => {
+                                let _ = write!(p, ".\"{}\"", s.replace('"', "\\\""));
+                            }
+                            Dialect::Spark => {
+                                let _ = write!(p, "['{s}']");
+                            }
+                            _ => {
+                                let _ = write!(p, "[\"{s}\"]");
+                            }
+                        }
+                    }
+                }
+                let p = self.lit(&p);
+                match self.d {
+                    Dialect::DuckDb => format!("json_extract_string({c}, {p})"),
+                    Dialect::Trino | Dialect::Athena => format!(
+                        "coalesce(json_extract_scalar({c}, {p}), nullif(json_format(json_extract({c}, {p})), 'null'))"
+                    ),
+                    Dialect::Spark => format!("get_json_object({c}, {p})"),
+                }
+            }
+        })
+    }
+
+    /// The condition of a correlation's events: any of the rules it references (by id or name)
+    /// that match events by themselves; hunt ignores references to other correlations.
+    fn correlation_base(&self, rules: &[Rule], refs: &[String]) -> Result<String, String> {
+        let mut parts = Vec::new();
+        for name in refs {
+            let Some(r) = rules.iter().find(|r| r.meta.id == *name || r.meta.name.as_deref() == Some(name)) else {
+                continue;
+            };
+            match &r.kind {
+                RuleKind::Event(e) | RuleKind::Aggregate { expr: e, .. } => {
+                    parts.push(self.cond(e).map_err(|why| format!("referenced rule {name}: {why}"))?)
+                }
+                RuleKind::Correlation { .. } => {}
+            }
+        }
+        Ok(if parts.is_empty() { "FALSE".into() } else { format!("({})", parts.join(" OR ")) })
+    }
+
+    /// A counting rule as one query: the events of each finding hunt would raise, with the
+    /// group's values (`|`-joined, as hunt labels it) and the burst's number within the group.
+    ///
+    /// With a window and a test that needs enough events (`>`, `>=`, `==`), hunt slides over
+    /// each group's events in time order and, for every event, counts the events (or distinct
+    /// values) from the earliest one inside the window up to it; where the count passes, all
+    /// of those events belong to findings. In SQL: `rn` numbers a group's events in the
+    /// store's order, `lo` counts the events before the window (a RANGE frame), so the window
+    /// ending at an event is `lo < rn' <= rn`; an event is in a finding when some passing
+    /// window at or after it starts at or before it (a MIN over the following rows). Bursts
+    /// split where an event is not in a finding or a window-sized gap opens. Without a window,
+    /// or with `<` / `<=`, hunt judges each group's whole count once.
+    fn counting(&self, id: &str, table: &str, c: &Counting<'_>) -> Result<String, String> {
+        let keys: Vec<String> = c.group_by.iter().map(|p| self.key_text(p)).collect::<Result<_, _>>()?;
+        let value = c.distinct.map(|p| self.key_text(p)).transpose()?;
+        let g: Vec<String> = (0..keys.len()).map(|i| format!("g{i}")).collect();
+        let op = match c.op {
+            CountOp::Gt => ">",
+            CountOp::Gte => ">=",
+            CountOp::Lt => "<",
+            CountOp::Lte => "<=",
+            CountOp::Eq => "=",
+        };
+        let (ev, et, sf, ri) =
+            (self.ident("eventID"), self.ident("eventTime"), self.ident("sourceFile"), self.ident("recordIndex"));
+        let mut cols = vec![ev.clone(), et.clone(), format!("{} AS ms", self.epoch_ms()), sf.clone(), ri.clone()];
+        cols.extend(keys.iter().zip(&g).map(|(k, g)| format!("{k} AS {g}")));
+        if let Some(v) = &value {
+            cols.push(format!("{v} AS v"));
+        }
+        let present: Vec<String> = g.iter().map(|g| format!(" AND {g} IS NOT NULL")).collect();
+        let m = format!(
+            "WITH m AS (SELECT * FROM (SELECT {} FROM {table} WHERE {}) x WHERE TRUE{})",
+            cols.join(", "),
+            c.cond,
+            present.concat()
+        );
+        let label = |q: &str| -> String {
+            if g.is_empty() {
+                "''".into()
+            } else {
+                g.iter().map(|g| format!("{q}{g}")).collect::<Vec<_>>().join(" || '|' || ")
+            }
+        };
+        let on = |a: &str, b: &str| -> Vec<String> { g.iter().map(|g| format!("{a}.{g} = {b}.{g}")).collect() };
+        let counted = if value.is_some() { "COUNT(DISTINCT v)" } else { "COUNT(*)" };
+        let head = format!("SELECT {} AS rule_id, ", self.lit(id));
+        let windowed = c.window_ms.filter(|_| c.op.threshold(c.value).is_some());
+        let Some(w) = windowed else {
+            // One verdict per group over the whole evidence.
+            let (grouped, join) = if g.is_empty() {
+                (format!("SELECT {counted} AS n FROM m"), "CROSS JOIN c".to_owned())
+            } else {
+                (
+                    format!("SELECT {}, {counted} AS n FROM m GROUP BY {}", g.join(", "), g.join(", ")),
+                    format!("JOIN c ON {}", on("m", "c").join(" AND ")),
+                )
+            };
+            return Ok(format!(
+                "{m},\nc AS ({grouped})\n{head}m.{ev}, m.{et}, {} AS group_key, 1 AS burst FROM m {join} WHERE c.n {op} {};",
+                label("m."),
+                c.value
+            ));
+        };
+        let part = if g.is_empty() { String::new() } else { format!("PARTITION BY {} ", g.join(", ")) };
+        let order = format!("({part}ORDER BY rn)");
+        let r = format!(
+            "r AS (SELECT m.*, ROW_NUMBER() OVER ({part}ORDER BY ms, {sf}, {ri}) AS rn, \
+             COUNT(*) OVER ({part}ORDER BY ms RANGE BETWEEN UNBOUNDED PRECEDING AND {} PRECEDING) AS lo FROM m)",
+            w + 1
+        );
+        let k = if value.is_some() {
+            // No engine but DuckDB counts distinct values in a window: join each event to the
+            // events of its window instead.
+            let mut inner = on("a", "b");
+            inner.push("b.rn > a.lo AND b.rn <= a.rn".into());
+            let mut outer = on("r", "d");
+            outer.push("r.rn = d.rn".into());
+            let by: Vec<String> = g.iter().map(|g| format!("a.{g}")).chain(["a.rn".to_owned()]).collect();
+            format!(
+                "k AS (SELECT r.*, d.n FROM r JOIN (SELECT {}, COUNT(DISTINCT b.v) AS n FROM r a JOIN r b ON {} GROUP BY {}) d ON {})",
+                by.join(", "),
+                inner.join(" AND "),
+                by.join(", "),
+                outer.join(" AND ")
+            )
+        } else {
+            "k AS (SELECT r.*, rn - lo AS n FROM r)".to_owned()
+        };
+        Ok(format!(
+            "{m},\n{r},\n{k},\n\
+             p AS (SELECT k.*, MIN(CASE WHEN n {op} {} THEN lo + 1 END) OVER ({part}ORDER BY rn ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS reach FROM k),\n\
+             q AS (SELECT p.*, coalesce(reach <= rn, FALSE) AS marked FROM p),\n\
+             s AS (SELECT q.*, CASE WHEN marked AND NOT coalesce(LAG(marked) OVER {order} AND ms - LAG(ms) OVER {order} <= {w}, FALSE) THEN 1 ELSE 0 END AS starts FROM q)\n\
+             {head}{ev}, {et}, {} AS group_key, burst FROM (SELECT s.*, SUM(starts) OVER ({part}ORDER BY rn ROWS UNBOUNDED PRECEDING) AS burst FROM s) b WHERE marked;",
+            c.value,
+            label("")
+        ))
+    }
+
     fn scalar_of(&self, s: &Source) -> Result<String, String> {
         Ok(match s {
             Source::Flat { col, .. } => self.ident(col),
@@ -474,36 +686,75 @@ mod tests {
         }
     }
 
+    fn correlation(id: &str, kind: trailscope_indicators::CorrelationKind) -> Rule {
+        rule(
+            id,
+            RuleKind::Correlation {
+                kind,
+                rules: vec!["a".into()],
+                group_by: vec!["userIdentity.arn".into()],
+                window_ms: 60_000,
+                field: Some("sourceIPAddress".into()),
+                op: CountOp::Gte,
+                value: 3,
+                base_generate: true,
+            },
+        )
+    }
+
     #[test]
-    fn event_rules_become_one_query_each_and_others_are_refused_with_a_reason() {
+    fn event_and_counting_rules_become_one_query_each_and_temporal_ones_are_refused_with_a_reason() {
+        use trailscope_indicators::CorrelationKind::{EventCount, Temporal, ValueCount};
         let rules = vec![
             rule("a", RuleKind::Event(Expr::And(vec![eq("eventName", &["DeleteTrail"]), not(null("errorCode"))]))),
             rule("b", RuleKind::Event(contains("requestParameters.policyDocument", &["\"Action\":\"*\""]))),
-            rule(
-                "c",
-                RuleKind::Correlation {
-                    kind: trailscope_indicators::CorrelationKind::EventCount,
-                    rules: vec!["a".into()],
-                    group_by: vec![],
-                    window_ms: 1,
-                    field: None,
-                    op: trailscope_indicators::CountOp::Gt,
-                    value: 1,
-                    base_generate: true,
-                },
-            ),
+            correlation("c", Temporal),
+            correlation("d", EventCount),
+            correlation("e", ValueCount),
         ];
         let t = translate(&rules, Dialect::DuckDb, "events");
-        assert_eq!(t.translated, vec!["a", "b"]);
+        assert_eq!(t.translated, vec!["a", "b", "d", "e"]);
         assert_eq!(t.refused.len(), 1);
-        assert!(t.sql.contains("-- c: correlation rule"), "{}", t.sql);
+        assert!(t.sql.contains("-- c: temporal correlation"), "{}", t.sql);
         assert!(t.sql.contains("SELECT 'a' AS rule_id, \"eventID\""), "{}", t.sql);
         assert!(t.sql.contains("lower(\"eventName\") = 'deletetrail'"), "{}", t.sql);
+        // The correlations count rule a's events per principal within a minute (+1 ms: the
+        // frame ends before the window's first millisecond); value_count joins for distinct values.
+        let d = &t.sql[t.sql.find("-- d:").unwrap()..t.sql.find("-- e:").unwrap()];
+        assert!(d.contains("\"userIdentity_arn\" AS g0") && d.contains("AND 60001 PRECEDING"), "{d}");
+        assert!(d.contains("rn - lo AS n") && !d.contains("COUNT(DISTINCT"), "{d}");
+        assert!(d.contains("WHEN n >= 3 THEN") && d.contains("SELECT 'd' AS rule_id"), "{d}");
+        let e = &t.sql[t.sql.find("-- e:").unwrap()..];
+        assert!(e.contains("\"sourceIPAddress\" AS v") && e.contains("COUNT(DISTINCT b.v)"), "{e}");
         let spark = translate(&rules, Dialect::Spark, "events");
-        assert!(
-            spark.sql.contains("get_json_object(`requestParameters`, '$['policyDocument']')")
-                || spark.sql.contains("get_json_object")
-        );
+        assert!(spark.sql.contains("get_json_object(`requestParameters`"), "{}", spark.sql);
+        assert!(spark.sql.contains("unix_millis(`eventTime`) AS ms"), "{}", spark.sql);
+    }
+
+    #[test]
+    fn counting_without_a_window_or_below_a_ceiling_judges_each_whole_group() {
+        let agg = |op, window_ms| {
+            rule(
+                "x",
+                RuleKind::Aggregate {
+                    expr: eq("eventName", &["GetObject"]),
+                    group_by: vec!["requestParameters.bucketName".into(), "sourceIPAddress".into()],
+                    window_ms,
+                    distinct: None,
+                    op,
+                    value: 5,
+                },
+            )
+        };
+        for (op, window) in [(CountOp::Gt, None), (CountOp::Lt, Some(60_000))] {
+            let t = translate(&[agg(op, window)], Dialect::Trino, "events");
+            assert!(t.sql.contains("GROUP BY g0, g1") && !t.sql.contains("PRECEDING"), "{}", t.sql);
+            assert!(t.sql.contains("json_extract_scalar(\"requestParameters\", '$[\"bucketName\"]')"), "{}", t.sql);
+            assert!(t.sql.contains("m.g0 || '|' || m.g1 AS group_key"), "{}", t.sql);
+        }
+        let t = translate(&[agg(CountOp::Gt, Some(60_000))], Dialect::Trino, "events");
+        assert!(t.sql.contains("CAST(to_unixtime(\"eventTime\") * 1000 AS BIGINT)"), "{}", t.sql);
+        assert!(t.sql.contains("PARTITION BY g0, g1 ORDER BY ms RANGE"), "{}", t.sql);
     }
 
     #[test]

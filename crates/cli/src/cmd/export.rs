@@ -11,6 +11,7 @@ use crate::evidence;
 
 pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
     let started = Instant::now();
+    let threads = evidence::ingest_options(input, false).threads;
     let cases = evidence::case_inputs(&input.paths)?;
     let mut total = ExportSummary::default();
     let mut outcome = crate::Outcome::Clean;
@@ -26,9 +27,9 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
         for (i, case) in cases.iter().enumerate() {
             let ev = evidence::open_case(case)?;
             let s = if i == 0 {
-                write_first(&ev.store, dir, &format!("case{i}-"))?
+                write_first(&ev.store, dir, &format!("case{i}-"), threads)?
             } else {
-                write_partitions(&ev.store, dir, &format!("case{i}-"))
+                write_partitions(&ev.store, dir, &format!("case{i}-"), threads)
                     .with_context(|| format!("exporting {}", case.display()))?
             };
             add(&mut total, s);
@@ -38,7 +39,7 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
         }
     } else {
         let ev = evidence::load(input)?;
-        add(&mut total, export_parquet(&ev.store, dir)?);
+        add(&mut total, export_parquet(&ev.store, dir, threads)?);
         outcome = super::evidence_outcome(&ev);
     }
     if !input.quiet {
@@ -55,9 +56,14 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
     Ok(outcome)
 }
 
-fn write_first(store: &trailscope_store::Store, dir: &Path, prefix: &str) -> anyhow::Result<ExportSummary> {
+fn write_first(
+    store: &trailscope_store::Store,
+    dir: &Path,
+    prefix: &str,
+    threads: usize,
+) -> anyhow::Result<ExportSummary> {
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         return Err(trailscope_export::ExportError::NotEmpty(dir.to_path_buf()).into());
     }
-    Ok(write_partitions(store, dir, prefix)?)
+    Ok(write_partitions(store, dir, prefix, threads)?)
 }

@@ -101,7 +101,7 @@ fn check(paths: &[std::path::PathBuf], vars: Option<&std::path::Path>) -> anyhow
     Ok(if report.errors.is_empty() && report.warnings.is_empty() { Outcome::Clean } else { Outcome::Attention })
 }
 
-/// Every event rule as SQL over the Parquet export; refusals on stderr and as comments.
+/// Every translatable rule as SQL over the Parquet export; refusals on stderr and as comments.
 fn export(args: &RuleArgs, dialect: SqlDialect, table: &str) -> anyhow::Result<Outcome> {
     let d = Detectors::load(args, false)?;
     let dialect = match dialect {
