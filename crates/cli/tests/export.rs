@@ -178,7 +178,7 @@ id: t-agg-whole
 logsource: {product: aws, service: cloudtrail}
 detection:
   selection:
-    readOnly: 'false'
+    errorCode: null
   condition: selection | count(eventName) by userIdentity.arn > 20
 level: low
 ---
@@ -189,7 +189,7 @@ detection:
   selection:
     errorCode|exists: true
   timeframe: 10m
-  condition: selection | count() by awsRegion < 3
+  condition: selection | count() by awsRegion < 8
 level: low
 ---
 title: Calls from one address in bursts (correlation)
