@@ -275,6 +275,31 @@ fn counts_top_and_outputs() {
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
 
+/// `--tz` moves the table's times (bucket, first and last seen, eventTime) into the zone; the
+/// instants are the ones JSON Lines give in UTC.
+#[test]
+fn the_table_shows_times_in_the_display_zone() {
+    let utc = query("eventName = ConsoleLogin", &["--bucket", "1h"]);
+    let table = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailscope"));
+        let o = cmd.args(["query", "-q", "--bucket", "1h"]).args(extra).arg(sample()).arg("eventName = ConsoleLogin");
+        let o = o.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let shifted = table(&["--tz", "+02:00"]);
+    let rows: Vec<Vec<&str>> = shifted.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), utc.len(), "{shifted}");
+    let instant = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+    for (row, want) in rows.iter().zip(&utc) {
+        assert!(row[0].ends_with("+02:00") && row[2].ends_with("+02:00"), "{shifted}");
+        assert_eq!(instant(row[0]), instant(want["bucket"].as_str().unwrap()));
+        assert_eq!(instant(row[2]), instant(want["first_seen"].as_str().unwrap()));
+        assert_eq!(row[1], want["count"].to_string());
+    }
+    assert!(!table(&[]).contains("+02:00"), "UTC without --tz");
+}
+
 #[test]
 fn a_bad_query_is_refused_with_a_caret_before_reading_evidence() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailscope"));

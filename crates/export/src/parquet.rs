@@ -13,7 +13,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use serde_json::Value;
-use trailscope_store::{civil_from_days, Field, Flag, Store};
+use trailscope_store::{civil_from_days, Field, Flag, Store, IDENTITY_KEYS, TLS_KEYS};
 
 use crate::ExportError;
 
@@ -32,24 +32,6 @@ const BATCH_ROWS: usize = 8_192;
 /// Nested CloudTrail objects kept as JSON text, one column each, under their CloudTrail name.
 pub const JSON_COLUMNS: [&str; 5] =
     ["requestParameters", "responseElements", "additionalEventData", "resources", "serviceEventDetails"];
-
-/// Keys of `userIdentity` that flat columns hold (the rest goes to `userIdentityRest`).
-const IDENTITY_KEYS: [(&str, Field); 7] = [
-    ("type", Field::IdentityType),
-    ("principalId", Field::PrincipalId),
-    ("arn", Field::PrincipalArn),
-    ("accountId", Field::IdentityAccount),
-    ("accessKeyId", Field::AccessKeyId),
-    ("userName", Field::UserName),
-    ("invokedBy", Field::InvokedBy),
-];
-
-/// Keys of `tlsDetails` that flat columns hold.
-const TLS_KEYS: [(&str, Field); 3] = [
-    ("tlsVersion", Field::TlsVersion),
-    ("cipherSuite", Field::CipherSuite),
-    ("clientProvidedHostHeader", Field::TlsHost),
-];
 
 /// The Parquet column name of a flat string field: its CloudTrail path with `.` as `_`
 /// (`userIdentity.arn` → `userIdentity_arn`); top-level fields keep their CloudTrail name.

@@ -391,8 +391,9 @@ pub fn is_split_object(path: &str) -> bool {
     matches!(path, "userIdentity" | "tlsDetails")
 }
 
-/// Keys of `userIdentity` held in columns, in CloudTrail's order.
-const IDENTITY_KEYS: [(&str, Field); 7] = [
+/// Keys of `userIdentity` held in columns, in CloudTrail's order (the rest of the object is
+/// payload).
+pub const IDENTITY_KEYS: [(&str, Field); 7] = [
     ("type", Field::IdentityType),
     ("principalId", Field::PrincipalId),
     ("arn", Field::PrincipalArn),
@@ -403,7 +404,7 @@ const IDENTITY_KEYS: [(&str, Field); 7] = [
 ];
 
 /// Keys of `tlsDetails` held in columns.
-const TLS_KEYS: [(&str, Field); 3] = [
+pub const TLS_KEYS: [(&str, Field); 3] = [
     ("tlsVersion", Field::TlsVersion),
     ("cipherSuite", Field::CipherSuite),
     ("clientProvidedHostHeader", Field::TlsHost),

@@ -288,16 +288,176 @@ pub struct BaselineWindow {
 /// One containment or remediation step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Remediation {
-    /// What to do, imperative (`Deactivate and delete access key`).
-    pub step: String,
+    /// What to do, imperative (`Deactivate, then delete, access key`).
+    pub step: Step,
     /// On what.
     pub target: String,
     /// Account.
     pub account: String,
     /// Why: the finding behind it.
-    pub because: String,
+    pub because: Because,
     /// Already done in the evidence (`reverted`), or still to do (`present`).
     pub status: EndState,
+}
+
+/// What a remediation step asks the examiner to do. Serialised as its sentence, so the JSON
+/// report reads as the text one does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A long-term key the attacker used.
+    DeactivateKey,
+    /// A temporary key: the role's older sessions.
+    RevokeSessions,
+    /// A user the attacker created.
+    DeleteUser,
+    /// A console password the attacker set.
+    ResetConsolePassword,
+    /// An access key the attacker made for someone.
+    DeleteCreatedKey,
+    /// A managed policy the attacker attached.
+    DetachPolicy,
+    /// An inline policy the attacker wrote.
+    DeleteInlinePolicy,
+    /// A role the attacker created.
+    DeleteRole,
+    /// A trust policy the attacker changed.
+    RestoreTrustPolicy,
+    /// A trail the attacker stopped.
+    StartLogging,
+    /// A trail the attacker deleted.
+    RecreateTrail,
+    /// A trail whose selection the attacker narrowed.
+    RestoreTrailConfig,
+    /// GuardDuty the attacker disabled or deleted.
+    ReenableGuardDuty,
+    /// Any other change the attacker made.
+    ReviewAndUndo,
+    /// A bucket the attacker read from.
+    ReviewBucket,
+    /// A secret the attacker read.
+    RotateSecret,
+    /// A SecureString parameter the attacker decrypted.
+    RotateParameter,
+    /// A KMS key the attacker decrypted with.
+    ReviewKeyUse,
+    /// Other data the attacker touched.
+    ReviewData,
+    /// Instances the attacker launched.
+    TerminateInstances,
+}
+
+impl Step {
+    /// The step as the report says it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Step::DeactivateKey => "Deactivate, then delete, access key",
+            Step::RevokeSessions => "Revoke active sessions of the role behind temporary key",
+            Step::DeleteUser => "Delete user (with its login profile, keys and policies)",
+            Step::ResetConsolePassword => "Delete or reset the console password of",
+            Step::DeleteCreatedKey => "Delete the access key created for",
+            Step::DetachPolicy => "Detach the policy from",
+            Step::DeleteInlinePolicy => "Delete the inline policy of",
+            Step::DeleteRole => "Delete role",
+            Step::RestoreTrustPolicy => "Restore the trust policy of",
+            Step::StartLogging => "Start logging again on trail",
+            Step::RecreateTrail => "Recreate trail",
+            Step::RestoreTrailConfig => "Restore the logging configuration of trail",
+            Step::ReenableGuardDuty => "Re-enable GuardDuty in",
+            Step::ReviewAndUndo => "Review and undo",
+            Step::ReviewBucket => "Review the data exposed in bucket",
+            Step::RotateSecret => "Rotate secret",
+            Step::RotateParameter => "Rotate parameter",
+            Step::ReviewKeyUse => "Review what was decrypted with key",
+            Step::ReviewData => "Review",
+            Step::TerminateInstances => "Terminate the instances",
+        }
+    }
+
+    /// The step that undoes a change made by this API call (the event name).
+    fn undoing(event_name: &str) -> Step {
+        match event_name {
+            "CreateUser" => Step::DeleteUser,
+            "CreateLoginProfile" | "UpdateLoginProfile" => Step::ResetConsolePassword,
+            "CreateAccessKey" => Step::DeleteCreatedKey,
+            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => Step::DetachPolicy,
+            "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => Step::DeleteInlinePolicy,
+            "CreateRole" => Step::DeleteRole,
+            "UpdateAssumeRolePolicy" => Step::RestoreTrustPolicy,
+            "StopLogging" => Step::StartLogging,
+            "DeleteTrail" => Step::RecreateTrail,
+            "PutEventSelectors" | "UpdateTrail" => Step::RestoreTrailConfig,
+            "DeleteDetector" | "UpdateDetector" => Step::ReenableGuardDuty,
+            _ => Step::ReviewAndUndo,
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.text())
+    }
+}
+
+/// Why a remediation step is there. Times are typed so that human-readable writers show them in
+/// the examiner's zone (`--tz`); serialised as its sentence in UTC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Because {
+    /// A long-term key the attacker used, as this principal.
+    AttackerKey {
+        /// The key's (first) principal ARN.
+        principal: String,
+    },
+    /// An attacker session on a temporary key, as this principal.
+    AttackerSession {
+        /// The session's principal ARN.
+        principal: String,
+    },
+    /// A change the attacker made.
+    Change {
+        /// `service:EventName`.
+        action: String,
+        /// When.
+        time: Time,
+        /// The actor's number in the report.
+        actor: usize,
+    },
+    /// Successful reads of the data by the attacker.
+    Reads {
+        /// How many.
+        count: usize,
+    },
+    /// A `RunInstances` call of the attacker.
+    Launch {
+        /// When.
+        time: Time,
+    },
+}
+
+impl std::fmt::Display for Because {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Because::AttackerKey { principal } => write!(f, "used by the attacker ({principal})"),
+            Because::AttackerSession { principal } => {
+                write!(f, "attacker session as {principal}; expires by itself, but revoke older sessions now")
+            }
+            Because::Change { action, time, actor } => write!(f, "{action} at {time} by actor #{actor}"),
+            Because::Reads { count } => write!(f, "{count} successful reads by the attacker"),
+            Because::Launch { time } => write!(f, "RunInstances by the attacker at {time}"),
+        }
+    }
+}
+
+impl Serialize for Because {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Machine output is UTC whatever zone a human-readable writer runs under.
+        s.serialize_str(&crate::with_display_zone(crate::DisplayZone::Utc, || self.to_string()))
+    }
 }
 
 /// What the examiner's GeoIP, ASN and AWS-ranges databases say about the source IPs.
@@ -983,58 +1143,36 @@ fn remediation(
         let principal = c.principals.first().cloned().unwrap_or_default();
         let account = c.account.clone();
         let (step, because) = match c.kind {
-            KeyKind::LongTerm => ("Deactivate, then delete, access key", format!("used by the attacker ({principal})")),
-            _ => (
-                "Revoke active sessions of the role behind temporary key",
-                format!("attacker session as {principal}; expires by itself, but revoke older sessions now"),
-            ),
+            KeyKind::LongTerm => (Step::DeactivateKey, Because::AttackerKey { principal }),
+            _ => (Step::RevokeSessions, Because::AttackerSession { principal }),
         };
-        out.push(Remediation {
-            step: step.into(),
-            target: c.access_key.clone(),
-            account,
-            because,
-            status: c.end_state.clone(),
-        });
+        out.push(Remediation { step, target: c.access_key.clone(), account, because, status: c.end_state.clone() });
     }
     for ch in persistence.iter().chain(evasion).filter(|c| c.succeeded) {
         let name = ch.action.rsplit(':').next().unwrap_or("");
-        let step = match name {
-            "CreateUser" => "Delete user (with its login profile, keys and policies)",
-            "CreateLoginProfile" | "UpdateLoginProfile" => "Delete or reset the console password of",
-            "CreateAccessKey" => "Delete the access key created for",
-            "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy" => "Detach the policy from",
-            "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy" => "Delete the inline policy of",
-            "CreateRole" => "Delete role",
-            "UpdateAssumeRolePolicy" => "Restore the trust policy of",
-            "StopLogging" => "Start logging again on trail",
-            "DeleteTrail" => "Recreate trail",
-            "PutEventSelectors" | "UpdateTrail" => "Restore the logging configuration of trail",
-            "DeleteDetector" | "UpdateDetector" => "Re-enable GuardDuty in",
-            _ => "Review and undo",
-        };
+        let step = Step::undoing(name);
         let target = if ch.detail.is_empty() { ch.target.clone() } else { format!("{} ({})", ch.target, ch.detail) };
         out.push(Remediation {
-            step: step.into(),
+            step,
             target,
             account: ch.account.clone(),
-            because: format!("{} at {} by actor #{}", ch.action, ch.time, ch.actor),
+            because: Because::Change { action: ch.action.clone(), time: ch.time, actor: ch.actor },
             status: ch.end_state.clone(),
         });
     }
     for d in data {
         let step = match d.service.as_str() {
-            "s3" => "Review the data exposed in bucket",
-            "secretsmanager" => "Rotate secret",
-            "ssm" => "Rotate parameter",
-            "kms" => "Review what was decrypted with key",
-            _ => "Review",
+            "s3" => Step::ReviewBucket,
+            "secretsmanager" => Step::RotateSecret,
+            "ssm" => Step::RotateParameter,
+            "kms" => Step::ReviewKeyUse,
+            _ => Step::ReviewData,
         };
         out.push(Remediation {
-            step: step.into(),
+            step,
             target: d.resource.clone(),
             account: d.account.clone(),
-            because: format!("{} successful reads by the attacker", d.reads),
+            because: Because::Reads { count: d.reads },
             status: EndState::Present,
         });
     }
@@ -1058,10 +1196,10 @@ fn remediation(
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| format!("launched in {}", e.str(Field::AwsRegion).unwrap_or("?")));
         out.push(Remediation {
-            step: "Terminate the instances".into(),
+            step: Step::TerminateInstances,
             target: ids,
             account: e.str(Field::RecipientAccount).unwrap_or("").into(),
-            because: format!("RunInstances by the attacker at {}", Time(e.time_ms())),
+            because: Because::Launch { time: Time(e.time_ms()) },
             status: EndState::Present,
         });
     }
@@ -1249,5 +1387,18 @@ mod tests {
         assert!(is_foreign("*", &known));
         assert!(!is_foreign("Service:ec2.amazonaws.com", &known));
         assert!(trust_principals("not json").is_empty());
+    }
+
+    /// The reason behind a step is typed: a text report shows its time in the examiner's zone,
+    /// the JSON report in UTC, whatever zone the writer runs under.
+    #[test]
+    fn a_reason_time_follows_the_display_zone_and_serialises_in_utc() {
+        let because = Because::Change { action: "iam:CreateUser".into(), time: Time(1_709_608_403_000), actor: 2 };
+        let zone: crate::DisplayZone = "+02:00".parse().unwrap();
+        let shown = crate::with_display_zone(zone, || because.to_string());
+        assert_eq!(shown, "iam:CreateUser at 2024-03-05T05:13:23+02:00 by actor #2");
+        let json = crate::with_display_zone(zone, || serde_json::to_string(&because).unwrap());
+        assert_eq!(json, "\"iam:CreateUser at 2024-03-05T03:13:23Z by actor #2\"");
+        assert_eq!(serde_json::to_string(&Step::undoing("StopLogging")).unwrap(), "\"Start logging again on trail\"");
     }
 }

@@ -4,9 +4,11 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use serde_json::Value;
+use trailscope_ingest::parse_event_time;
 use trailscope_query::{answer, field_value, parse, select, Aggregation, Answer, Table};
 use trailscope_store::Store;
 use trailscope_timeline::write::{clean, csv_cell};
+use trailscope_timeline::DisplayZone;
 
 use crate::args::{EventFormat, InputArgs, OutArgs, QueryArgs};
 use crate::evidence;
@@ -54,6 +56,7 @@ pub fn run(
         EventFormat::Csv => "query.csv",
         EventFormat::Jsonl => "query.jsonl",
     };
+    let zone = out_args.tz.unwrap_or_default();
     let mut out = Tee::new(out_args.case(), name)?;
     match result {
         // Without --fields, JSON Lines are the records themselves, as `events` writes them.
@@ -63,8 +66,8 @@ pub fn run(
                 out.write_all(b"\n")?;
             }
         }
-        Answer::Events { rows, fields } => write_table(&mut out, format, &listing(store, &rows, fields))?,
-        Answer::Table(t) => write_table(&mut out, format, &t)?,
+        Answer::Events { rows, fields } => write_table(&mut out, format, &listing(store, &rows, fields), zone)?,
+        Answer::Table(t) => write_table(&mut out, format, &t, zone)?,
     }
     close(out, out_args.case(), Some(&evidence.manifest), None)?;
     Ok(super::evidence_outcome(&evidence))
@@ -91,7 +94,16 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn write_table(out: &mut Tee, format: EventFormat, t: &Table) -> anyhow::Result<()> {
+/// A cell of a time column (`eventTime`, `--bucket`, a group's first and last seen) in the display zone; other cells as they are.
+/// Only the table is for people: CSV and JSON Lines stay UTC, like every machine format.
+fn shown(v: &Value, time_column: bool, zone: DisplayZone) -> String {
+    match v {
+        Value::String(s) if time_column => parse_event_time(s).map_or_else(|| s.clone(), |ms| zone.format(ms)),
+        v => text(v),
+    }
+}
+
+fn write_table(out: &mut Tee, format: EventFormat, t: &Table, zone: DisplayZone) -> anyhow::Result<()> {
     match format {
         EventFormat::Jsonl => {
             for row in &t.rows {
@@ -111,13 +123,19 @@ fn write_table(out: &mut Tee, format: EventFormat, t: &Table) -> anyhow::Result<
         }
         EventFormat::Table => {
             // Evidence values reach a terminal: control characters (escape sequences) disarmed.
+            let time_columns: Vec<bool> = t
+                .columns
+                .iter()
+                .map(|c| matches!(c.as_str(), "eventTime" | "bucket" | "first_seen" | "last_seen"))
+                .collect();
             let cells: Vec<Vec<String>> = t
                 .rows
                 .iter()
                 .map(|row| {
                     row.iter()
-                        .map(|v| {
-                            let s = clean(&text(v)).into_owned();
+                        .zip(&time_columns)
+                        .map(|(v, &time_column)| {
+                            let s = clean(&shown(v, time_column, zone)).into_owned();
                             let s = if s.is_empty() { "-".to_owned() } else { s };
                             if s.chars().count() > MAX_CELL {
                                 format!("{}…", s.chars().take(MAX_CELL - 1).collect::<String>())

@@ -311,10 +311,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         writeln!(
             out,
             "<li><span class=\"mono\">{mark}</span> {} <strong>{}</strong> (account {}) — {}{done}</li>",
-            text(&m.step),
+            text(m.step.text()),
             text(&m.target),
             text(&m.account),
-            text(&m.because)
+            text(&m.because.to_string())
         )?;
     }
     writeln!(out, "</ul>\n</section>")?;

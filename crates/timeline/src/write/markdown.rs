@@ -175,10 +175,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            cell(&m.step),
+            cell(m.step.text()),
             cell(&m.target),
             m.account,
-            cell(&m.because),
+            cell(&m.because.to_string()),
             cell(&m.status.to_string())
         )?;
     }

@@ -343,7 +343,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             m.step,
             clean(&m.target),
             m.account,
-            clean(&m.because)
+            clean(&m.because.to_string())
         )?;
     }
 
