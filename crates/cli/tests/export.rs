@@ -91,7 +91,17 @@ fn duckdb_reads_back_every_event_with_its_values() {
 /// `|re`, wildcards, null, `exists: false`, `|fieldref`), and counting rules with the shapes the
 /// pack does not have (several group-by fields, JSON paths, `==`, `<`, no window, correlations
 /// over two rules); each one fires on the sample.
-const EXTRA_RULES: &str = r#"title: Calls from a documentation network
+const EXTRA_RULES: &str = r#"title: Writes that are management events (flag columns)
+id: t-flags
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    readOnly: 'false'
+    managementEvent: true
+  condition: selection
+level: low
+---
+title: Calls from a documentation network
 id: t-cidr
 logsource: {product: aws, service: cloudtrail}
 detection:

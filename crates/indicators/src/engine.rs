@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde_json::Value;
-use trailscope_store::{Field, Selection, Store};
+use trailscope_store::{Field, Flag, Selection, Store};
 
 use crate::predicate::{values_at, Predicate};
 use crate::rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind};
@@ -15,6 +15,9 @@ pub fn path_text(store: &Store, row: usize, path: &str) -> Option<String> {
         if let Some(s) = store.event(row).str(f) {
             return Some(s.to_owned());
         }
+    }
+    if let Some(flag) = Flag::column_only(path) {
+        return store.event(row).flag(flag).map(|b| b.to_string());
     }
     let payload: Value = serde_json::from_slice(store.payload(row)).ok()?;
     let mut vals = Vec::new();

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
-use trailscope_store::{Field, Selection, Store, Sym, SymColumn};
+use trailscope_store::{Field, Flag, Selection, Store, Sym, SymColumn};
 
 use crate::expr::{Expr, StrMatch, Test};
 
@@ -73,6 +73,15 @@ pub enum Predicate {
         /// What the set was compiled from (for `explain`).
         source: String,
     },
+    /// A flag column's code (0 absent, 1 false, 2 true) is accepted.
+    Flag {
+        /// Column.
+        flag: Flag,
+        /// Accepted, by code.
+        accept: [bool; 3],
+        /// What it was compiled from (for `explain`).
+        source: String,
+    },
     /// A test on a payload path; evaluated lazily, only on rows that survive the column tests
     /// around it.
     Path {
@@ -140,6 +149,18 @@ impl Predicate {
                 _ => Predicate::Time { from: *from, to: *to },
             },
             Expr::Field { path, test } => match (Field::from_path(path), test) {
+                (None, test) if !matches!(test, Test::FieldRef(_)) && Flag::column_only(path).is_some() => {
+                    let flag = Flag::column_only(path).unwrap_or(Flag::ReadOnly);
+                    // Three possible values (absent, false, true): the test is decided for each
+                    // once, as a path test would decide it on that value.
+                    let accept = [None, Some(false), Some(true)]
+                        .map(|v| values_pass(&v.map(Value::Bool).into_iter().collect::<Vec<_>>(), test));
+                    match accept {
+                        [false, false, false] => Predicate::Never,
+                        [true, true, true] => Predicate::Always,
+                        accept => Predicate::Flag { flag, accept, source: describe(test) },
+                    }
+                }
                 (_, Test::FieldRef(_)) | (None, _) => Predicate::Path { path: path.clone(), test: test.clone() },
                 (Some(field), test) => {
                     let dict = store.dict(field);
@@ -225,7 +246,7 @@ impl Predicate {
     fn cost(&self) -> u32 {
         match self {
             Predicate::Always | Predicate::Never | Predicate::Time { .. } => 0,
-            Predicate::Sym { .. } => 1,
+            Predicate::Sym { .. } | Predicate::Flag { .. } => 1,
             Predicate::Not(p) => p.cost(),
             Predicate::All(v) | Predicate::Any(v) => v.iter().map(Predicate::cost).max().unwrap_or(0) + 1,
             Predicate::Path { .. } => 100,
@@ -245,6 +266,16 @@ impl Predicate {
                     SymColumn::U16(c) => rows_in_set(candidates, set, |r| Sym(u32::from(c[r]))),
                     SymColumn::U32(c) => rows_in_set(candidates, set, |r| c[r]),
                 }
+            }
+            Predicate::Flag { flag, accept, .. } => {
+                let codes = store.flags(*flag);
+                let mut out = Selection::none(candidates.rows());
+                for row in candidates.iter() {
+                    if accept[usize::from(codes[row]).min(2)] {
+                        out.insert(row);
+                    }
+                }
+                out
             }
             Predicate::Time { from, to } => {
                 let times = store.times();
@@ -314,6 +345,11 @@ impl Predicate {
                 from.map(trailscope_store::chrono_free_iso).unwrap_or_default(),
                 to.map(trailscope_store::chrono_free_iso).unwrap_or_default()
             ),
+            Predicate::Flag { flag, accept, source } => {
+                let values: Vec<&str> =
+                    ["absent", "false", "true"].into_iter().zip(accept).filter(|(_, a)| **a).map(|(v, _)| v).collect();
+                format!("{} in {{{}}} ({source})", flag.path(), values.join(", "))
+            }
             Predicate::Path { path, test } => format!("payload {path} {}", describe(test)),
             Predicate::Keyword { columns, any } => format!(
                 "keyword {} ({} columns hit, then payload text)",
@@ -358,8 +394,9 @@ pub fn values_at<'v>(v: &'v Value, path: &str, out: &mut Vec<&'v Value>) {
 
 /// The value(s) of a path for one row, from its column or its payload, as JSON.
 fn row_values(store: &Store, row: usize, path: &str, payload: &Option<Value>) -> Vec<Value> {
-    // Columns, and objects split between columns and payload, come from the store whole.
-    if Field::from_path(path).is_some() || trailscope_store::is_split_object(path) {
+    // Columns, flags and objects split between columns and payload come from the store whole.
+    if Field::from_path(path).is_some() || Flag::column_only(path).is_some() || trailscope_store::is_split_object(path)
+    {
         if let Some(v) = store.get_path(row, path) {
             return vec![v];
         }
@@ -375,13 +412,18 @@ fn row_values(store: &Store, row: usize, path: &str, payload: &Option<Value>) ->
 fn path_passes(store: &Store, row: usize, path: &str, test: &Test) -> bool {
     let payload: Option<Value> = serde_json::from_slice(store.payload(row)).ok();
     let values = row_values(store, row, path, &payload);
+    if let Test::FieldRef(other) = test {
+        let others = row_values(store, row, other, &payload);
+        return values.iter().any(|a| !a.is_null() && others.iter().any(|b| scalar_text(a) == scalar_text(b)));
+    }
+    values_pass(&values, test)
+}
+
+/// A test (not a field reference) on the values a path reached: none when absent.
+fn values_pass(values: &[Value], test: &Test) -> bool {
     match test {
         Test::Null => values.iter().all(Value::is_null),
         Test::Exists(e) => values.is_empty() != *e,
-        Test::FieldRef(other) => {
-            let others = row_values(store, row, other, &payload);
-            values.iter().any(|a| !a.is_null() && others.iter().any(|b| scalar_text(a) == scalar_text(b)))
-        }
         _ => values.iter().any(|v| value_passes(v, test)),
     }
 }

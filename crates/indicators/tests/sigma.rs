@@ -225,3 +225,25 @@ fn column_fields_answer_the_same_whatever_their_json_type() {
     assert_eq!(rebuilt["errorCode"], json!(403), "the record rebuilds with its original type");
     assert_eq!(rebuilt["userIdentity"]["accountId"], json!(111122223333u64));
 }
+
+/// `readOnly` and `managementEvent` live only in flag columns: a rule on them must read the
+/// column (it once looked in the payload, where they are not, and never fired).
+#[test]
+fn read_only_and_management_event_flags_match_as_published_rules_write_them() {
+    let evs = [
+        event(0, json!({"readOnly": false, "managementEvent": true})),
+        event(1, json!({"readOnly": true, "managementEvent": true})),
+        event(2, json!({"managementEvent": false})),
+        event(3, json!({"readOnly": false, "managementEvent": false})),
+    ];
+    assert_eq!(matches("detection: {sel: {readOnly: false}, condition: sel}", &evs), ["e-0", "e-3"]);
+    assert_eq!(matches("detection: {sel: {readOnly: 'false'}, condition: sel}", &evs), ["e-0", "e-3"]);
+    assert_eq!(matches("detection: {sel: {readOnly: true}, condition: not sel}", &evs), ["e-0", "e-2", "e-3"]);
+    assert_eq!(matches("detection: {sel: {readOnly|exists: false}, condition: sel}", &evs), ["e-2"]);
+    assert_eq!(matches("detection: {sel: {readOnly: null}, condition: sel}", &evs), ["e-2"]);
+    assert_eq!(matches("detection: {sel: {readOnly: false, managementEvent: true}, condition: sel}", &evs), ["e-0"]);
+    assert_eq!(matches("detection: {sel: {managementEvent: false}, condition: sel}", &evs), ["e-2", "e-3"]);
+    // Grouping by a flag: one burst per value.
+    let counted = "detection: {sel: {eventName: RunInstances}, condition: sel | count() by readOnly >= 2}";
+    assert_eq!(matches(counted, &evs), ["e-0", "e-3"]);
+}

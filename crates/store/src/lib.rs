@@ -209,7 +209,7 @@ impl Store {
                 return Some(Value::String(s.to_owned()));
             }
         }
-        if let Some(flag) = Flag::ALL.into_iter().find(|f| f.path() == path && *f != Flag::Mfa) {
+        if let Some(flag) = Flag::column_only(path) {
             return flag_value(self.flags[flag.index()][row]).map(Value::Bool);
         }
         None

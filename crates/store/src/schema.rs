@@ -215,6 +215,13 @@ impl Flag {
         self as usize
     }
 
+    /// The flag whose column alone holds the value at `path`: `readOnly` and `managementEvent`
+    /// are not kept in the payload. (The MFA flag is derived for speed; its session attribute
+    /// stays in the payload, where path tests read it.)
+    pub fn column_only(path: &str) -> Option<Flag> {
+        [Flag::ReadOnly, Flag::ManagementEvent].into_iter().find(|f| f.path() == path)
+    }
+
     /// The dotted path (for `Mfa`, the session attribute; see the variant doc).
     pub fn path(self) -> &'static str {
         match self {
