@@ -26,6 +26,11 @@ bench-data events="1000000":
     rm -rf bench-data/dump-{{events}}
     cargo run --release -p trailscope-gen -- --out bench-data/dump-{{events}} --events {{events}} --days 7 --truth bench-data/truth-{{events}}.json
 
+# The same, shaped like a trail that logs S3 data events (large payloads, many tiny files).
+bench-data-heavy events="1000000":
+    rm -rf bench-data/heavy-{{events}}
+    cargo run --release -p trailscope-gen -- --out bench-data/heavy-{{events}} --events {{events}} --days 7 --profile data-heavy --truth bench-data/heavy-truth-{{events}}.json
+
 bench:
     cargo bench -p trailscope-benches
 

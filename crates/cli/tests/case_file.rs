@@ -390,3 +390,27 @@ fn generated_evidence_saved_in_segments_keeps_its_correlations() {
     let (_, parts) = saved_both_ways(dir.path(), evidence.path());
     correlation_straddles_segments(&parts, evidence.path());
 }
+
+#[test]
+fn data_heavy_evidence_answers_the_same_from_its_case() {
+    // Large payloads (S3 data events, EC2 describe responses) span several payload blocks.
+    let evidence = tempfile::tempdir().unwrap();
+    let cfg = trailscope_gen::GenConfig {
+        seed: 5,
+        events: 1500,
+        days: 2,
+        digests: false,
+        profile: trailscope_gen::Profile::DataHeavy,
+        ..Default::default()
+    };
+    trailscope_gen::generate(&cfg, evidence.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, _) = saved_both_ways(dir.path(), evidence.path());
+    for args in [&["hunt", "-q", "--format", "jsonl"][..], &["events", "-q", "--format", "jsonl"]] {
+        let a = run_on(args, &[evidence.path()]);
+        let b = run_on(args, &[&whole]);
+        assert_eq!(a.status.code(), b.status.code(), "{args:?}: exit status");
+        assert!(!stdout(&a).is_empty(), "{args:?}: no output");
+        assert!(stdout(&a) == stdout(&b), "{args:?}: output differs between the dump and its case");
+    }
+}

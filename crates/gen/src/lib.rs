@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod confounders;
 pub mod digest;
+pub mod heavy;
 pub mod payload;
 pub mod scenario;
 pub mod world;
@@ -48,6 +49,23 @@ pub struct GenConfig {
     pub max_records_per_file: usize,
     /// Write hourly, signed digest files (log file integrity validation).
     pub digests: bool,
+    /// What the background looks like.
+    pub profile: Profile,
+}
+
+/// The shape of the background traffic.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// Management events in a skewed mix of hundreds of calls, 15 % S3 data events, small
+    /// payloads, files of up to `max_records_per_file` records.
+    #[default]
+    Default,
+    /// Shaped like a trail that logs S3 data events (module [`heavy`]): over half the records
+    /// are object reads and writes with their full request, `additionalEventData`, resources and
+    /// TLS details; EC2 describe calls return whole reservation, security-group and volume
+    /// sets; AssumeRole and KMS Decrypt/GenerateDataKey are common; half the files hold one to
+    /// eight records.
+    DataHeavy,
 }
 
 impl Default for GenConfig {
@@ -60,6 +78,7 @@ impl Default for GenConfig {
             attack: true,
             max_records_per_file: 1500,
             digests: true,
+            profile: Profile::Default,
         }
     }
 }
@@ -395,7 +414,17 @@ impl<'a> Background<'a> {
             t += rng.random_range(300..20_000);
             let roll = rng.random::<f64>();
             let mut rec = Recorder { rng: &mut *rng };
-            let mut record = if roll < 0.15
+            let heavy = cfg.profile == Profile::DataHeavy;
+            let mut record = if heavy
+                && roll < heavy::S3_DATA_SHARE
+                && !matches!(actor.kind, Kind::Service(_))
+                && data_events_logged(cfg, &actor.account, t)
+            {
+                heavy::s3_data_event(&mut rec, actor, t, region)
+            } else if heavy && roll > 1.0 - heavy::HEAVY_SHARE {
+                heavy::management_event(&mut rec, cfg.seed, actor, t, region)
+            } else if !heavy
+                && roll < 0.15
                 && !matches!(actor.kind, Kind::Service(_))
                 && data_events_logged(cfg, &actor.account, t)
             {
@@ -420,8 +449,11 @@ impl<'a> Background<'a> {
                     json!({"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader", "x-amz-id-2": rec.rng.chars(60, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"), "bytesTransferredOut": rec.rng.random_range(100..5_000_000)}),
                 );
                 rec.record(actor, t, call)
-            } else if roll < 0.17
-                && matches!(actor.kind, Kind::IamUser | Kind::Root)
+            } else if (if heavy {
+                (heavy::S3_DATA_SHARE..heavy::S3_DATA_SHARE + 0.02).contains(&roll)
+            } else {
+                roll < 0.17
+            }) && matches!(actor.kind, Kind::IamUser | Kind::Root)
                 && actor.user_agent.starts_with("Mozilla")
             {
                 console_login(&mut rec, actor, t, region)
@@ -556,6 +588,8 @@ struct TreeWriter<'a> {
     out: &'a Path,
     /// File names' random suffixes have their own stream.
     names: ChaCha8Rng,
+    /// File sizes of the data-heavy profile have theirs.
+    splits: ChaCha8Rng,
     pending: Windows,
     dirs: HashSet<PathBuf>,
     delivered: Vec<digest::Delivered>,
@@ -570,6 +604,7 @@ impl<'a> TreeWriter<'a> {
             cfg,
             out,
             names: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x006e_616d_6573),
+            splits: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7370_6c69_7473),
             pending: BTreeMap::new(),
             dirs: HashSet::new(),
             delivered: Vec::new(),
@@ -632,7 +667,15 @@ impl<'a> TreeWriter<'a> {
             std::fs::create_dir_all(&dir)?;
             self.dirs.insert(dir.clone());
         }
-        for part in group.chunks(self.cfg.max_records_per_file.max(1)) {
+        let most = self.cfg.max_records_per_file.max(1);
+        let mut rest = &group[..];
+        while !rest.is_empty() {
+            let n = match self.cfg.profile {
+                Profile::Default => most,
+                Profile::DataHeavy => heavy::file_size(&mut self.splits, most),
+            };
+            let (part, tail) = rest.split_at(n.min(rest.len()));
+            rest = tail;
             let name = format!(
                 "{account}_{area}_{region}_{ey:04}{em:02}{ed:02}T{:02}{:02}Z_{}.json.gz",
                 sod / 3600,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use trailscope_gen::{generate, GenConfig};
+use trailscope_gen::{generate, GenConfig, Profile};
 
 /// Generate a realistic, deterministic CloudTrail S3-sync tree.
 #[derive(Parser)]
@@ -37,6 +37,11 @@ struct Args {
     /// Where to write the digest signatures (S3 object metadata in real life), as JSON.
     #[arg(long)]
     signatures: Option<PathBuf>,
+    /// Shape of the background: `default` (management-heavy, small payloads) or `data-heavy`
+    /// (mostly S3 data events, large EC2 describe responses, KMS and STS calls, half the files
+    /// holding 1-8 records), for measuring on a trail like those that log data events.
+    #[arg(long, value_enum, default_value_t = Profile::Default)]
+    profile: Profile,
     /// Where to write the signing public key, as `aws cloudtrail list-public-keys` output.
     #[arg(long)]
     public_keys: Option<PathBuf>,
@@ -51,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         attack: !args.no_attack,
         max_records_per_file: args.max_records_per_file,
         digests: !args.no_digests,
+        profile: args.profile,
         ..GenConfig::default()
     };
     let summary = generate(&cfg, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
