@@ -220,6 +220,7 @@ pub fn ingest_options(input: &InputArgs, hash_uncompressed: bool) -> IngestOptio
         strict: input.strict,
         hash_uncompressed,
         max_file_size: Some(input.max_file_size),
+        chunk_limit: input.test_chunk_limit,
     }
 }
 

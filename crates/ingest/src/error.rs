@@ -55,6 +55,11 @@ pub enum FileErrorKind {
     /// Valid JSON, but no CloudTrail shape was recognised.
     #[error("not a CloudTrail file: {0}")]
     NotCloudTrail(String),
+    /// A record would take what one file may hold in the store past its limit (its payload, or
+    /// the values of a per-file column, past 4 GiB: numbers are written back longer than a file
+    /// may spell them). The whole file is refused rather than kept in part.
+    #[error("{0}")]
+    Capacity(trailscope_store::ChunkFull),
     /// The (decompressed) content is larger than the per-file limit (`--max-file-size`, at most
     /// what the parser accepts in one piece, 4 GiB).
     #[error("file too large: {size} bytes uncompressed (limit {limit}, --max-file-size)")]
