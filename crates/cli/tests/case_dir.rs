@@ -204,6 +204,7 @@ fn a_truncated_gzip_keeps_its_complete_records_and_is_marked_partial() {
     let case = tempfile::tempdir().unwrap();
     let o = run_on(&["analyze", "-q", "--format", "json", "--out", case.path().to_str().unwrap()], &[ev.path()]);
     assert!(matches!(o.status.code(), Some(3 | 4)), "partial evidence: {}", stderr(&o));
+    assert!(stderr(&o).contains("0 files unreadable, 1 partial"), "partial is not unreadable: {}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let salvaged = report["events_total"].as_u64().unwrap();
     assert!(salvaged > 100 && salvaged < 400, "{salvaged} of 400 records kept");

@@ -161,7 +161,17 @@ impl Decompressor {
                         break;
                     }
                     Member::NeedSpace if want >= room => return Err(GzipError::TooLarge { limit: limit as u64 }),
-                    Member::NeedSpace => want = want.saturating_mul(2).min(room),
+                    Member::NeedSpace => {
+                        want = want.saturating_mul(2).min(room);
+                        // The member is decoded again from its start, so what this attempt wrote
+                        // is scrap: let it go before growing, or the copy a growth makes holds the
+                        // old buffer and the new one at once (a bomb at the 1 GiB limit peaked
+                        // at 1.6 GB for a 1.0 GiB buffer).
+                        if out.len() < len + want + padding {
+                            out.truncate(len);
+                            out.shrink_to_fit();
+                        }
+                    }
                     Member::Bad => return Err(truncation_or_corruption(rest)),
                 }
             }
@@ -221,17 +231,35 @@ fn truncation_or_corruption(member: &[u8]) -> GzipError {
 }
 
 /// Everything a cut-short gzip file decodes to before the cut (every member, then the partial
-/// one), at most `limit` bytes: what a truncated file still says.
-pub fn salvage(input: &[u8], limit: u64) -> Vec<u8> {
-    let mut dec = flate2::read::MultiGzDecoder::new(input);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 64 << 10];
-    while let Ok(n) = dec.read(&mut buf) {
-        if n == 0 || out.len() as u64 + n as u64 > limit {
-            break;
+/// one), at most `limit` bytes: what a truncated file still says. The buffer has room for
+/// `spare` more bytes (the parser's padding and closing brackets), so it never grows again.
+///
+/// Decoded twice, counting then keeping: a buffer grown to the limit by doubling would hold its
+/// old and new copies at once (a cut 1 MB bomb cost 2.6 GB before), and this path is rare.
+pub fn salvage(input: &[u8], limit: u64, spare: usize) -> Vec<u8> {
+    let decode = |keep: &mut dyn FnMut(&[u8]) -> bool| {
+        let mut dec = flate2::read::MultiGzDecoder::new(input);
+        let mut buf = [0u8; 64 << 10];
+        let mut total = 0u64;
+        while let Ok(n) = dec.read(&mut buf) {
+            let n = n.min((limit - total).min(buf.len() as u64) as usize);
+            if n == 0 || !keep(&buf[..n]) {
+                break;
+            }
+            total += n as u64;
         }
-        out.extend_from_slice(&buf[..n]);
-    }
+    };
+    let mut size = 0;
+    decode(&mut |b| {
+        size += b.len();
+        true
+    });
+    let mut out = Vec::with_capacity(size + spare);
+    decode(&mut |b| {
+        let take = b.len().min(size - out.len());
+        out.extend_from_slice(&b[..take]);
+        out.len() < size
+    });
     out
 }
 
@@ -312,8 +340,13 @@ mod tests {
     fn a_cut_file_salvages_what_came_before_the_cut() {
         let data: Vec<u8> = (0..50_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
         let z = gz(&data);
-        let got = salvage(&z[..z.len() * 3 / 4], u64::MAX);
+        let got = salvage(&z[..z.len() * 3 / 4], u64::MAX, 64);
         assert!(got.len() > data.len() / 2, "{} of {}", got.len(), data.len());
         assert_eq!(got[..], data[..got.len()], "a prefix of the content, byte for byte");
+        assert!(got.capacity() >= got.len() + 64, "room for the padding: the buffer never grows again");
+        // At most the limit, and the same prefix.
+        let capped = salvage(&z[..z.len() * 3 / 4], 1000, 0);
+        assert_eq!(capped.len(), 1000);
+        assert_eq!(capped[..], data[..capped.len()]);
     }
 }

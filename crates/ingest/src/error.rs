@@ -7,12 +7,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum IngestError {
     /// An input path given by the user does not exist or cannot be read.
-    #[error("{path}: {source}")]
+    // The reason is in the message and not a `source`: an error chain (anyhow's `{:#}`) would
+    // print it twice ("x: No such file or directory: No such file or directory").
+    #[error("{path}: {error}")]
     Input {
         /// The path as given.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Walking a directory failed.
     #[error("{path}: {message}")]

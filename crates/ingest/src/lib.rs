@@ -331,14 +331,17 @@ impl Worker {
                 Err(decode::GzipError::Truncated) => {
                     // Keep the complete records decoded before the cut: a file cut short by an
                     // interrupted copy still holds most of its evidence.
-                    let Some(kept) = parse::complete_prefix(&decode::salvage(&bytes, self.max_file_size)) else {
+                    // The failed attempt's buffer (up to the limit) goes first, and the
+                    // salvaged text becomes the buffer, cut in place: one copy of it at a time.
+                    self.buf = Vec::new();
+                    let mut kept = decode::salvage(&bytes, self.max_file_size, pad + 2);
+                    if !parse::complete_prefix(&mut kept) {
                         outcome.error = Some(FileErrorKind::Gzip(decode::GzipError::Truncated));
                         return (outcome, Vec::new());
-                    };
+                    }
                     cut_short = Some(decode::GzipError::Truncated);
-                    self.buf.clear();
-                    self.buf.extend_from_slice(&kept);
-                    kept.len()
+                    self.buf = kept;
+                    self.buf.len()
                 }
                 Err(e) => {
                     outcome.error = Some(FileErrorKind::Gzip(e));

@@ -580,11 +580,28 @@ fn looks_like_json_lines(data: &[u8]) -> bool {
     first.len() >= 2 && first.ends_with(b"}") && next == Some(&b'{')
 }
 
-/// The longest prefix of a cut-short document that ends after a complete record, closed so that
-/// it parses: for `{"Records":[r1,r2,r3…` (or lookup-events, or a bare array) the text up to the
-/// end of `r2` followed by the closing brackets; for JSON Lines or concatenated documents, up to
-/// the last complete one. None when not even one record is complete.
-pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
+/// Cut a cut-short document after its last complete record and close it so that it parses, in
+/// place (the text can be as large as the per-file limit: no copy): for `{"Records":[r1,r2,r3…`
+/// (or lookup-events, or a bare array) the text up to the end of `r2` followed by the closing
+/// brackets; for JSON Lines or concatenated documents, up to the last complete one. False (and
+/// `buf` unchanged) when not even one record is complete.
+pub fn complete_prefix(buf: &mut Vec<u8>) -> bool {
+    match last_complete_record(buf) {
+        Some((end, closers)) => {
+            buf.truncate(end);
+            buf.extend_from_slice(&closers);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Deeper than the JSON parser goes (simd-json stops at 1024 levels): nothing past it can be
+/// parsed, and the bracket stack of a hostile `[[[[…` stays small.
+const MAX_DEPTH: usize = 1100;
+
+/// Where the last complete record of `buf` ends, and the brackets that close what is open there.
+fn last_complete_record(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
     // Where records sit: in a wrapper's array, in a bare array, or at the top level. Decided
     // from the start, so that an object inside a record is never taken for a record.
     let text = buf.trim_ascii_start();
@@ -614,11 +631,12 @@ pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
         }
         match b {
             b'"' => in_string = true,
+            b'{' | b'[' if stack.len() >= MAX_DEPTH => return best,
             b'{' | b'[' => stack.push(b),
             b'}' | b']' => {
                 let open = stack.pop()?;
                 if (open == b'{') != (b == b'}') {
-                    return best.map(|(end, closers)| [&buf[..end], &closers[..]].concat());
+                    return best;
                 }
                 if open == b'{' && stack == record_depth {
                     let closers = stack.iter().rev().map(|&o| if o == b'{' { b'}' } else { b']' }).collect();
@@ -628,7 +646,7 @@ pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    best.map(|(end, closers)| [&buf[..end], &closers[..]].concat())
+    best
 }
 
 #[cfg(test)]
@@ -808,7 +826,10 @@ mod tests {
 
     #[test]
     fn a_cut_document_keeps_its_complete_records() {
-        let p = |s: &str| complete_prefix(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        let p = |s: &str| {
+            let mut v = s.as_bytes().to_vec();
+            complete_prefix(&mut v).then(|| String::from_utf8(v).unwrap())
+        };
         assert_eq!(p(r#"{"Records":[{"a":1},{"b":"x}]"},{"c":"#).unwrap(), r#"{"Records":[{"a":1},{"b":"x}]"}]}"#);
         assert_eq!(p(r#"[{"a":{"n":[1]}},{"b"#).unwrap(), r#"[{"a":{"n":[1]}}]"#);
         assert_eq!(p("{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap(), "{\"a\":1}\n{\"b\":2}");
@@ -819,5 +840,8 @@ mod tests {
         assert_eq!(p(r#"{"Records":[{"a":"#), None, "no record complete");
         assert_eq!(p("{\"a\":1}\n{\"r\":[{\"x\":1},{\"y"), Some("{\"a\":1}".into()), "no record made up of a cut one");
         assert_eq!(p(""), None);
+        // A hostile `[[[[…` after the records: the scan stops at the parser's depth, keeping them.
+        let deep = format!(r#"{{"Records":[{{"a":1}},{}"#, "[".repeat(1 << 20));
+        assert_eq!(p(&deep).unwrap(), r#"{"Records":[{"a":1}]}"#);
     }
 }
