@@ -464,6 +464,11 @@ pub struct InputArgs {
     /// List ignored files and every file error on stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Test knob, hidden: refuse a file once its stored payload (or a per-file column) passes
+    /// this many bytes instead of 4 GiB, so that tests reach that limit with a small file
+    /// (docs/design.md, "Hostile evidence").
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub test_chunk_limit: Option<u32>,
 }
 
 /// A time window.

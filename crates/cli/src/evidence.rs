@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use trailscope_ingest::{ingest, FileKind, IngestOptions, IngestReport, ProgressEvent};
+use trailscope_ingest::{ingest, FileErrorKind, FileKind, IngestOptions, IngestReport, ProgressEvent};
 use trailscope_integrity::Manifest;
 use trailscope_store::{is_case_file, CaseFile, Store};
 use trailscope_timeline::report::{EvidenceCoverage, EvidenceProblem, EvidenceProblemKind};
@@ -191,10 +191,12 @@ pub fn notes_or_warning(input: &InputArgs, report: &IngestReport) {
         notes(report, input.verbose);
     } else if report.has_problems() {
         // --quiet silences notes, never the fact that the evidence was not all read.
+        // A partly read file is not an unreadable one (the report's coverage tells them apart too).
+        let partial = report.file_errors().filter(|e| matches!(e.kind, FileErrorKind::Partial { .. })).count();
         eprintln!(
-            "trailscope: evidence incomplete: {} files unreadable, {} records rejected, {} links not followed \
-             (the report's evidence coverage names them)",
-            report.file_errors().count(),
+            "trailscope: evidence incomplete: {} files unreadable, {partial} partial, {} records rejected, {} links \
+             not followed (the report's evidence coverage names them)",
+            report.file_errors().count() - partial,
             report.rejected(),
             report.skipped_links.len()
         );
@@ -220,6 +222,7 @@ pub fn ingest_options(input: &InputArgs, hash_uncompressed: bool) -> IngestOptio
         strict: input.strict,
         hash_uncompressed,
         max_file_size: Some(input.max_file_size),
+        chunk_limit: input.test_chunk_limit,
     }
 }
 

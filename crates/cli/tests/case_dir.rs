@@ -204,6 +204,7 @@ fn a_truncated_gzip_keeps_its_complete_records_and_is_marked_partial() {
     let case = tempfile::tempdir().unwrap();
     let o = run_on(&["analyze", "-q", "--format", "json", "--out", case.path().to_str().unwrap()], &[ev.path()]);
     assert!(matches!(o.status.code(), Some(3 | 4)), "partial evidence: {}", stderr(&o));
+    assert!(stderr(&o).contains("0 files unreadable, 1 partial"), "partial is not unreadable: {}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let salvaged = report["events_total"].as_u64().unwrap();
     assert!(salvaged > 100 && salvaged < 400, "{salvaged} of 400 records kept");
@@ -235,4 +236,51 @@ fn a_decompression_bomb_is_refused_by_name_at_the_file_size_limit() {
     let bad = run_on(&["ingest", "--max-file-size", "5GiB"], &[ev.path()]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("between 1 byte and 4GiB"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_file_whose_payload_passes_the_chunk_limit_is_rejected_by_name_and_the_rest_is_read() {
+    // Numbers are written back in their shortest exact form, `1E15` (4 bytes) as
+    // `1000000000000000.0` (18): a file can store more than its own size. Past 4 GiB of payload
+    // that was a panic in the store builder (issue 13); the hidden knob lowers the limit from
+    // 4 GiB to 4096 bytes so that a file of a few KB reaches it.
+    let ev = tempfile::tempdir().unwrap();
+    dump(ev.path(), 0, 3);
+    dump(ev.path(), 10, 3);
+    let mut recs = records(20, 2);
+    recs[1]["requestParameters"] = json!({"instanceIds": "NUMBERS"});
+    let numbers = format!("[{}]", vec!["1E15"; 400].join(","));
+    let body = String::from_utf8(s3_body(&recs)).unwrap().replace("\"NUMBERS\"", &numbers);
+    let hostile = write(ev.path(), "exports/hostile.json", body.as_bytes());
+    assert!(body.len() < 4096, "the file itself is under the limit: {} bytes", body.len());
+
+    let o = run_on(&["ingest", "--test-chunk-limit", "4096"], &[ev.path()]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "a refused file: evidence incomplete\n{err}");
+    assert!(err.contains(&format!("{}: payload of this file passes 4096 bytes", hostile.display())), "{err}");
+    assert_eq!(line(&out, "Files:"), "3 (log 2, insight 0, digest 0, other 0, error 1)");
+    assert_eq!(line(&out, "Records:"), "6 found, 6 stored, 0 duplicates, 0 rejected", "the other files whole");
+
+    // Nothing of the refused file is kept (not even its first record, which fitted), and every
+    // report names it in its evidence coverage.
+    let case = tempfile::tempdir().unwrap();
+    let o = run_on(
+        &["analyze", "-q", "--test-chunk-limit", "4096", "--format", "json", "--out", case.path().to_str().unwrap()],
+        &[ev.path()],
+    );
+    assert!(matches!(o.status.code(), Some(3 | 4)), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["events_total"], 6);
+    let p = &report["evidence_coverage"]["problems"][0];
+    assert_eq!(p["kind"], "unreadable", "{p}");
+    assert!(p["path"].as_str().unwrap().ends_with("hostile.json"), "{p}");
+    assert_eq!(p["detail"], "payload of this file passes 4096 bytes", "{p}");
+    let csv = stdout(&run_on(&["events", "-q", "--test-chunk-limit", "4096", "--format", "csv"], &[ev.path()]));
+    assert!(!csv.contains("000000000020"), "the refused file's first record is not kept: {csv}");
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+
+    // Under the real limit the same file is read whole.
+    let o = run_on(&["ingest", "-q"], &[ev.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(line(&stdout(&o), "Records:"), "8 found, 8 stored, 0 duplicates, 0 rejected");
 }

@@ -176,7 +176,9 @@ fn insight_files_are_ingested_and_marked() {
 fn missing_input_is_a_fatal_error() {
     let o = run(&["ingest", "/definitely/not/here"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("/definitely/not/here"), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("/definitely/not/here: No such file or directory"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "the reason once: {err}");
     assert_eq!(run(&["ingest"]).status.code(), Some(2), "usage error");
 }
 

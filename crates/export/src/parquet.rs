@@ -311,7 +311,7 @@ mod tests {
             r.strings[Field::RecipientAccount.index()] = Some("111122223333");
             r.strings[Field::AwsRegion.index()] = Some("us-east-1");
             r.strings[Field::PrincipalArn.index()] = Some("arn:aws:iam::111122223333:user/alice");
-            c.push(&r);
+            c.push(&r).unwrap();
         }
         let mut b = StoreBuilder::new();
         let src = b.add_source(SourceFile { path: "logs/a.json".into(), size: 0, sha256: String::new() });

@@ -493,7 +493,7 @@ mod tests {
             };
             r.strings[Field::EventName.index()] = Some(name);
             r.strings[Field::EventId.index()] = Some(if i == 0 { "a" } else { "b" });
-            c.push(&r);
+            c.push(&r).unwrap();
         }
         let mut b = StoreBuilder::new();
         let src = b.add_source(SourceFile { path: "t".into(), size: 0, sha256: String::new() });

@@ -2,9 +2,11 @@
 //!
 //! libdeflate decodes one gzip member into a buffer sized in advance. We size it from the
 //! member's trailer (ISIZE, the length modulo 2^32), loop over members ourselves so that a
-//! multi-member file is read whole, and grow the buffer when the trailer lied. A trailer can claim
-//! anything, so the first guess is capped; past [`MAX_OUTPUT`] we hand over to flate2's streaming
-//! `MultiGzDecoder`, which needs no size.
+//! multi-member file is read whole. A trailer can claim anything, so the first guess is capped;
+//! when it was too small, the member's size is counted by streaming it through flate2 (nothing
+//! held, stopping at the per-file limit) and the member decoded once more into a buffer of that
+//! size, so a bomb never costs more than the limit. Past [`MAX_OUTPUT`] we hand over to flate2's
+//! streaming `MultiGzDecoder`, which needs no size.
 
 use std::io::Read;
 use std::ptr::NonNull;
@@ -143,7 +145,11 @@ impl Decompressor {
             let isize = u32::from_le_bytes(rest[rest.len() - 4..].try_into().unwrap()) as usize;
             // One byte more than the limit allows tells "exactly the limit" from "beyond it".
             let room = limit - len + 1;
-            let mut want = isize.max(rest.len() * 4).clamp(4096, FIRST_GUESS_CAP).min(room);
+            // Deflate expands at most 1032 times: a trailer claiming more (a cut file's last bytes
+            // are no trailer) is not believed, so a cut 8 KiB file no longer costs 256 MiB.
+            let most = rest.len().saturating_mul(1032).max(4096);
+            let mut want = isize.max(rest.len() * 4).min(most).clamp(4096, FIRST_GUESS_CAP).min(room);
+            let mut counted = false;
             loop {
                 if len + want + padding > MAX_OUTPUT {
                     return self.stream_fallback(input, out, padding, limit);
@@ -161,7 +167,20 @@ impl Decompressor {
                         break;
                     }
                     Member::NeedSpace if want >= room => return Err(GzipError::TooLarge { limit: limit as u64 }),
-                    Member::NeedSpace => want = want.saturating_mul(2).min(room),
+                    Member::NeedSpace if counted => {
+                        return Err(GzipError::Corrupt("the member's size changed between two decodings".into()))
+                    }
+                    Member::NeedSpace => {
+                        // The guess was too small. Count the member's size by streaming it
+                        // (nothing held), then decode it once into a buffer of exactly that
+                        // size: growing and retrying held several buffers at once (the
+                        // allocator keeps freed ones a while), and a bomb at the 1 GiB limit
+                        // peaked at 1.6 GB.
+                        out.truncate(len);
+                        out.shrink_to_fit();
+                        want = member_size(rest, room - 1).ok_or(GzipError::TooLarge { limit: limit as u64 })??;
+                        counted = true;
+                    }
                     Member::Bad => return Err(truncation_or_corruption(rest)),
                 }
             }
@@ -198,6 +217,24 @@ impl Decompressor {
     }
 }
 
+/// The decoded size of the gzip member at the start of `input`, by streaming it through a small
+/// buffer; `None` as soon as it passes `max`, an error when the member is cut short or damaged.
+fn member_size(input: &[u8], max: usize) -> Option<Result<usize, GzipError>> {
+    let mut dec = flate2::read::GzDecoder::new(input);
+    let mut sink = vec![0u8; 256 << 10];
+    let mut size = 0usize;
+    loop {
+        match dec.read(&mut sink) {
+            Ok(0) => return Some(Ok(size)),
+            Ok(n) => size += n,
+            Err(e) => return Some(Err(stream_error(&e))),
+        }
+        if size > max {
+            return None;
+        }
+    }
+}
+
 /// The streaming decoder's error as a [`GzipError`].
 fn stream_error(e: &std::io::Error) -> GzipError {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -221,17 +258,35 @@ fn truncation_or_corruption(member: &[u8]) -> GzipError {
 }
 
 /// Everything a cut-short gzip file decodes to before the cut (every member, then the partial
-/// one), at most `limit` bytes: what a truncated file still says.
-pub fn salvage(input: &[u8], limit: u64) -> Vec<u8> {
-    let mut dec = flate2::read::MultiGzDecoder::new(input);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 64 << 10];
-    while let Ok(n) = dec.read(&mut buf) {
-        if n == 0 || out.len() as u64 + n as u64 > limit {
-            break;
+/// one), at most `limit` bytes: what a truncated file still says. The buffer has room for
+/// `spare` more bytes (the parser's padding and closing brackets), so it never grows again.
+///
+/// Decoded twice, counting then keeping: a buffer grown to the limit by doubling would hold its
+/// old and new copies at once (a cut 1 MB bomb cost 2.6 GB before), and this path is rare.
+pub fn salvage(input: &[u8], limit: u64, spare: usize) -> Vec<u8> {
+    let decode = |keep: &mut dyn FnMut(&[u8]) -> bool| {
+        let mut dec = flate2::read::MultiGzDecoder::new(input);
+        let mut buf = [0u8; 64 << 10];
+        let mut total = 0u64;
+        while let Ok(n) = dec.read(&mut buf) {
+            let n = n.min((limit - total).min(buf.len() as u64) as usize);
+            if n == 0 || !keep(&buf[..n]) {
+                break;
+            }
+            total += n as u64;
         }
-        out.extend_from_slice(&buf[..n]);
-    }
+    };
+    let mut size = 0;
+    decode(&mut |b| {
+        size += b.len();
+        true
+    });
+    let mut out = Vec::with_capacity(size + spare);
+    decode(&mut |b| {
+        let take = b.len().min(size - out.len());
+        out.extend_from_slice(&b[..take]);
+        out.len() < size
+    });
     out
 }
 
@@ -269,6 +324,34 @@ mod tests {
         // ISIZE is also checked by libdeflate, so a lying trailer is reported, never trusted.
         let r = Decompressor::new().gunzip(&z, &mut out, 0, u64::MAX);
         assert!(r.as_ref().is_err() || r.as_ref().is_ok_and(|n| out[..*n] == data[..]));
+    }
+
+    #[test]
+    fn a_member_past_the_first_guess_is_counted_then_decoded_once() {
+        // A first member of 1 MiB packed into about 1 KiB, then one whose trailer (the file's
+        // last four bytes, what the first guess reads) says 1 byte: the guess is far too small.
+        let mut z = gz(&vec![b' '; 1 << 20]);
+        z.extend(gz(b"x"));
+        let mut out = Vec::new();
+        let n = Decompressor::new().gunzip(&z, &mut out, 64, 4 << 20).unwrap();
+        assert_eq!(n, (1 << 20) + 1);
+        assert!(out[..1 << 20].iter().all(|&b| b == b' ') && out[1 << 20] == b'x');
+        // Under a limit it passes, it is refused while counted: nothing near its size is held.
+        let mut out = Vec::new();
+        let err = Decompressor::new().gunzip(&z, &mut out, 64, 512 << 10).unwrap_err();
+        assert_eq!(err, GzipError::TooLarge { limit: 512 << 10 });
+        assert!(out.capacity() < 64 << 10, "{} bytes held", out.capacity());
+    }
+
+    #[test]
+    fn a_cut_file_trailer_is_not_believed_past_what_deflate_can_expand() {
+        let data: Vec<u8> = (0..20_000u32).flat_map(|i| format!("{i},").into_bytes()).collect();
+        let mut z = gz(&data);
+        z.truncate(z.len() / 2);
+        z.extend_from_slice(&u32::MAX.to_le_bytes()); // the "trailer" claims 4 GiB
+        let mut out = Vec::new();
+        assert!(Decompressor::new().gunzip(&z, &mut out, 0, u64::MAX).is_err());
+        assert!(out.capacity() <= z.len() * 1032 + 4096, "{} bytes held for {}", out.capacity(), z.len());
     }
 
     #[test]
@@ -312,8 +395,13 @@ mod tests {
     fn a_cut_file_salvages_what_came_before_the_cut() {
         let data: Vec<u8> = (0..50_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
         let z = gz(&data);
-        let got = salvage(&z[..z.len() * 3 / 4], u64::MAX);
+        let got = salvage(&z[..z.len() * 3 / 4], u64::MAX, 64);
         assert!(got.len() > data.len() / 2, "{} of {}", got.len(), data.len());
         assert_eq!(got[..], data[..got.len()], "a prefix of the content, byte for byte");
+        assert!(got.capacity() >= got.len() + 64, "room for the padding: the buffer never grows again");
+        // At most the limit, and the same prefix.
+        let capped = salvage(&z[..z.len() * 3 / 4], 1000, 0);
+        assert_eq!(capped.len(), 1000);
+        assert_eq!(capped[..], data[..capped.len()]);
     }
 }

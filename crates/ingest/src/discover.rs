@@ -66,7 +66,7 @@ pub fn discover_noting_links(
     let mut files = Vec::new();
     let mut links = Vec::new();
     for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|source| IngestError::Input { path: input.clone(), source })?;
+        let meta = std::fs::metadata(input).map_err(|error| IngestError::Input { path: input.clone(), error })?;
         if meta.is_file() {
             files.push(InputFile { path: input.clone(), explicit: true, evidence_path: input_name(input) });
             continue;

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum IngestError {
     /// An input path given by the user does not exist or cannot be read.
-    #[error("{path}: {source}")]
+    // The reason is in the message and not a `source`: an error chain (anyhow's `{:#}`) would
+    // print it twice ("x: No such file or directory: No such file or directory").
+    #[error("{path}: {error}")]
     Input {
         /// The path as given.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Walking a directory failed.
     #[error("{path}: {message}")]
@@ -55,6 +57,11 @@ pub enum FileErrorKind {
     /// Valid JSON, but no CloudTrail shape was recognised.
     #[error("not a CloudTrail file: {0}")]
     NotCloudTrail(String),
+    /// A record would take what one file may hold in the store past its limit (its payload, or
+    /// the values of a per-file column, past 4 GiB: numbers are written back longer than a file
+    /// may spell them). The whole file is refused rather than kept in part.
+    #[error("{0}")]
+    Capacity(trailscope_store::ChunkFull),
     /// The (decompressed) content is larger than the per-file limit (`--max-file-size`, at most
     /// what the parser accepts in one piece, 4 GiB).
     #[error("file too large: {size} bytes uncompressed (limit {limit}, --max-file-size)")]

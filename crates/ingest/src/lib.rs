@@ -61,6 +61,10 @@ pub struct IngestOptions {
     /// Largest content (after decompression) read from one file, in bytes; None means
     /// [`DEFAULT_MAX_FILE_SIZE`]. A larger file is refused, named, before it is held in memory.
     pub max_file_size: Option<u64>,
+    /// Test knob (the cli's hidden `--test-chunk-limit`): refuse a file once its payload or a
+    /// per-file column passes this many bytes instead of 4 GiB, so that tests reach the limit
+    /// without writing 4 GiB. `None` in real use.
+    pub chunk_limit: Option<u32>,
 }
 
 /// The default per-file limit on decompressed content: 1 GiB. CloudTrail's own log files are a
@@ -238,6 +242,7 @@ struct Worker {
     hash_uncompressed: bool,
     /// The per-file limit on content, in bytes.
     max_file_size: u64,
+    chunk_limit: Option<u32>,
     gunzip: decode::Decompressor,
     buf: Vec<u8>,
     parser: parse::Parser,
@@ -251,6 +256,7 @@ impl Worker {
             id,
             hash_uncompressed: opts.hash_uncompressed,
             max_file_size: opts.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE).min(u32::MAX as u64),
+            chunk_limit: opts.chunk_limit,
             gunzip: decode::Decompressor::new(),
             buf: Vec::new(),
             parser: parse::Parser::new(),
@@ -262,6 +268,9 @@ impl Worker {
     /// learn the strings it added to the worker's dictionaries, whether its rows are kept or not.
     fn process(&mut self, file: &InputFile) -> FileResult {
         let mut chunk = ChunkBuilder::with_dicts(std::mem::take(&mut self.state), Some(self.id));
+        if let Some(bytes) = self.chunk_limit {
+            chunk = chunk.with_limit(bytes);
+        }
         let (outcome, rejects) = self.read_and_parse(file, &mut chunk);
         self.state = chunk.seal();
         // A partly read file keeps the complete records it had; any other error keeps none.
@@ -322,14 +331,17 @@ impl Worker {
                 Err(decode::GzipError::Truncated) => {
                     // Keep the complete records decoded before the cut: a file cut short by an
                     // interrupted copy still holds most of its evidence.
-                    let Some(kept) = parse::complete_prefix(&decode::salvage(&bytes, self.max_file_size)) else {
+                    // The failed attempt's buffer (up to the limit) goes first, and the
+                    // salvaged text becomes the buffer, cut in place: one copy of it at a time.
+                    self.buf = Vec::new();
+                    let mut kept = decode::salvage(&bytes, self.max_file_size, pad + 2);
+                    if !parse::complete_prefix(&mut kept) {
                         outcome.error = Some(FileErrorKind::Gzip(decode::GzipError::Truncated));
                         return (outcome, Vec::new());
-                    };
+                    }
                     cut_short = Some(decode::GzipError::Truncated);
-                    self.buf.clear();
-                    self.buf.extend_from_slice(&kept);
-                    kept.len()
+                    self.buf = kept;
+                    self.buf.len()
                 }
                 Err(e) => {
                     outcome.error = Some(FileErrorKind::Gzip(e));
@@ -398,6 +410,10 @@ impl Worker {
             }
             Err(parse::DocError::NotCloudTrail(m)) => {
                 outcome.error = Some(FileErrorKind::NotCloudTrail(m));
+                (outcome, Vec::new())
+            }
+            Err(parse::DocError::Full(e)) => {
+                outcome.error = Some(FileErrorKind::Capacity(e));
                 (outcome, Vec::new())
             }
             Ok(parsed) => {

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use simd_json::{Buffers, Node, StaticNode, Tape, INPUT_PADDING};
-use trailscope_store::{ChunkBuilder, Field, Flag, RowValues};
+use trailscope_store::{ChunkBuilder, ChunkFull, Field, Flag, RowValues};
 
 use crate::report::{RejectReason, Wrapper};
 use crate::time::parse_event_time;
@@ -313,6 +313,14 @@ pub(crate) struct ParseOutcome {
 pub(crate) enum DocError {
     Json(String),
     NotCloudTrail(String),
+    /// A record did not fit in the file's chunk: the file is refused whole.
+    Full(ChunkFull),
+}
+
+impl From<ChunkFull> for DocError {
+    fn from(e: ChunkFull) -> Self {
+        DocError::Full(e)
+    }
 }
 
 /// Per-thread parser state, reused from file to file.
@@ -379,7 +387,7 @@ impl Parser {
         let mut out = ParseOutcome::default();
         if looks_like_json_lines(&buf[..len]) {
             out.wrapper = Some(Wrapper::JsonLines);
-            self.parse_lines(buf, len, chunk, &mut out);
+            self.parse_lines(buf, len, chunk, &mut out)?;
             return Ok(out);
         }
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
@@ -408,16 +416,16 @@ impl Parser {
                     if let Node::Array { len, .. } = nodes[records] {
                         chunk.reserve(len);
                     }
-                    self.records(nodes, elements(nodes, records), chunk, out);
+                    self.records(nodes, elements(nodes, records), chunk, out)?;
                 } else if let Some(events) = get(nodes, 0, "Events").filter(|&e| matches!(nodes[e], Node::Array { .. }))
                 {
                     out.wrapper = Some(Wrapper::LookupEvents);
-                    self.records(nodes, elements(nodes, events), chunk, out);
+                    self.records(nodes, elements(nodes, events), chunk, out)?;
                 } else if get(nodes, 0, "logFiles").is_some() && get(nodes, 0, "digestStartTime").is_some() {
                     out.wrapper = Some(Wrapper::Digest);
                 } else if get(nodes, 0, "eventTime").is_some() || get(nodes, 0, "eventName").is_some() {
                     out.wrapper = Some(Wrapper::SingleRecord);
-                    self.records(nodes, std::iter::once(0), chunk, out);
+                    self.records(nodes, std::iter::once(0), chunk, out)?;
                 } else {
                     let keys: Vec<&str> = entries(nodes, 0).map(|(k, _)| k).take(8).collect();
                     return Err(DocError::NotCloudTrail(format!(
@@ -429,7 +437,7 @@ impl Parser {
             Node::Array { .. } => {
                 out.wrapper = Some(Wrapper::BareArray);
                 let before = chunk.len();
-                self.records(nodes, elements(nodes, 0), chunk, out);
+                self.records(nodes, elements(nodes, 0), chunk, out)?;
                 let none_object = out.records > 0
                     && chunk.len() == before
                     && elements(nodes, 0).all(|e| !matches!(nodes[e], Node::Object { .. }));
@@ -442,14 +450,15 @@ impl Parser {
         Ok(())
     }
 
-    /// Extract and push each record; lookup-events entries are unwrapped first.
+    /// Extract and push each record; lookup-events entries are unwrapped first. Stops at the
+    /// first record the chunk cannot hold.
     fn records(
         &mut self,
         nodes: &[Node<'_>],
         items: impl Iterator<Item = usize>,
         chunk: &mut ChunkBuilder,
         out: &mut ParseOutcome,
-    ) {
+    ) -> Result<(), ChunkFull> {
         for (index, i) in items.enumerate() {
             let index = index as u32;
             out.records += 1;
@@ -457,31 +466,49 @@ impl Parser {
             let inner = if wrapped { get(nodes, i, "CloudTrailEvent") } else { None };
             match inner {
                 Some(s) => match as_str(nodes, s) {
-                    Some(text) => self.inner_record(text, index, chunk, out),
+                    Some(text) => self.inner_record(text, index, chunk, out)?,
                     None => out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new())),
                 },
                 None if out.wrapper == Some(Wrapper::LookupEvents) => {
                     out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new()))
                 }
-                None => record(chunk, nodes, i, index, out),
+                None => record(chunk, nodes, i, index, out)?,
             }
         }
+        Ok(())
     }
 
     /// A record held as a JSON string (lookup-events `CloudTrailEvent`).
-    fn inner_record(&mut self, text: &str, index: u32, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+    fn inner_record(
+        &mut self,
+        text: &str,
+        index: u32,
+        chunk: &mut ChunkBuilder,
+        out: &mut ParseOutcome,
+    ) -> Result<(), ChunkFull> {
         self.scratch.clear();
         self.scratch.extend_from_slice(text.as_bytes());
         self.scratch.resize(text.len() + INPUT_PADDING, 0);
         let mut tape = self.inner_tape.take().unwrap_or_else(Tape::null).reset();
-        match simd_json::fill_tape_padded(&mut self.scratch, text.len(), &mut self.inner_buffers, &mut tape) {
-            Err(e) => out.rejects.push((index, RejectReason::InvalidJson, e.to_string())),
-            Ok(()) => record(chunk, &tape.0, 0, index, out),
-        }
+        let pushed =
+            match simd_json::fill_tape_padded(&mut self.scratch, text.len(), &mut self.inner_buffers, &mut tape) {
+                Err(e) => {
+                    out.rejects.push((index, RejectReason::InvalidJson, e.to_string()));
+                    Ok(())
+                }
+                Ok(()) => record(chunk, &tape.0, 0, index, out),
+            };
         self.inner_tape = Some(tape.reset());
+        pushed
     }
 
-    fn parse_lines(&mut self, buf: &mut [u8], len: usize, chunk: &mut ChunkBuilder, out: &mut ParseOutcome) {
+    fn parse_lines(
+        &mut self,
+        buf: &mut [u8],
+        len: usize,
+        chunk: &mut ChunkBuilder,
+        out: &mut ParseOutcome,
+    ) -> Result<(), ChunkFull> {
         let mut start = 0;
         let mut line_no = 0u32;
         while start < len {
@@ -493,21 +520,33 @@ impl Parser {
                 let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
                 // The bytes after the line (the rest of the file, then the buffer's padding)
                 // serve as the parser's padding.
-                match simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut self.buffers, &mut tape) {
-                    Err(e) => out.rejects.push((line_no, RejectReason::InvalidJson, e.to_string())),
-                    Ok(()) => record(chunk, &tape.0, 0, line_no, out),
-                }
+                let pushed =
+                    match simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut self.buffers, &mut tape) {
+                        Err(e) => {
+                            out.rejects.push((line_no, RejectReason::InvalidJson, e.to_string()));
+                            Ok(())
+                        }
+                        Ok(()) => record(chunk, &tape.0, 0, line_no, out),
+                    };
                 self.tape = Some(tape.reset());
+                pushed?;
             }
             line_no += 1;
             start = end + 1;
         }
+        Ok(())
     }
 }
 
 /// Push the record at `i` into `chunk`, its payload written straight into the chunk's buffer
-/// (no copy), or reject it.
-fn record(chunk: &mut ChunkBuilder, nodes: &[Node<'_>], i: usize, index: u32, out: &mut ParseOutcome) {
+/// (no copy), or reject it. An error when the chunk cannot hold it (the whole file is refused).
+fn record(
+    chunk: &mut ChunkBuilder,
+    nodes: &[Node<'_>],
+    i: usize,
+    index: u32,
+    out: &mut ParseOutcome,
+) -> Result<(), ChunkFull> {
     let mut row = RowValues::default();
     let payload = chunk.payload_mut();
     let start = payload.len();
@@ -517,13 +556,14 @@ fn record(chunk: &mut ChunkBuilder, nodes: &[Node<'_>], i: usize, index: u32, ou
             if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
                 out.insight_records += 1;
             }
-            chunk.push_written(&row);
+            chunk.push_written(&row)?;
         }
         Err((reason, detail)) => {
             chunk.payload_mut().truncate(start);
             out.rejects.push((index, reason, detail));
         }
     }
+    Ok(())
 }
 
 /// One JSON object per line, with at least two lines (one line is parsed as a document).
@@ -540,11 +580,28 @@ fn looks_like_json_lines(data: &[u8]) -> bool {
     first.len() >= 2 && first.ends_with(b"}") && next == Some(&b'{')
 }
 
-/// The longest prefix of a cut-short document that ends after a complete record, closed so that
-/// it parses: for `{"Records":[r1,r2,r3…` (or lookup-events, or a bare array) the text up to the
-/// end of `r2` followed by the closing brackets; for JSON Lines or concatenated documents, up to
-/// the last complete one. None when not even one record is complete.
-pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
+/// Cut a cut-short document after its last complete record and close it so that it parses, in
+/// place (the text can be as large as the per-file limit: no copy): for `{"Records":[r1,r2,r3…`
+/// (or lookup-events, or a bare array) the text up to the end of `r2` followed by the closing
+/// brackets; for JSON Lines or concatenated documents, up to the last complete one. False (and
+/// `buf` unchanged) when not even one record is complete.
+pub fn complete_prefix(buf: &mut Vec<u8>) -> bool {
+    match last_complete_record(buf) {
+        Some((end, closers)) => {
+            buf.truncate(end);
+            buf.extend_from_slice(&closers);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Deeper than the JSON parser goes (simd-json stops at 1024 levels): nothing past it can be
+/// parsed, and the bracket stack of a hostile `[[[[…` stays small.
+const MAX_DEPTH: usize = 1100;
+
+/// Where the last complete record of `buf` ends, and the brackets that close what is open there.
+fn last_complete_record(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
     // Where records sit: in a wrapper's array, in a bare array, or at the top level. Decided
     // from the start, so that an object inside a record is never taken for a record.
     let text = buf.trim_ascii_start();
@@ -574,11 +631,12 @@ pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
         }
         match b {
             b'"' => in_string = true,
+            b'{' | b'[' if stack.len() >= MAX_DEPTH => return best,
             b'{' | b'[' => stack.push(b),
             b'}' | b']' => {
                 let open = stack.pop()?;
                 if (open == b'{') != (b == b'}') {
-                    return best.map(|(end, closers)| [&buf[..end], &closers[..]].concat());
+                    return best;
                 }
                 if open == b'{' && stack == record_depth {
                     let closers = stack.iter().rev().map(|&o| if o == b'{' { b'}' } else { b']' }).collect();
@@ -588,7 +646,7 @@ pub fn complete_prefix(buf: &[u8]) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    best.map(|(end, closers)| [&buf[..end], &closers[..]].concat())
+    best
 }
 
 #[cfg(test)]
@@ -603,6 +661,7 @@ mod tests {
         let r = Parser::new().parse(&mut buf, len, &mut chunk).map_err(|e| match e {
             DocError::Json(m) => format!("json: {m}"),
             DocError::NotCloudTrail(m) => format!("not cloudtrail: {m}"),
+            DocError::Full(e) => format!("full: {e}"),
         });
         (r, chunk)
     }
@@ -643,6 +702,35 @@ mod tests {
         assert_eq!(row.flags[Flag::Mfa.index()], Some(false));
         assert_eq!(row.flags[Flag::ReadOnly.index()], Some(true));
         assert_eq!(row.time_ms, 1_709_294_400_000);
+    }
+
+    #[test]
+    fn a_record_past_the_chunk_limit_stops_the_file_in_every_wrapper() {
+        // `1E15` is written back as `1000000000000000.0`: the payload grows past the file.
+        let big =
+            REC.replace(r#""readOnly":true"#, &format!(r#""readOnly":true,"n":[{}]"#, vec!["1E15"; 60].join(",")));
+        assert!(big.len() < 1024);
+        let inner = serde_json::to_string(&big).unwrap();
+        for text in [
+            format!("{{\"Records\":[{REC},{big},{REC}]}}"),
+            format!("[{REC},{big}]"),
+            format!("{REC}\n{big}\n{REC}\n"),
+            format!("{{\"Events\":[{{\"CloudTrailEvent\":{inner}}}]}}"),
+            big.clone(),
+        ] {
+            let mut buf = text.as_bytes().to_vec();
+            let len = buf.len();
+            buf.resize(len + INPUT_PADDING, 0);
+            let mut chunk = ChunkBuilder::new().with_limit(1024);
+            match Parser::new().parse(&mut buf, len, &mut chunk) {
+                Err(DocError::Full(e)) => assert_eq!(e, ChunkFull::Payload { limit: 1024 }, "{text}"),
+                _ => panic!("not refused: {text}"),
+            }
+        }
+        // A sequence of documents, the big one second.
+        let mut chunk = ChunkBuilder::new().with_limit(1024);
+        let seq = format!("{{\"Records\":[{REC}]}}\n{{\"Records\":[{big}]}}");
+        assert!(matches!(Parser::new().parse_sequence(seq.as_bytes(), &mut chunk), Some(Err(DocError::Full(_)))));
     }
 
     fn store_of(chunk: ChunkBuilder) -> trailscope_store::Store {
@@ -738,7 +826,10 @@ mod tests {
 
     #[test]
     fn a_cut_document_keeps_its_complete_records() {
-        let p = |s: &str| complete_prefix(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        let p = |s: &str| {
+            let mut v = s.as_bytes().to_vec();
+            complete_prefix(&mut v).then(|| String::from_utf8(v).unwrap())
+        };
         assert_eq!(p(r#"{"Records":[{"a":1},{"b":"x}]"},{"c":"#).unwrap(), r#"{"Records":[{"a":1},{"b":"x}]"}]}"#);
         assert_eq!(p(r#"[{"a":{"n":[1]}},{"b"#).unwrap(), r#"[{"a":{"n":[1]}}]"#);
         assert_eq!(p("{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap(), "{\"a\":1}\n{\"b\":2}");
@@ -749,5 +840,8 @@ mod tests {
         assert_eq!(p(r#"{"Records":[{"a":"#), None, "no record complete");
         assert_eq!(p("{\"a\":1}\n{\"r\":[{\"x\":1},{\"y"), Some("{\"a\":1}".into()), "no record made up of a cut one");
         assert_eq!(p(""), None);
+        // A hostile `[[[[…` after the records: the scan stops at the parser's depth, keeping them.
+        let deep = format!(r#"{{"Records":[{{"a":1}},{}"#, "[".repeat(1 << 20));
+        assert_eq!(p(&deep).unwrap(), r#"{"Records":[{"a":1}]}"#);
     }
 }

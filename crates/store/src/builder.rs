@@ -92,29 +92,103 @@ fn grow<T>(v: &mut Vec<T>, more: usize) {
 /// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
 const UNSEEN: Sym = Sym(u32::MAX);
 
-/// Strings one after another, named by position from 1 (no index, no de-duplication).
-#[derive(Debug, Default)]
-struct Strings {
-    bytes: Vec<u8>,
-    ends: Vec<u32>,
+/// Why a record does not fit in its file's chunk. The chunk is unchanged; the file as a whole
+/// is rejected (its other records would be a silently incomplete file).
+///
+/// One file's content is at most 4 GiB (`--max-file-size`), but what the chunk holds can grow
+/// past it: numbers are written back in their shortest exact form (`1E15`, 4 bytes, becomes
+/// `1000000000000000.0`), and a column value that is not a string is kept in the payload and,
+/// as text, in its column. Offsets within a chunk are `u32` (a payload's are part of the case
+/// file format), so a chunk holds at most 4 GiB of payload and 4 GiB of each per-file column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChunkFull {
+    /// The payloads (the fields no column holds, minified) pass the limit.
+    #[error("payload of this file passes {}", size_text(*limit))]
+    Payload {
+        /// The limit in bytes (4 GiB, or [`ChunkBuilder::with_limit`]'s).
+        limit: u64,
+    },
+    /// The values of a column kept per file without a dictionary (`eventID`, `requestID`) pass
+    /// the limit.
+    #[error("{column} values of this file pass {}", size_text(*limit))]
+    Column {
+        /// The column's CloudTrail path.
+        column: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
-impl Strings {
-    /// Append `s`; its id.
-    ///
-    /// # Panics
-    /// Past 4 GiB of strings (one file's never come near).
-    fn push(&mut self, s: &str) -> Sym {
+/// `4 GiB` for the real limit, bytes for a lowered one.
+fn size_text(limit: u64) -> String {
+    if limit >= u64::from(u32::MAX) {
+        "4 GiB".to_owned()
+    } else {
+        format!("{limit} bytes")
+    }
+}
+
+/// Offsets of a chunk's string arenas: `u32` for the per-file columns (one per row and value),
+/// `u64` for the strings a worker's dictionaries gained with the chunk, which cannot be refused
+/// once interned (the merger must learn every one of them, or later chunks' ids would be wrong).
+trait End: Copy {
+    fn from_len(len: usize) -> Option<Self>;
+    fn to_len(self) -> usize;
+}
+
+impl End for u32 {
+    fn from_len(len: usize) -> Option<Self> {
+        u32::try_from(len).ok()
+    }
+    fn to_len(self) -> usize {
+        self as usize
+    }
+}
+
+impl End for u64 {
+    fn from_len(len: usize) -> Option<Self> {
+        Some(len as u64)
+    }
+    fn to_len(self) -> usize {
+        self as usize
+    }
+}
+
+/// Strings one after another, named by position from 1 (no index, no de-duplication).
+#[derive(Debug)]
+struct Strings<E = u32> {
+    bytes: Vec<u8>,
+    ends: Vec<E>,
+}
+
+impl<E> Default for Strings<E> {
+    fn default() -> Self {
+        Strings { bytes: Vec::new(), ends: Vec::new() }
+    }
+}
+
+impl<E: End> Strings<E> {
+    /// Would `s` still end within `limit` bytes?
+    fn fits(&self, s: &str, limit: usize) -> bool {
+        self.bytes.len() + s.len() <= limit && E::from_len(self.bytes.len() + s.len()).is_some()
+    }
+
+    /// Append `s`; its id. `None` (nothing appended) when its end cannot be an offset.
+    fn push(&mut self, s: &str) -> Option<Sym> {
+        let end = E::from_len(self.bytes.len() + s.len())?;
         self.bytes.extend_from_slice(s.as_bytes());
-        self.ends.push(u32::try_from(self.bytes.len()).expect("strings of one file over 4 GiB"));
-        Sym(self.ends.len() as u32)
+        self.ends.push(end);
+        // Ids count rows (or distinct values): each record takes tens of bytes of a file of at
+        // most 4 GiB, so they stay far below `u32::MAX`.
+        Some(Sym(self.ends.len() as u32))
     }
 
     fn get(&self, sym: Sym) -> &str {
         let i = sym.index() - 1;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let start = if i == 0 { 0 } else { self.ends[i - 1].to_len() };
         // SAFETY: only whole `&str`s are pushed, and `ends` marks their ends.
-        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.ends[i] as usize]) }
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.ends[i].to_len()]) }
     }
 
     fn len(&self) -> usize {
@@ -130,6 +204,7 @@ impl Strings {
 /// The per-chunk strings of column `col`.
 #[inline]
 fn own(own: &mut [(usize, Strings)], col: usize) -> &mut Strings {
+    // `own` holds every per-chunk column (`ChunkBuilder::with_dicts`), and only those are asked for.
     &mut own.iter_mut().find(|(c, _)| *c == col).expect("a per-chunk column").1
 }
 
@@ -149,7 +224,7 @@ pub struct ChunkBuilder {
     /// how many they gained, and those strings (column after column).
     new_from: [u32; Field::COUNT],
     new_counts: [u32; Field::COUNT],
-    new_strings: Strings,
+    new_strings: Strings<u64>,
     /// Values of the per-chunk columns, unindexed (one id per row and value): `(column, values)`.
     own: Vec<(usize, Strings)>,
     /// Row after row, [`Field::COUNT`] ids per row.
@@ -159,6 +234,8 @@ pub struct ChunkBuilder {
     indexes: Vec<u32>,
     payload: Vec<u8>,
     payload_ends: Vec<u32>,
+    /// A limit below 4 GiB on the payload and each per-file column ([`ChunkBuilder::with_limit`]).
+    lowered: Option<u32>,
 }
 
 impl ChunkBuilder {
@@ -192,13 +269,25 @@ impl ChunkBuilder {
             self.new_from[c] = from;
             self.new_counts[c] = to - from;
             for id in from..to {
-                self.new_strings.push(dict.get(Sym(id)));
+                // u64 offsets: never refused.
+                let _ = self.new_strings.push(dict.get(Sym(id)));
             }
             local.sent[c] = to;
         }
         let exact = self.payload.clone();
         local.payload = std::mem::replace(&mut self.payload, exact);
         local
+    }
+
+    /// The same chunk, refusing records once its payload or a per-file column passes `bytes`
+    /// rather than 4 GiB: lets a test (and `--test-chunk-limit`) cross the limit with a small file.
+    pub fn with_limit(mut self, bytes: u32) -> Self {
+        self.lowered = Some(bytes);
+        self
+    }
+
+    fn limit(&self) -> usize {
+        self.lowered.unwrap_or(u32::MAX) as usize
     }
 
     /// Drop every row (a file found unusable after some were pushed).
@@ -242,12 +331,10 @@ impl ChunkBuilder {
         self.indexes[from_row..].iter_mut().for_each(|i| *i += by);
     }
 
-    /// Append one record.
-    ///
-    /// # Panics
-    /// If the chunk's payload would exceed 4 GiB (one file never comes near).
-    pub fn push(&mut self, row: &RowValues<'_>) {
-        self.push_row(row, false);
+    /// Append one record, or refuse it (the chunk unchanged) when its payload or a per-file
+    /// column value would pass the chunk's limit (4 GiB, see [`ChunkFull`]).
+    pub fn push(&mut self, row: &RowValues<'_>) -> Result<(), ChunkFull> {
+        self.push_row(row, false)
     }
 
     /// The payload buffer: a parser may write the next record's payload at its end and push the
@@ -259,37 +346,47 @@ impl ChunkBuilder {
     /// Append one record whose payload is what was written to the end of
     /// [`ChunkBuilder::payload_mut`] since the previous record (`row.payload` is not read).
     ///
-    /// # Panics
-    /// As [`ChunkBuilder::push`].
-    pub fn push_written(&mut self, row: &RowValues<'_>) {
-        self.push_row(row, true);
+    /// Refused as [`ChunkBuilder::push`] refuses, the written payload then removed.
+    pub fn push_written(&mut self, row: &RowValues<'_>) -> Result<(), ChunkFull> {
+        self.push_row(row, true)
     }
 
-    fn push_row(&mut self, row: &RowValues<'_>, written: bool) {
+    fn push_row(&mut self, row: &RowValues<'_>, written: bool) -> Result<(), ChunkFull> {
+        // Everything is checked before anything is changed: a refused record leaves no trace.
+        let start = self.payload_ends.last().map_or(0, |&e| e as usize);
+        let limit = self.limit();
+        let payload_end = if written { self.payload.len() } else { self.payload.len() + row.payload.len() };
+        if payload_end > limit {
+            self.payload.truncate(start);
+            return Err(ChunkFull::Payload { limit: limit as u64 });
+        }
         // Rare (old or hand-edited records): the text of non-string column values, from the payload.
         let spilled = match row.spilled {
             0 => Vec::new(),
-            bits if written => {
-                let start = self.payload_ends.last().map_or(0, |&e| e as usize);
-                spilled_texts(&self.payload[start..], bits)
-            }
+            bits if written => spilled_texts(&self.payload[start..], bits),
             bits => spilled_texts(row.payload, bits),
         };
+        let value = |i: usize| match row.strings[i] {
+            None => spilled.iter().find(|(f, _)| *f == i).map(|(_, t)| t.as_str()),
+            s => s,
+        };
+        for (c, strings) in &self.own {
+            if value(*c).is_some_and(|s| !strings.fits(s, limit)) {
+                self.payload.truncate(start);
+                return Err(ChunkFull::Column { column: Field::ALL[*c].path(), limit: limit as u64 });
+            }
+        }
         let dicts = self.local.ready();
         let prev = self.syms.len().checked_sub(Field::COUNT);
-        for (i, s) in row.strings.iter().enumerate() {
-            let s = match s {
-                None => spilled.iter().find(|(f, _)| *f == i).map(|(_, t)| t.as_str()),
-                s => *s,
-            };
-            let sym = match s {
+        for (i, dict) in dicts.iter_mut().enumerate() {
+            let sym = match value(i) {
                 // Ids are unique within a file almost always: an index would be wasted work
                 // (eventID is de-duplicated against the store-wide dictionary at merge time).
-                Some(s) if per_chunk(i) => own(&mut self.own, i).push(s),
+                // Checked above to fit.
+                Some(s) if per_chunk(i) => own(&mut self.own, i).push(s).unwrap_or(Sym::NULL),
                 Some(s) => {
                     // Neighbouring records often share a value (same caller, service, region):
                     // a compare with the previous row's value is cheaper than a hash probe.
-                    let dict = &mut dicts[i];
                     match prev.map(|p| self.syms[p + i]) {
                         Some(last) if !last.is_null() && dict.get(last) == s => last,
                         _ => dict.intern(s),
@@ -305,7 +402,9 @@ impl ChunkBuilder {
         if !written {
             self.payload.extend_from_slice(row.payload);
         }
-        self.payload_ends.push(u32::try_from(self.payload.len()).expect("payload of one file over 4 GiB"));
+        // Within the limit, itself at most `u32::MAX` (checked above).
+        self.payload_ends.push(payload_end as u32);
+        Ok(())
     }
 }
 
@@ -645,7 +744,7 @@ mod tests {
             r.strings[Field::RequestId.index()] = Some(request);
             r.strings[Field::RecipientAccount.index()] = Some("111122223333");
             r.flags[Flag::ReadOnly.index()] = Some(i % 2 == 0);
-            chunk.push(&r);
+            chunk.push(&r).unwrap();
         }
     }
 
@@ -723,7 +822,7 @@ mod tests {
             let mut r = RowValues { time_ms: 1, ..Default::default() };
             r.strings[Field::EventId.index()] = Some(id);
             r.strings[Field::RecipientAccount.index()] = Some(account);
-            c.push(&r);
+            c.push(&r).unwrap();
         }
         let src = b.add_source(SourceFile { path: "f".into(), size: 1, sha256: String::new() });
         assert_eq!(b.add_chunk(src, c), MergeStats { stored: 4, duplicates: 2 });
@@ -740,5 +839,42 @@ mod tests {
         push_file(&mut second, FILES[2]);
         second.seal();
         StoreBuilder::new().learn(&second);
+    }
+
+    #[test]
+    fn a_record_past_the_chunk_limit_is_refused_and_leaves_no_trace() {
+        let row = |id: &'static str, payload: &'static [u8]| {
+            let mut r = RowValues { time_ms: 1, payload, ..Default::default() };
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::EventName.index()] = Some("GetObject");
+            r
+        };
+        let mut c = ChunkBuilder::new().with_limit(40);
+        c.push(&row("e1", br#"{"requestParameters":{"n":1}}"#)).unwrap();
+        let full = c.push(&row("e2", br#"{"requestParameters":{"n":2}}"#)).unwrap_err();
+        assert_eq!(full, ChunkFull::Payload { limit: 40 });
+        assert_eq!(full.to_string(), "payload of this file passes 40 bytes");
+
+        // The same through the parser's path: the payload written in place is taken back.
+        c.payload_mut().extend_from_slice(br#"{"requestParameters":{"n":3}}"#);
+        assert!(matches!(c.push_written(&row("e3", b"")), Err(ChunkFull::Payload { .. })));
+
+        // A per-file column (spilled values can make it pass the payload).
+        let long = "x".repeat(41);
+        let mut r = row("e4", b"{}");
+        r.strings[Field::RequestId.index()] = Some(&long);
+        let full = c.push(&r).unwrap_err();
+        assert_eq!(full.to_string(), "requestID values of this file pass 40 bytes");
+
+        // A record that fits still goes in after the refusals, as if they never happened.
+        c.push(&row("e5", b"{}")).unwrap();
+        let mut b = StoreBuilder::new();
+        let src = b.add_source(SourceFile { path: "f".into(), size: 1, sha256: String::new() });
+        assert_eq!(b.add_chunk(src, c).stored, 2);
+        let store = b.finish();
+        let ids: Vec<&str> = store.events().map(|e| e.str(Field::EventId).unwrap_or("")).collect();
+        assert_eq!(ids, ["e1", "e5"]);
+        assert_eq!(store.payload(1), b"{}");
+        assert_eq!(ChunkFull::Payload { limit: u32::MAX.into() }.to_string(), "payload of this file passes 4 GiB");
     }
 }

@@ -874,7 +874,7 @@ mod tests {
                 r.strings[Field::RecipientAccount.index()] = Some("111122223333");
                 r.strings[Field::UserAgent.index()] = Some("aws-cli/2 ünïcode");
                 r.flags[Flag::ReadOnly.index()] = Some(i % 2 == 0);
-                c.push(&r);
+                c.push(&r).unwrap();
             }
             let src = b.add_source(SourceFile {
                 path: format!("f{f}.json"),

@@ -30,7 +30,7 @@
 //! row.strings[Field::EventName.index()] = Some("GetCallerIdentity");
 //! row.strings[Field::EventId.index()] = Some("e-1");
 //! row.payload = br#"{"requestParameters":null}"#;
-//! chunk.push(&row);
+//! chunk.push(&row).unwrap();
 //!
 //! let mut builder = StoreBuilder::new();
 //! let src = builder.add_source(SourceFile { path: "a.json".into(), size: 1, sha256: String::new() });
@@ -52,7 +52,7 @@ mod schema;
 mod segment;
 mod select;
 
-pub use builder::{ChunkBuilder, MergeStats, RowValues, StoreBuilder, WorkerState};
+pub use builder::{ChunkBuilder, ChunkFull, MergeStats, RowValues, StoreBuilder, WorkerState};
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};
@@ -510,7 +510,7 @@ mod tests {
         let mut stats = vec![];
         for (i, rows) in chunks.into_iter().enumerate() {
             let mut c = ChunkBuilder::new();
-            rows.iter().for_each(|r| c.push(r));
+            rows.iter().for_each(|r| c.push(r).unwrap());
             let id = b.add_source(SourceFile { path: format!("f{i}"), size: 0, sha256: String::new() });
             stats.push(b.add_chunk(id, c));
         }

@@ -683,7 +683,7 @@ mod tests {
             r.strings[Field::AwsRegion.index()] = Some("eu-west-1");
             r.strings[Field::UserAgent.index()] = Some(&agent);
             r.flags[Flag::ReadOnly.index()] = Some(row % 2 == 0);
-            c.push(&r);
+            c.push(&r).unwrap();
         }
         c
     }
