@@ -375,7 +375,7 @@ mod tests {
             r.strings[Field::EventId.index()] = Some(&ids[i]);
             r.strings[Field::RecipientAccount.index()] = Some("111122223333");
             r.strings[Field::AwsRegion.index()] = Some(regions[i % 3]);
-            c.push(&r);
+            c.push(&r).unwrap();
         }
         let mut b = StoreBuilder::new();
         let src = b.add_source(SourceFile { path: "logs/a.json".into(), size: 0, sha256: String::new() });
