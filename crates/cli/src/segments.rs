@@ -1,14 +1,24 @@
 //! `ingest --save` within a memory budget: evidence that would not fit is ingested in batches of
 //! files, each sealed as a segment beside the case file, then merged into it in one streaming
-//! pass (`trailscope_store::merge_segments`).
+//! pass (`trailscope_store::merge_segments_streaming`).
+//!
+//! Nothing kept per evidence file grows in memory with the dump: each batch's manifest rows go
+//! to a spill file beside the case file as the batch is sealed, and are streamed back into the
+//! case file's manifest once the merge has counted the re-deliveries it dropped; what the
+//! summary prints is kept as totals ([`Tally`]).
 
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use trailscope_ingest::{discover, ingest_files, IngestReport, InputFile};
-use trailscope_integrity::Manifest;
-use trailscope_store::{merge_segments, MergeSummary};
+use trailscope_ingest::{
+    discover, ingest_files, FileError, FileKind, FileOutcome, IngestReport, InputFile, RejectReason,
+};
+use trailscope_integrity::{Manifest, ManifestEntry};
+use trailscope_store::{merge_segments_streaming, MergeSummary};
 
 use crate::args::InputArgs;
 use crate::evidence;
@@ -39,12 +49,68 @@ pub fn needs_segments(input: &InputArgs, budget: u64) -> anyhow::Result<Option<V
     Ok((estimate(&files) > budget).then_some(files))
 }
 
+/// The totals `ingest` prints, kept as counts so that an ingest in segments need not hold every
+/// file's outcome to the end.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Files by kind.
+    pub kinds: BTreeMap<FileKind, usize>,
+    /// Files by record wrapper.
+    pub wrappers: BTreeMap<&'static str, usize>,
+    pub files: usize,
+    pub bytes_on_disk: u64,
+    pub bytes_uncompressed: u64,
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub rejects_by_reason: BTreeMap<RejectReason, u64>,
+    /// Files that could not be read (few; listed whole).
+    pub errors: Vec<FileError>,
+}
+
+impl Tally {
+    /// The totals of a whole ingest.
+    pub fn of(report: &IngestReport) -> Tally {
+        let mut t = Tally { rejects_by_reason: report.rejects_by_reason.clone(), ..Tally::default() };
+        for f in &report.files {
+            t.add(f);
+        }
+        t
+    }
+
+    fn add(&mut self, f: &FileOutcome) {
+        *self.kinds.entry(f.kind).or_default() += 1;
+        if let Some(w) = f.wrapper {
+            *self.wrappers.entry(w.name()).or_default() += 1;
+        }
+        self.files += 1;
+        self.bytes_on_disk += f.size;
+        self.bytes_uncompressed += f.uncompressed;
+        self.records += f.records;
+        self.stored += f.stored;
+        self.duplicates += f.duplicates;
+        self.rejected += f.rejected;
+        if let Some(kind) = &f.error {
+            self.errors.push(FileError { path: f.path.clone(), kind: kind.clone() });
+        }
+    }
+
+    /// Files of one kind.
+    pub fn count(&self, kind: FileKind) -> usize {
+        self.kinds.get(&kind).copied().unwrap_or(0)
+    }
+}
+
 /// What a save in segments did.
 pub struct Streamed {
-    /// What the ingest read (per-file counts of stored and duplicate rows as in the case file).
+    /// What the ingest read, counted (stored and duplicate rows as in the case file).
+    pub tally: Tally,
+    /// What the ingest read, keeping only the files worth a note (unreadable, with rejected
+    /// records, or not CloudTrail), for `evidence::notes` and the exit status.
     pub report: IngestReport,
-    /// The manifest saved in the case file.
-    pub manifest: Manifest,
+    /// The manifest saved in the case file, read back when a case directory keeps it as well.
+    pub manifest: Option<Manifest>,
     /// What the merge wrote.
     pub summary: MergeSummary,
     /// Segments sealed.
@@ -56,49 +122,210 @@ pub struct Streamed {
 }
 
 /// Ingest `files` in batches that fit `budget`, seal each as a segment beside `save`, merge them
-/// into the case file `save`, and remove the segments (also on failure).
-pub fn save_in_segments(input: &InputArgs, files: &[InputFile], save: &Path, budget: u64) -> anyhow::Result<Streamed> {
+/// into the case file `save`, and remove the segments and the manifest spill (also on failure).
+/// `keep_manifest`: also return the manifest (a case directory writes it beside its outputs).
+pub fn save_in_segments(
+    input: &InputArgs,
+    files: Vec<InputFile>,
+    save: &Path,
+    budget: u64,
+    keep_manifest: bool,
+) -> anyhow::Result<Streamed> {
     let mut paths = Vec::new();
-    let result = run(input, files, save, budget, &mut paths);
-    for p in &paths {
+    let name = save.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let spill = save.with_file_name(format!(".{name}.manifest-{}", std::process::id()));
+    let list = save.with_file_name(format!(".{name}.files-{}", std::process::id()));
+    let result = FileList::spill(files, &list)
+        .with_context(|| format!("writing {}", list.display()))
+        .and_then(|files| run(input, files, save, budget, &spill, keep_manifest, &mut paths));
+    for p in paths.iter().chain([&spill, &list]) {
         let _ = std::fs::remove_file(p);
     }
     result
 }
 
+/// The discovered files, kept on disk until their batch is read: the list grows with the number
+/// of files (hundreds of thousands in a real trail's archive of small files).
+struct FileList {
+    input: BufReader<File>,
+    path: PathBuf,
+    len: usize,
+    left: usize,
+    peeked: Option<InputFile>,
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> io::Result<&[u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(p.as_os_str().as_bytes())
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> io::Result<&[u8]> {
+    p.to_str().map(str::as_bytes).ok_or_else(|| io::Error::other(format!("{}: not a Unicode path", p.display())))
+}
+
+#[cfg(unix)]
+fn path_of(b: Vec<u8>) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(std::ffi::OsString::from_vec(b).into())
+}
+
+#[cfg(not(unix))]
+fn path_of(b: Vec<u8>) -> io::Result<PathBuf> {
+    String::from_utf8(b).map(PathBuf::from).map_err(io::Error::other)
+}
+
+impl FileList {
+    /// Write `files` to `path` and free them.
+    fn spill(files: Vec<InputFile>, path: &Path) -> io::Result<FileList> {
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        let put = |w: &mut BufWriter<File>, b: &[u8]| -> io::Result<()> {
+            w.write_all(&(b.len() as u32).to_le_bytes())?;
+            w.write_all(b)
+        };
+        for f in &files {
+            put(&mut w, path_bytes(&f.path)?)?;
+            put(&mut w, f.evidence_path.as_bytes())?;
+            w.write_all(&[u8::from(f.explicit)])?;
+        }
+        w.flush()?;
+        let len = files.len();
+        drop(files);
+        let input = BufReader::with_capacity(1 << 16, File::open(path)?);
+        Ok(FileList { input, path: path.to_owned(), len, left: len, peeked: None })
+    }
+
+    fn read(&mut self) -> io::Result<Option<InputFile>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut bytes = || -> io::Result<Vec<u8>> {
+            let mut n = [0u8; 4];
+            io::Read::read_exact(&mut self.input, &mut n)?;
+            let mut b = vec![0u8; u32::from_le_bytes(n) as usize];
+            io::Read::read_exact(&mut self.input, &mut b)?;
+            Ok(b)
+        };
+        let path = path_of(bytes()?)?;
+        let evidence_path = String::from_utf8(bytes()?).map_err(io::Error::other)?;
+        let mut explicit = [0u8];
+        io::Read::read_exact(&mut self.input, &mut explicit)?;
+        Ok(Some(InputFile { path, explicit: explicit[0] == 1, evidence_path }))
+    }
+
+    /// The next file, left in the list.
+    fn peek(&mut self) -> anyhow::Result<Option<&InputFile>> {
+        if self.peeked.is_none() {
+            self.peeked = self.read().with_context(|| format!("reading back {}", self.path.display()))?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+}
+
+/// The manifest rows of the files ingested so far, one JSON line each, in ingest order.
+struct Spill {
+    out: BufWriter<File>,
+    /// Rows written.
+    rows: u32,
+    /// Whether the rows came in manifest (evidence path) order: they do when the files were
+    /// discovered under one input; otherwise they are sorted in memory at the end.
+    sorted: bool,
+    last: String,
+}
+
+impl Spill {
+    fn push(&mut self, f: &FileOutcome) -> io::Result<()> {
+        let e = ManifestEntry {
+            path: f.evidence_path.clone(),
+            size: f.size,
+            sha256: f.sha256.clone(),
+            kind: f.kind.name().to_owned(),
+            records: f.records,
+            stored: f.stored,
+            duplicates: f.duplicates,
+            rejected: f.rejected,
+            error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        };
+        if self.rows > 0 && e.path < self.last {
+            self.sorted = false;
+        }
+        self.last.clone_from(&e.path);
+        serde_json::to_writer(&mut self.out, &e)?;
+        self.out.write_all(b"\n")?;
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// The spill's rows back, in ingest order, with the re-deliveries the merge dropped (`moved`:
+/// spill row and rows, ascending) moved from stored to duplicates.
+fn read_spill<'a>(
+    path: &Path,
+    moved: &'a [(u32, u64)],
+) -> io::Result<impl Iterator<Item = io::Result<ManifestEntry>> + 'a> {
+    let mut moved = moved.iter().peekable();
+    let lines = BufReader::with_capacity(1 << 16, File::open(path)?).lines();
+    Ok(lines.enumerate().map(move |(i, line)| {
+        let mut e: ManifestEntry = serde_json::from_str(&line?).map_err(io::Error::other)?;
+        if let Some(&(_, dups)) = moved.next_if(|(at, _)| *at as usize == i) {
+            e.stored -= dups;
+            e.duplicates += dups;
+        }
+        Ok(e)
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run(
     input: &InputArgs,
-    files: &[InputFile],
+    mut files: FileList,
     save: &Path,
     budget: u64,
+    spill_path: &Path,
+    keep_manifest: bool,
     paths: &mut Vec<PathBuf>,
 ) -> anyhow::Result<Streamed> {
     let started = Instant::now();
     let opts = evidence::ingest_options(input, false);
     let bar = evidence::progress_bar(input);
     if let Some(pb) = &bar {
-        pb.set_length(files.len() as u64);
+        pb.set_length(files.len as u64);
     }
     let progress = evidence::progress_of(bar.as_ref());
     let name = save.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let share = (budget as f64 * BATCH_SHARE) as u64;
+    let spill_err = |e: io::Error| anyhow::Error::new(e).context(format!("writing {}", spill_path.display()));
+    let mut spill = Spill {
+        out: BufWriter::with_capacity(1 << 16, File::create(spill_path).map_err(spill_err)?),
+        rows: 0,
+        sorted: true,
+        last: String::new(),
+    };
+    // Spill row of each source file, in `SourceId` order (what the merge counts duplicates by).
+    let mut source_rows: Vec<u32> = Vec::new();
     // Resident bytes per estimated byte, learned from each batch (the first uses the constants).
     let mut learned = 1.0f64;
+    let mut tally = Tally::default();
     let mut report = IngestReport::default();
     let mut largest_batch = 0;
-    let mut at = 0;
-    while at < files.len() {
-        let mut end = at;
+    loop {
+        let mut batch = Vec::new();
         let mut planned = 0u64;
-        while end < files.len() {
-            let e = file_estimate(&files[end], learned);
-            if end > at && planned + e > share {
+        while let Some(f) = files.peek()? {
+            let e = file_estimate(f, learned);
+            if !batch.is_empty() && planned + e > share {
                 break;
             }
             planned += e;
-            end += 1;
+            batch.extend(files.peeked.take());
         }
-        let (store, part) = ingest_files(&files[at..end], &opts, Some(&progress), started).context("ingest failed")?;
+        if batch.is_empty() {
+            break;
+        }
+        let (store, part) = ingest_files(&batch, &opts, Some(&progress), started).context("ingest failed")?;
+        drop(batch);
         let held = store.memory_use().total();
         largest_batch = largest_batch.max(held);
         if planned > 0 && held > 0 {
@@ -107,40 +334,64 @@ fn run(
         let seg = save.with_file_name(format!(".{name}.segment-{}-{}", std::process::id(), paths.len()));
         paths.push(seg.clone());
         store.write_segment(&seg).with_context(|| format!("sealing a segment of {}", save.display()))?;
+        // A batch's sources are a subsequence of its files, in the same order.
+        let first = spill.rows;
+        let mut outcomes = part.files.iter().enumerate();
+        for source in store.sources() {
+            let Some((i, _)) = outcomes.by_ref().find(|(_, f)| f.path == source.path) else { break };
+            source_rows.push(first + i as u32);
+        }
         drop(store);
+        for f in &part.files {
+            spill.push(f).map_err(spill_err)?;
+            tally.add(f);
+        }
         report.threads = part.threads;
         for (reason, n) in part.rejects_by_reason {
             *report.rejects_by_reason.entry(reason).or_default() += n;
         }
         let room = IngestReport::MAX_EXAMPLES.saturating_sub(report.reject_examples.len());
         report.reject_examples.extend(part.reject_examples.into_iter().take(room));
-        report.files.extend(part.files);
-        at = end;
+        report.files.extend(
+            part.files.into_iter().filter(|f| f.error.is_some() || f.rejected > 0 || f.kind == FileKind::Other),
+        );
     }
+    spill.out.flush().map_err(spill_err)?;
+    drop(spill.out);
+    tally.rejects_by_reason.clone_from(&report.rejects_by_reason);
     drop(progress);
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
     report.elapsed = started.elapsed();
     let merging = Instant::now();
-    let mut manifest = None;
-    let summary = merge_segments(paths, save, |s| {
+    let mut moved: Vec<(u32, u64)> = Vec::new();
+    let summary = merge_segments_streaming(paths, save, |s, w| {
         // Re-deliveries found across segments: count them where one ingest would have.
-        let mut files = report.files.iter_mut();
-        for (source, &dups) in s.sources.iter().zip(&s.duplicates) {
-            let Some(f) = files.by_ref().find(|f| f.path == source.path) else { break };
-            f.stored -= dups;
-            f.duplicates += dups;
+        moved = source_rows.iter().zip(&s.duplicates).filter(|(_, &d)| d > 0).map(|(&r, &d)| (r, d)).collect();
+        let entries = read_spill(spill_path, &moved)?;
+        if spill.sorted {
+            Manifest::write_json_streamed(entries, w)
+        } else {
+            let all = Manifest::from_entries(entries.collect::<io::Result<_>>()?);
+            Manifest::write_json_streamed(all.files.into_iter().map(Ok), w)
         }
-        let m = Manifest::from_report(&report);
-        let json = m.to_json();
-        manifest = Some(m);
-        json
     })
     .with_context(|| format!("saving the case file {}", save.display()))?;
-    let manifest = manifest.expect("the merge asks for the manifest");
+    for &(_, dups) in &moved {
+        tally.stored -= dups;
+        tally.duplicates += dups;
+    }
+    let manifest = if keep_manifest {
+        let files = read_spill(spill_path, &moved)
+            .and_then(Iterator::collect)
+            .with_context(|| format!("reading back {}", spill_path.display()))?;
+        Some(Manifest::from_entries(files))
+    } else {
+        None
+    };
     if !input.quiet {
         evidence::notes(&report, input.verbose);
     }
-    Ok(Streamed { report, manifest, summary, segments: paths.len(), largest_batch, merge: merging.elapsed() })
+    Ok(Streamed { tally, report, manifest, summary, segments: paths.len(), largest_batch, merge: merging.elapsed() })
 }

@@ -373,6 +373,33 @@ fn a_case_saved_in_segments_answers_as_one_saved_at_once() {
     correlation_straddles_segments(&parts, &sample());
 }
 
+/// The manifest a case saved in segments streams into itself is the one a save at once keeps,
+/// and so is the one written to the case directory beside it.
+#[test]
+fn a_case_saved_in_segments_keeps_the_manifest_of_one_saved_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, parts) = (dir.path().join("whole.tscase"), dir.path().join("parts.tscase"));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run_on(&["ingest", "-q", "--out"], &[&a, Path::new("--save"), &whole, &sample()]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let o = run_on(&["ingest", "-q", "--max-memory", "1K", "--out"], &[&b, Path::new("--save"), &parts, &sample()]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(line(&stdout(&o), "Memory:").contains("segments"), "{}", stdout(&o));
+    for name in ["manifest.json", "manifest.csv"] {
+        let read = |d: &Path| std::fs::read_to_string(d.join(name)).unwrap();
+        assert!(read(&a).contains("CloudTrail"), "{name} lists the logs");
+        assert_eq!(read(&a), read(&b), "{name}");
+    }
+    assert_eq!(run_on(&["audit", "verify"], &[&b]).status.code(), Some(0));
+    // What the case files themselves keep.
+    let (c, d) = (dir.path().join("c"), dir.path().join("d"));
+    assert_eq!(run_on(&["summary", "-q", "--out"], &[&c, &whole]).status.code(), Some(0));
+    assert_eq!(run_on(&["summary", "-q", "--out"], &[&d, &parts]).status.code(), Some(0));
+    let manifest = |d: &Path| std::fs::read(d.join("manifest.json")).unwrap();
+    assert_eq!(manifest(&c), manifest(&a));
+    assert_eq!(manifest(&d), manifest(&a));
+}
+
 #[test]
 fn generated_evidence_saved_in_segments_keeps_its_correlations() {
     let evidence = tempfile::tempdir().unwrap();

@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::io::Write as _;
 use trailscope_ingest::IngestReport;
+
+/// The manifest's `format`.
+const FORMAT: &str = "trailscope-manifest/1";
 
 /// One manifest row.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -40,7 +44,7 @@ pub struct Manifest {
 impl Manifest {
     /// Build from an ingest report.
     pub fn from_report(r: &IngestReport) -> Self {
-        let mut files: Vec<ManifestEntry> = r
+        let files: Vec<ManifestEntry> = r
             .files
             .iter()
             .map(|f| ManifestEntry {
@@ -55,8 +59,13 @@ impl Manifest {
                 error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
             })
             .collect();
+        Manifest::from_entries(files)
+    }
+
+    /// The manifest listing `files` (sorted here by path).
+    pub fn from_entries(mut files: Vec<ManifestEntry>) -> Self {
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Manifest { format: "trailscope-manifest/1".into(), files }
+        Manifest { format: FORMAT.into(), files }
     }
 
     /// Read back the JSON of [`Manifest::to_json`] (as a case file keeps it).
@@ -78,6 +87,41 @@ impl Manifest {
         let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
         v.push(b'\n');
         v
+    }
+
+    /// Write the JSON of [`Manifest::to_json`] for the manifest holding `files` (already sorted by
+    /// path) without holding them: a case saved in segments streams its manifest from a spill
+    /// file, so its memory does not grow with the number of files.
+    ///
+    /// # Errors
+    /// The first error of `files` or of `out`.
+    pub fn write_json_streamed<I>(files: I, out: impl std::io::Write) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = std::io::Result<ManifestEntry>>,
+    {
+        /// Serializes as the `files` array, pulling one entry at a time.
+        struct Files<I>(std::cell::RefCell<Option<I>>);
+        impl<I: Iterator<Item = std::io::Result<ManifestEntry>>> Serialize for Files<I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{Error, SerializeSeq};
+                let files = self.0.borrow_mut().take().expect("serialized once");
+                let mut seq = s.serialize_seq(None)?;
+                for f in files {
+                    seq.serialize_element(&f.map_err(S::Error::custom)?)?;
+                }
+                seq.end()
+            }
+        }
+        #[derive(Serialize)]
+        struct Streamed<'a, F> {
+            format: &'a str,
+            files: F,
+        }
+        let doc = Streamed { format: FORMAT, files: Files(std::cell::RefCell::new(Some(files.into_iter()))) };
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 
     /// CSV with a header row.
@@ -111,4 +155,50 @@ impl Manifest {
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, stored: u64, error: &str) -> ManifestEntry {
+        ManifestEntry {
+            path: path.into(),
+            size: 1_234,
+            sha256: sha256_hex(path.as_bytes()),
+            kind: if error.is_empty() { "log" } else { "error" }.into(),
+            records: stored + 1,
+            stored,
+            duplicates: 1,
+            rejected: 0,
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn streamed_json_is_the_bytes_of_to_json() {
+        let files = vec![
+            entry("logs/AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01/a.json.gz", 40, ""),
+            entry(
+                "logs/AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01/b \"q\".json.gz",
+                0,
+                "not gzip: bad magic",
+            ),
+        ];
+        let whole = Manifest { format: FORMAT.into(), files: files.clone() };
+        for files in [files, Vec::new()] {
+            let whole = Manifest { files: files.clone(), ..whole.clone() };
+            let mut streamed = Vec::new();
+            Manifest::write_json_streamed(files.into_iter().map(Ok), &mut streamed).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(whole.to_json()).unwrap());
+            assert_eq!(Manifest::from_json(&whole.to_json()).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn a_spill_read_error_stops_the_streamed_json() {
+        let files = vec![Ok(entry("a.json", 1, "")), Err(std::io::Error::other("spill file truncated"))];
+        let e = Manifest::write_json_streamed(files, Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("spill file truncated"), "{e}");
+    }
 }

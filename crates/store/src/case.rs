@@ -516,7 +516,7 @@ pub(crate) fn pack(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Inverse of [`pack`]; `None` when the frame does not decompress to the length given.
-fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
     let len = usize::try_from(u64::from_le_bytes(packed.get(..8)?.try_into().ok()?)).ok()?;
     // A sane bound before allocating: zstd cannot expand a frame more than about 32 000 times.
     if len > (packed.len() - 8).saturating_mul(1 << 15) {

@@ -61,7 +61,7 @@ pub use ids::SymColumn;
 use payload::Payloads;
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
-pub use segment::{merge_segments, MergeSummary};
+pub use segment::{merge_segments, merge_segments_streaming, MergeSummary};
 pub use select::Selection;
 
 use serde_json::{Map, Value};

@@ -37,13 +37,14 @@ use crate::case::{self, CaseError, CaseErrorKind, Kind, Listed, COLD, HEADER_LEN
 use crate::cold;
 use crate::dict::{Dict, Sym};
 use crate::payload::{self, Frame};
-use crate::provenance::SourceFile;
 use crate::schema::{Field, Flag};
 use crate::Store;
 
 const SEGMENT_MAGIC: [u8; 8] = *b"TSSEG\x00\x00\x01";
 /// Segments are temporary and read once: fast compression is enough.
 const SEGMENT_LEVEL: i32 = 1;
+/// 128 KiB: rows are a few hundred bytes, and the merge opens every segment at once.
+const SEGMENT_WINDOW_LOG: u32 = 17;
 /// A cold column's repeated value keeps its id while it is among this many recent distinct
 /// values (real repeats, `sharedEventID` across accounts, are seconds apart).
 pub const RECENT: usize = 1 << 18;
@@ -63,6 +64,8 @@ impl Store {
         let err = |e: io::Error| CaseError { path: path.to_path_buf(), kind: e.into() };
         let file = File::create(path).map_err(err)?;
         let mut w = zstd::stream::Encoder::new(BufWriter::with_capacity(1 << 20, file), SEGMENT_LEVEL).map_err(err)?;
+        // The merge holds a decoder per segment, each with a window this large: keep it small.
+        w.window_log(SEGMENT_WINDOW_LOG).map_err(err)?;
         self.segment_to(&mut w).map_err(err)?;
         let mut inner = w.finish().map_err(err)?;
         inner.flush().map_err(err)?;
@@ -165,10 +168,18 @@ fn string_of(r: &mut impl Read, len: u32, out: &mut String) -> io::Result<()> {
 }
 
 impl Reader {
-    /// Open a segment; its sources are appended to `sources`, its hot dictionaries interned
-    /// into `dicts`. Returns the reader and the segment's payload bytes.
-    fn open(path: &Path, sources: &mut Vec<SourceFile>, dicts: &mut [Dict]) -> io::Result<(Reader, u64, u64)> {
-        let mut input = BufReader::with_capacity(256 << 10, zstd::stream::Decoder::new(File::open(path)?)?);
+    /// Open a segment; its sources are written to `sources` (encoded as in the case file, without
+    /// the count) and counted in `count`, its hot dictionaries interned into `dicts`. Returns the
+    /// reader, its rows and its payload bytes.
+    fn open(
+        path: &Path,
+        sources: &mut impl Write,
+        count: &mut u64,
+        dicts: &mut [Dict],
+    ) -> io::Result<(Reader, u64, u64)> {
+        // One reader per segment, all open at once: their buffers are what grows with the dump.
+        let file = BufReader::with_capacity(32 << 10, File::open(path)?);
+        let mut input = BufReader::with_capacity(64 << 10, zstd::stream::Decoder::with_buffer(file)?);
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic)?;
         if magic != SEGMENT_MAGIC {
@@ -179,9 +190,11 @@ impl Reader {
         let len = u64_of(&mut input)?;
         let mut raw = Vec::new();
         (&mut input).take(len).read_to_end(&mut raw)?;
-        let mine = case::decode_sources(&raw).ok_or_else(|| bad("malformed source list"))?;
-        let source_base = sources.len() as u32;
-        sources.extend(mine);
+        let mine = case::decode_sources(&raw).ok_or_else(|| bad("malformed source list"))?.len() as u64;
+        let source_base = u32::try_from(*count).map_err(|_| bad("more than 4 billion source files"))?;
+        // Kept on disk, not in memory: the list grows with the number of files.
+        sources.write_all(&raw[8..])?;
+        *count += mine;
         let mut remap = vec![Vec::new(); Field::COUNT];
         let mut s = String::new();
         for (i, dict) in dicts.iter_mut().enumerate().filter(|(i, _)| !is_cold(*i)) {
@@ -240,8 +253,9 @@ pub struct MergeSummary {
     /// Per source file (global [`SourceId`] order): rows dropped as duplicates of a row of an
     /// earlier segment.
     pub duplicates: Vec<u64>,
-    /// The evidence files, in [`crate::SourceId`] order.
-    pub sources: Vec<SourceFile>,
+    /// How many evidence files (sources) the case file lists; [`MergeSummary::duplicates`] is
+    /// indexed by their [`crate::SourceId`].
+    pub sources: u64,
     /// First and last `eventTime` (epoch ms).
     pub time_range: Option<(i64, i64)>,
     /// Distinct `recipientAccountId` values, sorted.
@@ -273,6 +287,33 @@ impl Section {
         self.hash.update(b);
         self.len += b.len() as u64;
         self.out.write_all(b)
+    }
+
+    /// A section holding [`case::pack`] of `prefix` followed by the file `raw`, compressed as it
+    /// is read (the source list and the manifest grow with the number of evidence files).
+    fn packed(dir: &Path, kind: Kind, prefix: &[u8], raw: &Path) -> io::Result<Section> {
+        let len = prefix.len() as u64 + std::fs::metadata(raw)?.len();
+        let mut s = Section::new(dir, kind, 0)?;
+        s.put(&len.to_le_bytes())?;
+        let mut z = zstd::stream::Encoder::new(&mut s, payload::ZSTD_LEVEL)?;
+        // With the size pledged the frame header carries it, as `pack`'s does.
+        z.set_pledged_src_size(Some(len))?;
+        z.include_contentsize(true)?;
+        z.write_all(prefix)?;
+        io::copy(&mut BufReader::with_capacity(1 << 16, File::open(raw)?), &mut z)?;
+        z.finish()?;
+        Ok(s)
+    }
+}
+
+impl Write for Section {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.put(b)?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -328,7 +369,10 @@ impl ColdOut {
                             self.recent.swap(0, 1);
                             self.recent[0].clear();
                         }
-                        self.recent[0].insert(s.to_owned(), id);
+                        // A unique column never looks its values up again.
+                        if !self.field.is_unique() {
+                            self.recent[0].insert(s.to_owned(), id);
+                        }
                         self.block.push(s.to_owned());
                         if self.block.len() == cold::IDS_PER_BLOCK {
                             self.flush_block()?;
@@ -372,6 +416,21 @@ pub fn merge_segments(
     path: &Path,
     manifest: impl FnOnce(&MergeSummary) -> Vec<u8>,
 ) -> Result<MergeSummary, CaseError> {
+    merge_segments_streaming(segments, path, |s, w| w.write_all(&manifest(s)))
+}
+
+/// [`merge_segments`], the manifest written by `manifest` to a temporary file beside the case
+/// file rather than returned whole: the manifest of a large dump lists hundreds of thousands of
+/// files, and is packed into the case file as it is read back.
+///
+/// # Errors
+/// [`CaseError`] naming the case file (also when `manifest` fails), or the segment that could
+/// not be read.
+pub fn merge_segments_streaming(
+    segments: &[PathBuf],
+    path: &Path,
+    manifest: impl FnOnce(&MergeSummary, &mut dyn Write) -> io::Result<()>,
+) -> Result<MergeSummary, CaseError> {
     let err = |e: io::Error| CaseError { path: path.to_path_buf(), kind: CaseErrorKind::Io(e) };
     let name = path.file_name().ok_or_else(|| err(io::ErrorKind::InvalidInput.into()))?;
     let dir = path.with_file_name(format!(".{}.sections-{}", name.to_string_lossy(), std::process::id()));
@@ -385,23 +444,26 @@ fn merge_into(
     segments: &[PathBuf],
     path: &Path,
     dir: &Path,
-    manifest: impl FnOnce(&MergeSummary) -> Vec<u8>,
+    manifest: impl FnOnce(&MergeSummary, &mut dyn Write) -> io::Result<()>,
 ) -> Result<MergeSummary, CaseError> {
     let err = |e: io::Error| CaseError { path: path.to_path_buf(), kind: CaseErrorKind::Io(e) };
     // Segments first: global sources and hot dictionaries, in segment (file) order.
-    let mut sources = Vec::new();
+    let sources_raw = dir.join("sources.raw");
+    let mut sources = BufWriter::with_capacity(1 << 16, File::create(&sources_raw).map_err(err)?);
+    let mut source_count = 0u64;
     let mut dicts: Vec<Dict> = (0..Field::COUNT).map(|_| Dict::new()).collect();
     let mut readers = Vec::with_capacity(segments.len());
     let (mut rows_in, mut payload_in) = (0u64, 0u64);
     for seg in segments {
-        let (r, rows, bytes) = Reader::open(seg, &mut sources, &mut dicts).map_err(|e| CaseError {
-            path: seg.clone(),
-            kind: CaseErrorKind::Corrupt(format!("segment unreadable: {e}")),
+        let (r, rows, bytes) = Reader::open(seg, &mut sources, &mut source_count, &mut dicts).map_err(|e| {
+            CaseError { path: seg.clone(), kind: CaseErrorKind::Corrupt(format!("segment unreadable: {e}")) }
         })?;
         readers.push(r);
         rows_in += rows;
         payload_in += bytes;
     }
+    sources.flush().map_err(err)?;
+    drop(sources);
     let per_block = payload::rows_per_block(payload_in as usize, rows_in as usize);
     let width = |d: &Dict| match d.len() {
         n if n <= 1 << 8 => 1,
@@ -442,7 +504,8 @@ fn merge_into(
         Ok(())
     };
 
-    let mut summary = MergeSummary { duplicates: vec![0; sources.len()], ..Default::default() };
+    let mut summary =
+        MergeSummary { duplicates: vec![0; source_count as usize], sources: source_count, ..Default::default() };
     let mut used_accounts = vec![false; dicts[Field::RecipientAccount.index()].len()];
     let mut used_regions = vec![false; dicts[Field::AwsRegion.index()].len()];
     let mut heap = BinaryHeap::new();
@@ -530,14 +593,18 @@ fn merge_into(
     };
     summary.accounts = used(&dicts[account], &used_accounts);
     summary.regions = used(&dicts[Field::AwsRegion.index()], &used_regions);
-    summary.sources = sources;
     let rows = summary.rows;
     let blocks_n = payload_index.len() / 4;
     let unindexed: u64 =
         colds.iter().filter(|c| c.field.is_unique() && c.next_id > 1).map(|c| 1u64 << c.field.index()).sum();
     let meta: Vec<u64> = vec![rows, Field::COUNT as u64, FLAGS as u64, blocks_n as u64, unindexed, per_block as u64];
-    let manifest = case::pack(&manifest(&summary));
-    let packed_sources = case::pack(&case::encode_sources(&summary.sources));
+    let manifest_raw = dir.join("manifest.raw");
+    (|| -> io::Result<()> {
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(&manifest_raw)?);
+        manifest(&summary, &mut w)?;
+        w.flush()
+    })()
+    .map_err(err)?;
 
     // The small sections are written here; every section then lists in `write_case`'s order.
     let small = |kind: Kind, param: u32, bytes: &[u8]| -> io::Result<Section> {
@@ -590,8 +657,10 @@ fn merge_into(
             out.push((small(Kind::DictBytes, i as u32, bytes)?, Vec::new()));
             out.push((small(Kind::DictOffsets, i as u32, bytemuck::cast_slice(offsets))?, Vec::new()));
         }
-        out.push((small(Kind::Sources, 0, &packed_sources)?, Vec::new()));
-        out.push((small(Kind::Manifest, 0, &manifest)?, Vec::new()));
+        out.push((Section::packed(dir, Kind::Sources, &source_count.to_le_bytes(), &sources_raw)?, Vec::new()));
+        std::fs::remove_file(&sources_raw)?;
+        out.push((Section::packed(dir, Kind::Manifest, &[], &manifest_raw)?, Vec::new()));
+        std::fs::remove_file(&manifest_raw)?;
         out.push((small(Kind::PayloadIndex, 0, bytemuck::cast_slice(&payload_index))?, Vec::new()));
         out.push((blocks, Vec::new()));
         Ok(out)
@@ -655,6 +724,7 @@ fn seg_err(path: &Path, e: io::Error) -> CaseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provenance::SourceFile;
     use crate::{CaseFile, ChunkBuilder, RowValues, StoreBuilder};
 
     /// File `f`'s rows: times interleave across files, file 3 re-delivers two rows of file 0
@@ -746,6 +816,39 @@ mod tests {
         let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
         assert_eq!(names, ["merged.tscase", "one.tscase", "seg-0", "seg-1", "seg-2"]);
+    }
+
+    #[test]
+    fn a_section_packed_from_a_file_unpacks_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources: Vec<SourceFile> = (0..5000).map(source).collect();
+        let encoded = case::encode_sources(&sources);
+        let raw = dir.path().join("sources.raw");
+        std::fs::write(&raw, &encoded[8..]).unwrap();
+        let mut s = Section::packed(dir.path(), Kind::Sources, &encoded[..8], &raw).unwrap();
+        s.flush().unwrap();
+        let bytes = std::fs::read(&s.path).unwrap();
+        // The frame is not the one `pack` makes of the bytes at once (zstd's one-shot mode splits
+        // blocks differently) but holds the same bytes.
+        assert_eq!(case::unpack(&bytes).unwrap(), encoded);
+        assert_eq!((s.len, s.hash.digest()), (bytes.len() as u64, xxhash_rust::xxh3::xxh3_64(&bytes)));
+        assert_eq!(case::decode_sources(&case::unpack(&bytes).unwrap()).unwrap(), sources);
+    }
+
+    #[test]
+    fn a_failing_manifest_writer_fails_the_merge_naming_the_case_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = dir.path().join("seg-0");
+        build(0..2).write_segment(&seg).unwrap();
+        let out = dir.path().join("c.tscase");
+        let e = merge_segments_streaming(std::slice::from_ref(&seg), &out, |_, _| Err(io::Error::other("spill gone")))
+            .unwrap_err();
+        assert_eq!(e.path, out);
+        assert!(e.to_string().contains("spill gone"), "{e}");
+        assert!(!out.exists());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["seg-0"]);
     }
 
     #[test]

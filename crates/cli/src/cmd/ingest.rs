@@ -13,6 +13,7 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 use crate::args::{InputArgs, OutArgs};
 use crate::evidence::{Evidence, OpenedCase};
 use crate::output::{close, record_with_inputs, Tee};
+use crate::segments::Tally;
 use crate::{evidence, segments, Outcome};
 
 /// A case file saved straight into the case directory is one of its outputs: the audit entry
@@ -43,20 +44,20 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
         // Logs (not a case file) too large for the budget are saved in segments.
         if evidence::case_input(&input.paths)?.is_none() {
             if let Some(files) = segments::needs_segments(input, max_memory)? {
-                return run_in_segments(input, &files, path, max_memory, out_args);
+                return run_in_segments(input, files, path, max_memory, out_args);
             }
         }
     }
     let ev = evidence::load(input)?;
     let mut out = Tee::new(out_args.case(), "ingest.txt")?;
     match (&ev.ingest, &ev.case) {
-        (Some(r), _) => write_ingest(&mut out, r)?,
+        (Some(r), _) => write_ingest(&mut out, &Tally::of(r))?,
         (None, Some(case)) => write_case(&mut out, &ev, case)?,
         (None, None) => unreachable!("evidence comes from an ingest or a case file"),
     }
     write_scope(&mut out, &ev.store)?;
     if let Some(r) = &ev.ingest {
-        write_throughput(&mut out, r)?;
+        write_throughput(&mut out, &Tally::of(r), r)?;
     }
     write_memory(&mut out, &ev.store)?;
     let mut saved_here = None;
@@ -83,20 +84,20 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
 /// `ingest --save` in segments: the same summary, from the merge rather than a store.
 fn run_in_segments(
     input: &InputArgs,
-    files: &[trailscope_ingest::InputFile],
+    files: Vec<trailscope_ingest::InputFile>,
     path: &Path,
     budget: u64,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
     let mut out = Tee::new(out_args.case(), "ingest.txt")?;
-    let s = segments::save_in_segments(input, files, path, budget)?;
-    write_ingest(&mut out, &s.report)?;
+    let s = segments::save_in_segments(input, files, path, budget, out_args.case().is_some())?;
+    write_ingest(&mut out, &s.tally)?;
     writeln!(out, "Accounts:     {}", s.summary.accounts.join(", "))?;
     writeln!(out, "Regions:      {}", s.summary.regions.join(", "))?;
     if let Some((a, b)) = s.summary.time_range {
         writeln!(out, "Time range:   {} .. {}", chrono_free_iso(a), chrono_free_iso(b))?;
     }
-    write_throughput(&mut out, &s.report)?;
+    write_throughput(&mut out, &s.tally, &s.report)?;
     writeln!(
         out,
         "Memory:       budget {budget} bytes: saved in {} segments, the largest {} bytes resident",
@@ -107,12 +108,12 @@ fn run_in_segments(
         "Saved:        {} ({} bytes, {} files in its manifest, {:.3} s merging)",
         path.display(),
         s.summary.size,
-        s.manifest.files.len(),
+        s.tally.files,
         s.merge.as_secs_f64()
     )?;
-    close(out, out_args.case(), Some(&s.manifest), None)?;
+    close(out, out_args.case(), s.manifest.as_ref(), None)?;
     if s.summary.rows == 0 {
-        eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.manifest.files.len());
+        eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.tally.files);
     }
     Ok(if s.summary.rows == 0 || s.report.has_problems() { Outcome::Attention } else { Outcome::Clean })
 }
@@ -151,43 +152,35 @@ fn write_case(out: &mut impl Write, ev: &Evidence, case: &OpenedCase) -> anyhow:
     Ok(())
 }
 
-fn write_ingest(out: &mut impl Write, r: &IngestReport) -> anyhow::Result<()> {
+fn write_ingest(out: &mut impl Write, t: &Tally) -> anyhow::Result<()> {
     let kinds = [FileKind::Log, FileKind::Insight, FileKind::Digest, FileKind::Other, FileKind::Error];
-    let by_kind: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.name(), r.count(*k))).collect();
-    writeln!(out, "Files:        {} ({})", r.files.len(), by_kind.join(", "))?;
-    let mut wrappers: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in &r.files {
-        if let Some(w) = f.wrapper {
-            *wrappers.entry(w.name()).or_default() += 1;
-        }
-    }
-    let w: Vec<String> = wrappers.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let by_kind: Vec<String> = kinds.iter().map(|k| format!("{} {}", k.name(), t.count(*k))).collect();
+    writeln!(out, "Files:        {} ({})", t.files, by_kind.join(", "))?;
+    let w: Vec<String> = t.wrappers.iter().map(|(k, v)| format!("{k} {v}")).collect();
     writeln!(out, "Formats:      {}", if w.is_empty() { "-".into() } else { w.join(", ") })?;
-    writeln!(out, "Bytes:        {} on disk, {} uncompressed", r.bytes_on_disk(), r.bytes_uncompressed())?;
+    writeln!(out, "Bytes:        {} on disk, {} uncompressed", t.bytes_on_disk, t.bytes_uncompressed)?;
     writeln!(
         out,
         "Records:      {} found, {} stored, {} duplicates, {} rejected",
-        r.records(),
-        r.stored(),
-        r.duplicates(),
-        r.rejected()
+        t.records, t.stored, t.duplicates, t.rejected
     )?;
-    for (reason, n) in &r.rejects_by_reason {
+    for (reason, n) in &t.rejects_by_reason {
         writeln!(out, "  rejected:   {n} {reason}")?;
     }
-    for e in r.file_errors() {
+    for e in &t.errors {
         writeln!(out, "  error:      {e}")?;
     }
     Ok(())
 }
 
-fn write_throughput(out: &mut impl Write, r: &IngestReport) -> anyhow::Result<()> {
+/// `r`: the ingest's time and threads.
+fn write_throughput(out: &mut impl Write, t: &Tally, r: &IngestReport) -> anyhow::Result<()> {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
         "Throughput:   {:.0} events/s, {:.1} MB/s uncompressed ({:.3} s, {} threads)",
-        r.records() as f64 / secs,
-        r.bytes_uncompressed() as f64 / 1e6 / secs,
+        t.records as f64 / secs,
+        t.bytes_uncompressed as f64 / 1e6 / secs,
         secs,
         r.threads
     )?;
