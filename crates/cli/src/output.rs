@@ -43,6 +43,17 @@ fn forget_pending(path: &Path) {
     pending().retain(|p| p != path);
 }
 
+/// A temporary file or directory an interrupted run must remove (the segments, spills and
+/// section files of a save in segments); [`forget_temporary`] once it is removed normally.
+pub fn temporary(path: &Path) {
+    pending().push(path.to_owned());
+}
+
+/// The temporary is gone (or renamed into place): nothing for an interrupt to remove.
+pub fn forget_temporary(path: &Path) {
+    forget_pending(path);
+}
+
 /// On SIGINT or SIGTERM (or Ctrl-C on Windows), remove the temporary files of unfinished
 /// outputs and exit with status 130, so an interrupted run leaves only finished files behind.
 pub fn remove_temporaries_on_interrupt() {
@@ -50,7 +61,11 @@ pub fn remove_temporaries_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         let files = std::mem::take(&mut *pending());
         for f in &files {
-            let _ = std::fs::remove_file(f);
+            if f.is_dir() {
+                let _ = std::fs::remove_dir_all(f);
+            } else {
+                let _ = std::fs::remove_file(f);
+            }
         }
         let _ = writeln!(io::stderr(), "trailscope: interrupted; unfinished outputs removed");
         std::process::exit(130);

@@ -15,13 +15,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use trailscope_ingest::{
-    discover, ingest_files, FileError, FileKind, FileOutcome, IngestReport, InputFile, RejectReason,
+    discover::discover_noting_links, ingest_files, FileError, FileKind, FileOutcome, IngestReport, InputFile,
+    RejectReason,
 };
 use trailscope_integrity::{Manifest, ManifestEntry};
 use trailscope_store::{merge_segments_streaming, MergeSummary};
 
 use crate::args::InputArgs;
 use crate::evidence;
+use crate::output;
 
 /// Resident bytes per byte on disk that an ingest takes before it has seen any of the evidence:
 /// gzip'd CloudTrail is about a fifth of its JSON, and a store holds about 600 bytes an event.
@@ -45,9 +47,10 @@ fn file_estimate(f: &InputFile, learned: f64) -> u64 {
 
 /// The discovered input files, when `--save` must stream them in segments; `None` when the
 /// evidence fits the budget with room to write it out (one ingest, as without a budget).
-pub fn needs_segments(input: &InputArgs, budget: u64) -> anyhow::Result<Option<Vec<InputFile>>> {
-    let files = discover(&input.paths, input.follow_links).context("ingest failed")?;
-    Ok((estimate(&files) as f64 > budget as f64 * BATCH_SHARE).then_some(files))
+/// The symbolic links not followed come with them, for the evidence coverage.
+pub fn needs_segments(input: &InputArgs, budget: u64) -> anyhow::Result<Option<(Vec<InputFile>, Vec<String>)>> {
+    let (files, links) = discover_noting_links(&input.paths, input.follow_links).context("ingest failed")?;
+    Ok((estimate(&files) as f64 > budget as f64 * BATCH_SHARE).then_some((files, links)))
 }
 
 /// The totals `ingest` prints, kept as counts so that an ingest in segments need not hold every
@@ -127,7 +130,7 @@ pub struct Streamed {
 /// `keep_manifest`: also return the manifest (a case directory writes it beside its outputs).
 pub fn save_in_segments(
     input: &InputArgs,
-    files: Vec<InputFile>,
+    (files, links): (Vec<InputFile>, Vec<String>),
     save: &Path,
     budget: u64,
     keep_manifest: bool,
@@ -136,12 +139,24 @@ pub fn save_in_segments(
     let name = save.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let spill = save.with_file_name(format!(".{name}.manifest-{}", std::process::id()));
     let list = save.with_file_name(format!(".{name}.files-{}", std::process::id()));
+    // The merge's section files (named by the store crate the same way): an interrupt removes
+    // them with the rest.
+    let sections = save.with_file_name(format!(".{name}.sections-{}", std::process::id()));
+    for t in [&spill, &list, &sections] {
+        output::temporary(t);
+    }
     let result = FileList::spill(files, &list)
         .with_context(|| format!("writing {}", list.display()))
-        .and_then(|files| run(input, files, save, budget, &spill, keep_manifest, &mut paths));
+        .and_then(|files| run(input, files, save, budget, &spill, keep_manifest, &mut paths))
+        .map(|mut s| {
+            s.report.skipped_links = links;
+            s
+        });
     for p in paths.iter().chain([&spill, &list]) {
         let _ = std::fs::remove_file(p);
+        output::forget_temporary(p);
     }
+    output::forget_temporary(&sections);
     result
 }
 
@@ -333,6 +348,7 @@ fn run(
             learned = (learned * held as f64 / planned as f64).max(0.05);
         }
         let seg = save.with_file_name(format!(".{name}.segment-{}-{}", std::process::id(), paths.len()));
+        output::temporary(&seg);
         paths.push(seg.clone());
         store.write_segment(&seg).with_context(|| format!("sealing a segment of {}", save.display()))?;
         // A batch's sources are a subsequence of its files, in the same order.
@@ -391,8 +407,5 @@ fn run(
     } else {
         None
     };
-    if !input.quiet {
-        evidence::notes(&report, input.verbose);
-    }
     Ok(Streamed { tally, report, manifest, summary, segments: paths.len(), largest_batch, merge: merging.elapsed() })
 }

@@ -441,3 +441,41 @@ fn data_heavy_evidence_answers_the_same_from_its_case() {
         assert!(stdout(&a) == stdout(&b), "{args:?}: output differs between the dump and its case");
     }
 }
+
+/// A save in segments tells incomplete evidence as a save at once does: exit 3, one line even
+/// with -q, links not followed in the coverage; the case file saved into the case directory is
+/// in its audit log; no temporary is left beside it.
+#[test]
+fn a_save_in_segments_reports_incomplete_evidence_like_a_save_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("ev");
+    for i in 0..4 {
+        write(
+            &ev,
+            &format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/0{}/f{i}.json.gz", i + 1),
+            &gz(&s3_body(&records(i * 10, 10))),
+        );
+    }
+    write(&ev, "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/05/cut.json.gz", b"\x1f\x8b\x08\x00garbage");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(ev.join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01"), ev.join("link"))
+        .unwrap();
+    for (name, budget) in [("whole", "2G"), ("parts", "1K")] {
+        let case = dir.path().join(name);
+        let save = case.join(format!("{name}.tscase"));
+        let o = run_on(&["ingest", "-q", "--max-memory", budget, "--out"], &[&case, Path::new("--save"), &save, &ev]);
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("evidence incomplete: 1 files unreadable"), "{name}: {err}");
+        #[cfg(unix)]
+        assert!(err.contains("1 links not followed"), "{name}: {err}");
+        let verified = run_on(&["audit", "verify"], &[&case]);
+        assert_eq!(verified.status.code(), Some(0), "{name}: {}", stdout(&verified));
+        let left: Vec<_> = std::fs::read_dir(&case)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{name}: temporaries left: {left:?}");
+    }
+}

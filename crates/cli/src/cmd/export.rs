@@ -33,8 +33,9 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
                     .with_context(|| format!("exporting {}", case.display()))?
             };
             add(&mut total, s);
-            if super::evidence_outcome(&ev) == crate::Outcome::Attention {
-                outcome = crate::Outcome::Attention;
+            // One case read incompletely makes the whole export incomplete (exit 3).
+            if super::evidence_outcome(&ev) != crate::Outcome::Clean {
+                outcome = super::evidence_outcome(&ev);
             }
         }
     } else {

@@ -12,7 +12,7 @@ use trailscope_store::{chrono_free_iso, Field, Store};
 
 use crate::args::{InputArgs, OutArgs};
 use crate::evidence::{Evidence, OpenedCase};
-use crate::output::{close, record_with_inputs, Tee};
+use crate::output::{record_with_inputs, Tee};
 use crate::segments::Tally;
 use crate::{evidence, segments, Outcome};
 
@@ -84,7 +84,7 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
 /// `ingest --save` in segments: the same summary, from the merge rather than a store.
 fn run_in_segments(
     input: &InputArgs,
-    files: Vec<trailscope_ingest::InputFile>,
+    files: (Vec<trailscope_ingest::InputFile>, Vec<String>),
     path: &Path,
     budget: u64,
     out_args: &OutArgs,
@@ -111,11 +111,17 @@ fn run_in_segments(
         s.tally.files,
         s.merge.as_secs_f64()
     )?;
-    close(out, out_args.case(), s.manifest.as_ref(), None)?;
+    // The case file, when saved into the case directory, is one of its outputs (as a one-shot save's).
+    let saved_here = saved_in_case(path, out_args)?;
+    let outputs = out.finish()?.into_iter().chain(saved_here).collect();
+    record_with_inputs(out_args.case(), s.manifest.as_ref(), None, Vec::new(), outputs)?;
+    // Unread evidence is said even with -q (links not followed included), as for a one-shot save.
+    evidence::notes_or_warning(input, &s.report);
     if s.summary.rows == 0 {
         eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.tally.files);
     }
-    Ok(if s.summary.rows == 0 || s.report.has_problems() { Outcome::Attention } else { Outcome::Clean })
+    // No event, or evidence not read whole, is incomplete evidence (exit 3), never clean.
+    Ok(Outcome::of(false, s.summary.rows == 0 || s.report.has_problems()))
 }
 
 /// What a case file holds and was made from (its manifest), and how long opening took.
