@@ -253,17 +253,7 @@ struct Spill {
 
 impl Spill {
     fn push(&mut self, f: &FileOutcome) -> io::Result<()> {
-        let e = ManifestEntry {
-            path: f.evidence_path.clone(),
-            size: f.size,
-            sha256: f.sha256.clone(),
-            kind: f.kind.name().to_owned(),
-            records: f.records,
-            stored: f.stored,
-            duplicates: f.duplicates,
-            rejected: f.rejected,
-            error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
-        };
+        let e = ManifestEntry::from(f);
         if self.rows > 0 && e.path < self.last {
             self.sorted = false;
         }

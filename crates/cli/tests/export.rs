@@ -355,23 +355,6 @@ fn exported_sql_on_duckdb_finds_what_hunt_finds_on_the_stratus_corpus() {
     equivalence(&stratus);
 }
 
-/// Every file under `dir`, relative path → bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn export_writes_the_same_files_on_one_thread_and_on_several() {
     let tmp = tempfile::tempdir().unwrap();
@@ -380,7 +363,7 @@ fn export_writes_the_same_files_on_one_thread_and_on_several() {
         let o = run_on(&["export", "-q", "-j", j, "--parquet", dir.to_str().unwrap()], &[&sample()]);
         assert!(o.status.success(), "export -j {j} failed: {}", stderr(&o));
     }
-    let (a, b) = (tree(&one), tree(&three));
+    let (a, b) = (trailscope_testkit::files_under(&one), trailscope_testkit::files_under(&three));
     assert!(a.len() > 3, "the sample spans several partitions ({} files)", a.len());
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (path, bytes) in &a {

@@ -340,23 +340,6 @@ mod tests {
         assert!(export_parquet(&s, dir.path(), 1).is_err(), "a second export into the same directory is refused");
     }
 
-    /// Every file under `dir`, relative path → bytes.
-    fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    todo.push(p);
-                } else {
-                    out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-                }
-            }
-        }
-        out
-    }
-
     #[test]
     fn one_thread_and_several_write_the_same_bytes() {
         let mut c = ChunkBuilder::new();
@@ -384,7 +367,7 @@ mod tests {
         let export = |threads: usize| {
             let dir = tempfile::tempdir().unwrap();
             let sum = export_parquet(&s, dir.path(), threads).unwrap();
-            (sum, files(dir.path()))
+            (sum, trailscope_testkit::files_under(dir.path()))
         };
         let (one, one_files) = export(1);
         let (four, four_files) = export(4);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write as _;
-use trailscope_ingest::IngestReport;
+use trailscope_ingest::{FileOutcome, IngestReport};
 
 /// The manifest's `format`.
 const FORMAT: &str = "trailscope-manifest/1";
@@ -32,6 +32,23 @@ pub struct ManifestEntry {
     pub error: String,
 }
 
+impl From<&FileOutcome> for ManifestEntry {
+    /// The row of one file as an ingest left it.
+    fn from(f: &FileOutcome) -> Self {
+        ManifestEntry {
+            path: f.evidence_path.clone(),
+            size: f.size,
+            sha256: f.sha256.clone(),
+            kind: f.kind.name().to_owned(),
+            records: f.records,
+            stored: f.stored,
+            duplicates: f.duplicates,
+            rejected: f.rejected,
+            error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 /// The manifest.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -44,21 +61,7 @@ pub struct Manifest {
 impl Manifest {
     /// Build from an ingest report.
     pub fn from_report(r: &IngestReport) -> Self {
-        let files: Vec<ManifestEntry> = r
-            .files
-            .iter()
-            .map(|f| ManifestEntry {
-                path: f.evidence_path.clone(),
-                size: f.size,
-                sha256: f.sha256.clone(),
-                kind: f.kind.name().to_owned(),
-                records: f.records,
-                stored: f.stored,
-                duplicates: f.duplicates,
-                rejected: f.rejected,
-                error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
-            })
-            .collect();
+        let files: Vec<ManifestEntry> = r.files.iter().map(ManifestEntry::from).collect();
         Manifest::from_entries(files)
     }
 
