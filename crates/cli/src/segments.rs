@@ -139,10 +139,10 @@ pub fn save_in_segments(
     let name = save.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let spill = save.with_file_name(format!(".{name}.manifest-{}", std::process::id()));
     let list = save.with_file_name(format!(".{name}.files-{}", std::process::id()));
-    // The merge's section files (named by the store crate the same way): an interrupt removes
-    // them with the rest.
-    let sections = save.with_file_name(format!(".{name}.sections-{}", std::process::id()));
-    for t in [&spill, &list, &sections] {
+    // The merge's section files and the case file's temporary: an interrupt removes them with
+    // the rest.
+    let case_temporaries = trailscope_store::CaseTemporaries::of(save);
+    for t in [&spill, &list, &case_temporaries.sections, &case_temporaries.file] {
         output::temporary(t);
     }
     let result = FileList::spill(files, &list)
@@ -156,7 +156,8 @@ pub fn save_in_segments(
         let _ = std::fs::remove_file(p);
         output::forget_temporary(p);
     }
-    output::forget_temporary(&sections);
+    output::forget_temporary(&case_temporaries.sections);
+    output::forget_temporary(&case_temporaries.file);
     result
 }
 

@@ -406,6 +406,29 @@ impl Store {
     }
 }
 
+/// What writing the case file `path` creates beside it before it is in place: the temporary
+/// file (renamed to `path` at the end) and, for a save in segments, the merge's directory of
+/// section files. A caller that removes leftovers on an interrupt registers these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseTemporaries {
+    /// The file renamed to the case file's name when complete.
+    pub file: PathBuf,
+    /// The merge's section files (only a save in segments makes it).
+    pub sections: PathBuf,
+}
+
+impl CaseTemporaries {
+    /// The temporaries of writing `path` from this process.
+    pub fn of(path: &Path) -> CaseTemporaries {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let pid = std::process::id();
+        CaseTemporaries {
+            file: path.with_file_name(format!(".{name}.tmp-{pid}")),
+            sections: path.with_file_name(format!(".{name}.sections-{pid}")),
+        }
+    }
+}
+
 /// Write a file through `write` into a temporary file beside `path`, flushed to disk, then
 /// renamed over `path`: a crash never leaves a half-written file under the final name.
 pub(crate) fn write_atomically(
@@ -413,8 +436,8 @@ pub(crate) fn write_atomically(
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<u64>,
 ) -> Result<u64, CaseError> {
     let err = |kind: CaseErrorKind| CaseError { path: path.to_path_buf(), kind };
-    let name = path.file_name().ok_or_else(|| err(CaseErrorKind::Io(io::ErrorKind::InvalidInput.into())))?;
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    path.file_name().ok_or_else(|| err(CaseErrorKind::Io(io::ErrorKind::InvalidInput.into())))?;
+    let tmp = CaseTemporaries::of(path).file;
     let written = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
         let n = write(&mut w)?;

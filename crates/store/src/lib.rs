@@ -53,7 +53,7 @@ mod segment;
 mod select;
 
 pub use builder::{ChunkBuilder, ChunkFull, MergeStats, RowValues, StoreBuilder, WorkerState};
-pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, FORMAT_VERSION, MAGIC};
+pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, CaseTemporaries, FORMAT_VERSION, MAGIC};
 use column::Column;
 pub use dict::{Dict, Sym};
 use ids::Ids;

@@ -432,8 +432,8 @@ pub fn merge_segments_streaming(
     manifest: impl FnOnce(&MergeSummary, &mut dyn Write) -> io::Result<()>,
 ) -> Result<MergeSummary, CaseError> {
     let err = |e: io::Error| CaseError { path: path.to_path_buf(), kind: CaseErrorKind::Io(e) };
-    let name = path.file_name().ok_or_else(|| err(io::ErrorKind::InvalidInput.into()))?;
-    let dir = path.with_file_name(format!(".{}.sections-{}", name.to_string_lossy(), std::process::id()));
+    path.file_name().ok_or_else(|| err(io::ErrorKind::InvalidInput.into()))?;
+    let dir = crate::case::CaseTemporaries::of(path).sections;
     std::fs::create_dir_all(&dir).map_err(err)?;
     let result = merge_into(segments, path, &dir, manifest);
     let _ = std::fs::remove_dir_all(&dir);

@@ -63,10 +63,12 @@ pub fn run(input: &InputArgs, save: Option<&Path>, max_memory: u64, out_args: &O
     let mut saved_here = None;
     if let Some(path) = save {
         let started = Instant::now();
-        let size = ev
-            .store
-            .save_case(path, &ev.manifest.to_json())
-            .with_context(|| format!("saving the case file {}", path.display()))?;
+        // An interrupt while the case file is written removes its temporary.
+        let temporary = trailscope_store::CaseTemporaries::of(path).file;
+        crate::output::temporary(&temporary);
+        let saved = ev.store.save_case(path, &ev.manifest.to_json());
+        crate::output::forget_temporary(&temporary);
+        let size = saved.with_context(|| format!("saving the case file {}", path.display()))?;
         writeln!(
             out,
             "Saved:        {} ({size} bytes, {} files in its manifest, {:.3} s)",
