@@ -113,7 +113,7 @@ impl Store {
             }
             let p = self.payload(row);
             w.write_all(&(p.len() as u32).to_le_bytes())?;
-            w.write_all(p)?;
+            w.write_all(&p)?;
         }
         Ok(())
     }
