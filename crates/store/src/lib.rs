@@ -202,8 +202,10 @@ impl Store {
     }
 
     /// Keep at most about `bytes` of decompressed payload blocks of a case file in memory
-    /// (default [`DEFAULT_PAYLOAD_CACHE_BYTES`]); the blocks being read are always kept. No
-    /// effect on a store built by an ingest, whose payloads are all in memory anyway.
+    /// (default [`DEFAULT_PAYLOAD_CACHE_BYTES`]); the block a thread has just decompressed is
+    /// always kept, and a block let go stays readable to whoever holds a [`Payload`] of it (it is
+    /// then no longer counted). No effect on a store built by an ingest, whose payloads are all in
+    /// memory anyway.
     pub fn limit_payload_cache(&self, bytes: usize) {
         if let Payloads::Blocks(blocks) = &self.payloads {
             blocks.set_cache_limit(bytes);

@@ -243,8 +243,9 @@ impl Blocks {
         }
     }
 
-    /// Consecutive stretches of rows whose blocks together fit half the cache (at least one
-    /// block each), for reading every row's payload in passes that each decompress a block once.
+    /// Consecutive stretches of rows whose blocks together reach half the cache (the last
+    /// block crossing it included: at most half the cache and one block), for reading every
+    /// row's payload in passes that each decompress a block once.
     pub(crate) fn stretches(&self) -> Vec<std::ops::Range<usize>> {
         let budget = self.cache_limit.load(Ordering::Relaxed) / 2;
         let mut out = Vec::new();

@@ -6,18 +6,29 @@
 //! stretch, not to the store. Rows outside the window are never selected.
 
 /// A set of rows of a [`crate::Store`], one bit per row of its window.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Selection {
     /// Bits of words `first_word..first_word + words.len()`.
     words: Vec<u64>,
     first_word: usize,
+    /// The rows the window covers (its words may reach a little beyond).
+    window: std::ops::Range<usize>,
     rows: usize,
 }
+
+/// Equal when the same rows are selected, whatever the windows.
+impl PartialEq for Selection {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows == other.rows && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Selection {}
 
 impl Selection {
     /// No row selected.
     pub fn none(rows: usize) -> Self {
-        Selection { words: vec![0; rows.div_ceil(64)], first_word: 0, rows }
+        Selection { words: vec![0; rows.div_ceil(64)], first_word: 0, window: 0..rows, rows }
     }
 
     /// Every row selected.
@@ -30,14 +41,19 @@ impl Selection {
         let lo = range.start.min(rows);
         let hi = range.end.min(rows).max(lo);
         let first_word = lo / 64;
-        let mut s = Selection { words: vec![u64::MAX; hi.div_ceil(64) - first_word], first_word, rows };
+        let mut s = Selection { words: vec![u64::MAX; hi.div_ceil(64) - first_word], first_word, window: lo..hi, rows };
         s.keep_range(lo..hi);
         s
     }
 
     /// No row selected, over the same window as `self`.
     pub fn empty_like(&self) -> Self {
-        Selection { words: vec![0; self.words.len()], first_word: self.first_word, rows: self.rows }
+        Selection {
+            words: vec![0; self.words.len()],
+            first_word: self.first_word,
+            window: self.window.clone(),
+            rows: self.rows,
+        }
     }
 
     /// Build from a per-row test.
@@ -53,15 +69,6 @@ impl Selection {
             *word = bits;
         }
         s
-    }
-
-    fn clear_tail(&mut self) {
-        let rem = self.rows % 64;
-        if rem != 0 && self.first_word + self.words.len() == self.rows.div_ceil(64) {
-            if let Some(last) = self.words.last_mut() {
-                *last &= (1u64 << rem) - 1;
-            }
-        }
     }
 
     /// Number of rows the selection ranges over (the store's, whatever the window).
@@ -105,11 +112,14 @@ impl Selection {
         }
     }
 
-    /// Keep rows selected in either. `other`'s selected rows must lie in this window.
+    /// Keep rows selected in either. `other`'s selected rows must lie in this window (a
+    /// stretch's rows OR-ed into a selection over the whole store).
     pub fn or(&mut self, other: &Selection) {
-        let start = other.first_word.checked_sub(self.first_word).expect("the other window lies inside this one");
-        for (a, b) in self.words[start..start + other.words.len()].iter_mut().zip(&other.words) {
-            *a |= b;
+        for (i, &b) in other.words.iter().enumerate() {
+            match (other.first_word + i).checked_sub(self.first_word).and_then(|w| self.words.get_mut(w)) {
+                Some(a) => *a |= b,
+                None => debug_assert_eq!(b, 0, "a selected row outside the window"),
+            }
         }
     }
 
@@ -143,7 +153,7 @@ impl Selection {
         for w in &mut self.words {
             *w = !*w;
         }
-        self.clear_tail();
+        self.keep_range(self.window.clone());
     }
 
     /// Selected rows inside `range`, in ascending order (from the range's first word on).
@@ -238,7 +248,19 @@ mod tests {
             assert_eq!(a.iter_in(0..rows).collect::<Vec<_>>(), inside);
             let mut n = window.clone();
             n.not();
-            assert!(n.iter().all(|r| !(lo..hi).contains(&r) && r < rows));
+            assert!(n.is_empty(), "inverting a full window leaves nothing, inside or out");
+            let mut m = a.clone();
+            m.not();
+            assert_eq!(m.iter().collect::<Vec<_>>(), (lo..hi).filter(|r| r % 7 == 3).collect::<Vec<_>>());
+            // Equality is by rows, whatever the windows; a window OR-ed into one that covers
+            // it, or a whole selection with its rows inside the window OR-ed into the window.
+            assert_eq!(total, d);
+            let mut w = window.empty_like();
+            w.or(&d);
+            assert_eq!(w, d);
+            let mut v = window.empty_like();
+            v.or(&total);
+            assert_eq!(v, total);
         }
     }
 }
