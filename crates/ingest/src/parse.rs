@@ -444,7 +444,8 @@ impl Parser {
                         return Err(DocError::NotCloudTrail("\"Records\" is not an array".into()));
                     }
                     out.wrapper = Some(Wrapper::S3Records);
-                    if let Node::Array { len, .. } = nodes[records] {
+                    // A gated scan keeps few of them: room for all would be memory touched for nothing.
+                    if let (Node::Array { len, .. }, None) = (nodes[records], &self.gate) {
                         chunk.reserve(len);
                     }
                     self.records(nodes, elements(nodes, records), chunk, out)?;
