@@ -799,6 +799,32 @@ mod tests {
     }
 
     #[test]
+    fn every_wrapper_passes_its_records_through_the_gate() {
+        let other = REC.replace("GetObject", "PutObject");
+        let (a, b) = (serde_json::to_string(REC).unwrap(), serde_json::to_string(&other).unwrap());
+        for text in [
+            format!("[{other},{REC},{other}]"),
+            format!("{other}\n{REC}\n{other}\n"),
+            format!(
+                "{{\"Events\":[{{\"CloudTrailEvent\":{b}}},{{\"CloudTrailEvent\":{a}}},{{\"CloudTrailEvent\":{b}}}]}}"
+            ),
+        ] {
+            let mut buf = text.as_bytes().to_vec();
+            let len = buf.len();
+            buf.resize(len + INPUT_PADDING, 0);
+            let mut chunk = ChunkBuilder::new();
+            let out =
+                Parser::new().with_gate(Some(Arc::new(OnlyGetObject))).parse(&mut buf, len, &mut chunk).ok().unwrap();
+            assert_eq!((out.records, chunk.len(), out.not_matching, out.rejects.len()), (3, 1, 2, 0), "{text}");
+        }
+        let seq = format!("{{\"Records\":[{other}]}}\n{{\"Records\":[{REC},{other}]}}");
+        let mut chunk = ChunkBuilder::new();
+        let out = Parser::new().with_gate(Some(Arc::new(OnlyGetObject))).parse_sequence(seq.as_bytes(), &mut chunk);
+        let out = out.unwrap().ok().unwrap();
+        assert_eq!((out.records, chunk.len(), out.not_matching), (3, 1, 2), "documents one after another");
+    }
+
+    #[test]
     fn payload_is_valid_minified_json_without_columns() {
         let mut buf = REC.as_bytes().to_vec();
         let len = buf.len();
