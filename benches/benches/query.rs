@@ -35,7 +35,8 @@ fn tile(base: &Store, events: usize) -> Store {
         ids.push_str(e.str(Field::EventId).unwrap_or(""));
         ids.push_str(&format!("-{copy}"));
         r.strings[Field::EventId.index()] = Some(&ids);
-        r.payload = if copy == 0 { base.payload(row) } else { b"{}" };
+        let payload = base.payload(row);
+        r.payload = if copy == 0 { &payload } else { b"{}" };
         chunk.push(&r).expect("a small row fits");
     }
     b.add_chunk(src, chunk);

@@ -258,9 +258,17 @@ pub fn write_partitions(store: &Store, dir: &Path, prefix: &str, threads: usize)
         .num_threads(threads)
         .build()
         .map_err(|e| ExportError::Threads(e.to_string()))?;
-    let sizes: Vec<Result<u64, ExportError>> =
-        pool.install(|| files.par_iter().map(|(path, rows)| write_file(store, path, rows, &schema)).collect());
-    for size in sizes {
+    // Files are taken in the order of their first event, each thread taking the next one
+    // free: threads then read neighbouring stretches of the store, so a case file's payload
+    // blocks are decompressed about once per day rather than once per partition (the block
+    // cache holds a day or so; see `Store::payload_stretches`).
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| files[i].1.first().copied());
+    let mut sizes: Vec<(usize, Result<u64, ExportError>)> = pool.install(|| {
+        order.iter().par_bridge().map(|&i| (i, write_file(store, &files[i].0, files[i].1, &schema))).collect()
+    });
+    sizes.sort_by_key(|(i, _)| *i);
+    for (_, size) in sizes {
         summary.bytes += size?;
         summary.files += 1;
     }

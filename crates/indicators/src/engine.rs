@@ -19,7 +19,7 @@ pub fn path_text(store: &Store, row: usize, path: &str) -> Option<String> {
     if let Some(flag) = Flag::column_only(path) {
         return store.event(row).flag(flag).map(|b| b.to_string());
     }
-    let payload: Value = serde_json::from_slice(store.payload(row)).ok()?;
+    let payload: Value = serde_json::from_slice(&store.payload(row)).ok()?;
     let mut vals = Vec::new();
     values_at(&payload, path, &mut vals);
     vals.first().and_then(|v| match v {
@@ -55,31 +55,57 @@ impl<'s> Keyer<'s> {
     }
 }
 
-fn group_rows(
-    store: &Store,
-    rows: impl Iterator<Item = usize>,
-    group_by: &[String],
-) -> BTreeMap<Vec<u32>, (String, Vec<u32>)> {
-    let mut keyers: Vec<Keyer<'_>> = group_by.iter().map(|p| Keyer::new(store, p)).collect();
-    let mut groups: BTreeMap<Vec<u32>, (String, Vec<u32>)> = BTreeMap::new();
-    for row in rows {
-        let key: Option<Vec<u32>> = keyers.iter_mut().map(|k| k.key(row)).collect();
-        if let Some(key) = key {
-            groups
-                .entry(key)
-                .or_insert_with(|| {
-                    let label = group_by
-                        .iter()
-                        .map(|p| path_text(store, row, p).unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join("|");
-                    (label, Vec::new())
-                })
-                .1
-                .push(row as u32);
+/// Rows of one counting rule (an aggregation or a correlation) by group: the group's label,
+/// its rows in time order, and for a distinct count the value of each row.
+#[derive(Default)]
+struct Group {
+    label: String,
+    rows: Vec<u32>,
+    values: Vec<Option<u32>>,
+}
+
+/// The grouping of one counting rule, filled stretch by stretch (see `Store::payload_stretches`),
+/// so that keys read from payloads decompress a case file's blocks once for all rules.
+struct Grouping<'s> {
+    /// Where its rows come from: the rule itself (an aggregation) or the rules it correlates.
+    sources: Vec<usize>,
+    group_by: &'s [String],
+    keyers: Vec<Keyer<'s>>,
+    distinct: Option<Keyer<'s>>,
+    groups: BTreeMap<Vec<u32>, Group>,
+}
+
+impl<'s> Grouping<'s> {
+    fn new(store: &'s Store, sources: Vec<usize>, group_by: &'s [String], distinct: Option<&str>) -> Self {
+        Grouping {
+            sources,
+            group_by,
+            keyers: group_by.iter().map(|p| Keyer::new(store, p)).collect(),
+            distinct: distinct.map(|p| Keyer::new(store, p)),
+            groups: BTreeMap::new(),
         }
     }
-    groups
+
+    /// Add rows (in time order, after those added before).
+    fn add(&mut self, store: &Store, rows: impl Iterator<Item = usize>) {
+        for row in rows {
+            let key: Option<Vec<u32>> = self.keyers.iter_mut().map(|k| k.key(row)).collect();
+            let Some(key) = key else { continue };
+            let group = self.groups.entry(key).or_insert_with(|| Group {
+                label: self
+                    .group_by
+                    .iter()
+                    .map(|p| path_text(store, row, p).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                ..Group::default()
+            });
+            group.rows.push(row as u32);
+            if let Some(k) = &mut self.distinct {
+                group.values.push(k.key(row));
+            }
+        }
+    }
 }
 
 /// Maximal runs of time-ordered `rows` in which every row lies in some window of `window_ms`
@@ -143,21 +169,19 @@ fn bursts(
 /// Windows of a group passing a count test: events, or distinct values of `distinct`.
 fn counted(
     store: &Store,
-    rows: &[u32],
+    group: &Group,
+    distinct: bool,
     window_ms: Option<i64>,
-    distinct: Option<&str>,
     op: CountOp,
     value: u64,
 ) -> Vec<Vec<u32>> {
-    let values: Option<Vec<Option<u32>>> = distinct.map(|path| {
-        let mut k = Keyer::new(store, path);
-        rows.iter().map(|&r| k.key(r as usize)).collect()
-    });
+    let rows = &group.rows;
+    let values = distinct.then_some(&group.values);
     match (window_ms, op.threshold(value)) {
-        (Some(w), Some(_)) => bursts(store.times(), rows, values.as_deref(), w, |n| op.test(n, value)),
+        (Some(w), Some(_)) => bursts(store.times(), rows, values.map(Vec::as_slice), w, |n| op.test(n, value)),
         // Whole evidence (no window), or "at most" tests: one verdict per group.
         _ => {
-            let n = match &values {
+            let n = match values {
                 Some(v) => v.iter().flatten().collect::<std::collections::HashSet<_>>().len(),
                 None => rows.len(),
             };
@@ -209,60 +233,98 @@ fn temporal(times: &[i64], tagged: &[(u32, usize)], n_rules: usize, window_ms: i
 
 /// Run rules over a store. Findings are ordered by first event, then rule id.
 pub fn run(rules: &[Rule], store: &Store) -> Vec<Finding> {
-    let all = Selection::all(store.len());
     let index: HashMap<&str, usize> = rules
         .iter()
         .enumerate()
         .flat_map(|(i, r)| std::iter::once((r.meta.id.as_str(), i)).chain(r.meta.name.as_deref().map(|n| (n, i))))
         .collect();
-    // Event-rule matches are computed once and shared with correlations.
-    let matches: Vec<Option<Selection>> = rules
+    // Event-rule matches are computed once and shared with correlations. All rules read the
+    // store together, one stretch of rows after the other (see `Store::payload_stretches`):
+    // predicates first, then the grouping of counting rules, whose keys may come from payloads;
+    // from a large case file each payload block is then decompressed once.
+    let compiled: Vec<Option<Predicate>> = rules
         .par_iter()
         .map(|r| match &r.kind {
-            RuleKind::Event(e) | RuleKind::Aggregate { expr: e, .. } => {
-                Some(Predicate::compile(e, store).eval(store, &all))
-            }
+            RuleKind::Event(e) | RuleKind::Aggregate { expr: e, .. } => Some(Predicate::compile(e, store)),
             RuleKind::Correlation { .. } => None,
         })
         .collect();
+    let sources = |refs: &[String]| -> Vec<usize> {
+        refs.iter().filter_map(|n| index.get(n.as_str()).copied()).filter(|&i| compiled[i].is_some()).collect()
+    };
+    let mut groupings: Vec<Option<Grouping<'_>>> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| match &rule.kind {
+            _ if !rule.generate => None,
+            RuleKind::Aggregate { group_by, distinct, .. } => {
+                Some(Grouping::new(store, vec![i], group_by, distinct.as_deref()))
+            }
+            RuleKind::Correlation { kind, rules: refs, group_by, field, .. } => {
+                let distinct = if *kind == CorrelationKind::ValueCount { field.as_deref() } else { None };
+                Some(Grouping::new(store, sources(refs), group_by, distinct))
+            }
+            RuleKind::Event(_) => None,
+        })
+        .collect();
+    let n = store.len();
+    let mut matches: Vec<Option<Selection>> = compiled.iter().map(|p| p.as_ref().map(|_| Selection::none(n))).collect();
+    for stretch in store.payload_stretches() {
+        let candidates = Selection::range(n, stretch);
+        let parts: Vec<Option<Selection>> =
+            compiled.par_iter().map(|p| p.as_ref().map(|p| p.eval(store, &candidates))).collect();
+        groupings.par_iter_mut().flatten().for_each(|g| match g.sources.as_slice() {
+            [one] => g.add(store, parts[*one].iter().flat_map(Selection::iter)),
+            many => {
+                let mut union = candidates.empty_like();
+                many.iter().filter_map(|&i| parts[i].as_ref()).for_each(|s| union.or(s));
+                g.add(store, union.iter());
+            }
+        });
+        for (total, part) in matches.iter_mut().zip(parts) {
+            if let (Some(t), Some(p)) = (total, part) {
+                t.or(&p);
+            }
+        }
+    }
+    let bases = |refs: &[String]| -> Vec<&Selection> {
+        sources(refs).into_iter().filter_map(|i| matches[i].as_ref()).collect()
+    };
     let mut findings: Vec<Finding> = rules
         .par_iter()
         .zip(&matches)
-        .filter(|(r, _)| r.generate)
-        .flat_map_iter(|(rule, sel)| {
-            let mk = |rows: Vec<u32>, group: Option<String>| Finding { rule: rule.meta.clone(), rows, group };
+        .zip(groupings)
+        .filter(|((r, _), _)| r.generate)
+        .flat_map_iter(|((rule, sel), grouping)| {
+            let mk =
+                |rows: Vec<u32>, group: &str| Finding { rule: rule.meta.clone(), rows, group: Some(group.to_owned()) };
+            let groups = grouping.map(|g| g.groups).unwrap_or_default();
             let out: Vec<Finding> = match (&rule.kind, sel) {
-                (RuleKind::Event(_), Some(sel)) => sel.iter().map(|row| mk(vec![row as u32], None)).collect(),
-                (RuleKind::Aggregate { group_by, window_ms, distinct, op, value, .. }, Some(sel)) => {
-                    group_rows(store, sel.iter(), group_by)
-                        .into_values()
-                        .flat_map(|(label, rows)| {
-                            counted(store, &rows, *window_ms, distinct.as_deref(), *op, *value)
-                                .into_iter()
-                                .map(move |b| (label.clone(), b))
-                        })
-                        .map(|(k, b)| mk(b, Some(k)))
-                        .collect()
-                }
-                (RuleKind::Correlation { kind, rules: refs, group_by, window_ms, field, op, value, .. }, _) => {
-                    let base: Vec<&Selection> = refs
-                        .iter()
-                        .filter_map(|n| index.get(n.as_str()))
-                        .filter_map(|&i| matches[i].as_ref())
-                        .collect();
-                    let mut union = Selection::none(store.len());
-                    base.iter().for_each(|s| union.or(s));
-                    let groups = group_rows(store, union.iter(), group_by);
+                (RuleKind::Event(_), Some(sel)) => sel
+                    .iter()
+                    .map(|row| Finding { rule: rule.meta.clone(), rows: vec![row as u32], group: None })
+                    .collect(),
+                (RuleKind::Aggregate { window_ms, distinct, op, value, .. }, Some(_)) => groups
+                    .values()
+                    .flat_map(|g| {
+                        counted(store, g, distinct.is_some(), *window_ms, *op, *value)
+                            .into_iter()
+                            .map(|b| mk(b, &g.label))
+                    })
+                    .collect(),
+                (RuleKind::Correlation { kind, rules: refs, window_ms, field, op, value, .. }, _) => {
+                    let base = bases(refs);
                     let mut out = Vec::new();
-                    for (label, rows) in groups.into_values() {
+                    for g in groups.values() {
                         let bursts = match kind {
-                            CorrelationKind::EventCount => counted(store, &rows, Some(*window_ms), None, *op, *value),
+                            CorrelationKind::EventCount => counted(store, g, false, Some(*window_ms), *op, *value),
                             CorrelationKind::ValueCount => {
-                                counted(store, &rows, Some(*window_ms), field.as_deref(), *op, *value)
+                                counted(store, g, field.is_some(), Some(*window_ms), *op, *value)
                             }
                             CorrelationKind::Temporal | CorrelationKind::TemporalOrdered => {
                                 // A row can match several referenced rules: tag it with each.
-                                let tagged: Vec<(u32, usize)> = rows
+                                let tagged: Vec<(u32, usize)> = g
+                                    .rows
                                     .iter()
                                     .flat_map(|&r| {
                                         base.iter()
@@ -280,7 +342,7 @@ pub fn run(rules: &[Rule], store: &Store) -> Vec<Finding> {
                                 )
                             }
                         };
-                        out.extend(bursts.into_iter().map(|b| mk(b, Some(label.clone()))));
+                        out.extend(bursts.into_iter().map(|b| mk(b, &g.label)));
                     }
                     out
                 }

@@ -43,7 +43,7 @@ pub use expr::{
 };
 pub use gate::{Gate, Verdict};
 pub use load::{check_record_path, rule_files, RuleLoadReport};
-pub use predicate::{base_event_name, value_passes, values_at, Predicate, SymSet};
+pub use predicate::{base_event_name, eval_all, value_passes, values_at, Predicate, SymSet};
 pub use rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind, RuleMeta, Severity};
 pub use sigma::Vars;
 

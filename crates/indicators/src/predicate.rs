@@ -9,7 +9,7 @@ use crate::expr::{Expr, StrMatch, Test};
 
 /// Rows of `candidates` whose id (`id(row)`) is in `set`.
 fn rows_in_set(candidates: &Selection, set: &SymSet, id: impl Fn(usize) -> Sym) -> Selection {
-    let mut out = Selection::none(candidates.rows());
+    let mut out = candidates.empty_like();
     for row in candidates.iter() {
         if set.contains(id(row)) {
             out.insert(row);
@@ -254,11 +254,17 @@ impl Predicate {
         }
     }
 
+    /// Rows of the whole store for which the predicate holds, read stretch by stretch (see
+    /// [`eval_all`]).
+    pub fn eval_store(&self, store: &Store) -> Selection {
+        eval_all(&[Some(self)], store).pop().flatten().expect("one predicate, one selection")
+    }
+
     /// Rows of `candidates` for which the predicate holds.
     pub fn eval(&self, store: &Store, candidates: &Selection) -> Selection {
         match self {
             Predicate::Always => candidates.clone(),
-            Predicate::Never => Selection::none(candidates.rows()),
+            Predicate::Never => candidates.empty_like(),
             Predicate::Sym { field, set, .. } => {
                 // The column's width is matched once, not per row: one loop per width.
                 match store.column(*field) {
@@ -269,7 +275,7 @@ impl Predicate {
             }
             Predicate::Flag { flag, accept, .. } => {
                 let codes = store.flags(*flag);
-                let mut out = Selection::none(candidates.rows());
+                let mut out = candidates.empty_like();
                 for row in candidates.iter() {
                     if accept[usize::from(codes[row]).min(2)] {
                         out.insert(row);
@@ -286,7 +292,7 @@ impl Predicate {
                 out
             }
             Predicate::Path { path, test } => {
-                let mut out = Selection::none(candidates.rows());
+                let mut out = candidates.empty_like();
                 for row in candidates.iter() {
                     if path_passes(store, row, path, test) {
                         out.insert(row);
@@ -295,10 +301,10 @@ impl Predicate {
                 out
             }
             Predicate::Keyword { columns, any } => {
-                let mut out = Selection::none(candidates.rows());
+                let mut out = candidates.empty_like();
                 for row in candidates.iter() {
                     let in_column = columns.iter().any(|(f, set)| set.contains(store.column(*f).get(row)));
-                    if in_column || payload_text_matches(store.payload(row), any) {
+                    if in_column || payload_text_matches(&store.payload(row), any) {
                         out.insert(row);
                     }
                 }
@@ -315,7 +321,7 @@ impl Predicate {
                 c
             }
             Predicate::Any(parts) => {
-                let mut hit = Selection::none(candidates.rows());
+                let mut hit = candidates.empty_like();
                 let mut rest = candidates.clone();
                 for p in parts {
                     let h = p.eval(store, &rest);
@@ -361,6 +367,26 @@ impl Predicate {
             Predicate::Not(p) => format!("not({})", p.explain(store)),
         }
     }
+}
+
+/// Rows of the whole store for which each predicate holds (`None` where no predicate is given).
+/// The store is read in [`Store::payload_stretches`], the predicates running in parallel over
+/// one stretch before the next: from a case file whose payload blocks do not all fit the block
+/// cache, each block is then decompressed about once, not once per rule reading payloads.
+pub fn eval_all(preds: &[Option<&Predicate>], store: &Store) -> Vec<Option<Selection>> {
+    use rayon::prelude::*;
+    let n = store.len();
+    let mut out: Vec<Option<Selection>> = preds.iter().map(|p| p.map(|_| Selection::none(n))).collect();
+    for stretch in store.payload_stretches() {
+        let candidates = Selection::range(n, stretch);
+        let parts: Vec<Option<Selection>> = preds.par_iter().map(|p| p.map(|p| p.eval(store, &candidates))).collect();
+        for (total, part) in out.iter_mut().zip(parts) {
+            if let (Some(t), Some(p)) = (total, part) {
+                t.or(&p);
+            }
+        }
+    }
+    out
 }
 
 /// Every value reached by a dotted path; arrays met on the way are searched element-wise
@@ -410,7 +436,7 @@ fn row_values(store: &Store, row: usize, path: &str, payload: &Option<Value>) ->
 
 /// Evaluate a path test on one row (payload parsed once for the row).
 fn path_passes(store: &Store, row: usize, path: &str, test: &Test) -> bool {
-    let payload: Option<Value> = serde_json::from_slice(store.payload(row)).ok();
+    let payload: Option<Value> = serde_json::from_slice(&store.payload(row)).ok();
     let values = row_values(store, row, path, &payload);
     if let Test::FieldRef(other) = test {
         let others = row_values(store, row, other, &payload);
@@ -522,7 +548,7 @@ mod tests {
         let Predicate::All(parts) = Predicate::compile(&e, &s) else { panic!("expected a flat conjunction") };
         assert_eq!(parts.len(), 3);
         assert!(matches!(parts[0], Predicate::Sym { field: Field::EventName, .. }), "{parts:?}");
-        let hit = Predicate::compile(&e, &s).eval(&s, &Selection::all(s.len()));
+        let hit = Predicate::compile(&e, &s).eval_store(&s);
         assert_eq!(hit.iter().collect::<Vec<_>>(), vec![0]);
         assert_eq!(Predicate::compile(&eq("eventName", &["DeleteTrail"]), &s), Predicate::Never, "absent literal");
     }

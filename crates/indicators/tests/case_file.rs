@@ -61,3 +61,37 @@ fn the_sample_saved_and_opened_gives_the_same_events_and_findings() {
     let (a, b) = (all_findings(&built, Some(&built)), all_findings(opened, Some(opened)));
     assert_eq!(described(&b, opened), described(&a, &built));
 }
+
+/// A case far larger than the payload cache: rules run over it one stretch of rows at a time,
+/// and aggregations, correlations and baselines still see the rows of every stretch together.
+#[test]
+fn a_case_read_stretch_by_stretch_through_a_small_cache_gives_the_same_findings() {
+    let built = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocks.tscase");
+    // 64 rows a block, about 68 blocks; a cache of one block makes one stretch a block.
+    built.save_case_in_blocks_of(&path, b"{}", 64).unwrap();
+    let case = CaseFile::open(&path).unwrap();
+    let opened = &case.store;
+    opened.limit_payload_cache(1);
+    let stretches = opened.payload_stretches();
+    assert!(stretches.len() > 60, "{} stretches", stretches.len());
+    assert_eq!(stretches.first().map(|s| s.start), Some(0));
+    assert!(stretches.windows(2).all(|w| w[0].end == w[1].start));
+
+    let (a, b) = (all_findings(&built, None), all_findings(opened, None));
+    assert_eq!(described(&b, opened), described(&a, &built));
+    // Counting findings spanning stretches are among them: a group is not cut at a boundary.
+    let boundaries: Vec<usize> = stretches.iter().map(|s| s.end).collect();
+    assert!(
+        a.iter().any(|f| f.rows.len() > 1
+            && boundaries.iter().any(|&e| f.rows.first().is_some_and(|&r| (r as usize) < e)
+                && f.rows.last().is_some_and(|&r| r as usize >= e))),
+        "some counting finding straddles a stretch boundary"
+    );
+    // The rules read each block about once, not once per rule reading payloads.
+    let blocks = stretches.len() as u64;
+    let read = opened.memory_use().payload_blocks_decompressed;
+    assert!(read <= 3 * blocks, "{read} blocks decompressed for {blocks} blocks");
+    assert!(opened.memory_use().payload_cache <= 64 * 8 + 256 * 1024, "{:?}", opened.memory_use());
+}

@@ -889,9 +889,9 @@ mod tests {
         assert_eq!(r.unwrap().rejects[0].1, RejectReason::MissingField("eventName"));
         let store = store_of(chunk);
         assert_eq!(store.len(), 1);
-        let payload: serde_json::Value = serde_json::from_slice(store.payload(0)).unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(&store.payload(0)).unwrap();
         assert_eq!(payload["requestParameters"], serde_json::json!({"bucketName":"b","key":"a\"b\\c\n"}));
-        assert!(!String::from_utf8_lossy(store.payload(0)).contains("leak"));
+        assert!(!String::from_utf8_lossy(&store.payload(0)).contains("leak"));
     }
 
     #[test]
@@ -944,7 +944,7 @@ mod tests {
         // The numeric errorCode stays a number in the payload and its text is the column value.
         let store = store_of(chunk);
         assert!(store.dict(Field::ErrorCode).lookup("403").is_some());
-        assert!((0..store.len()).any(|r| String::from_utf8_lossy(store.payload(r)).contains(r#""errorCode":403"#)));
+        assert!((0..store.len()).any(|r| String::from_utf8_lossy(&store.payload(r)).contains(r#""errorCode":403"#)));
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct Table {
 
 /// The rows of `store` for which `expr` holds: compiled once against the store's dictionaries.
 pub fn select(store: &Store, expr: &Expr) -> Selection {
-    Predicate::compile(expr, store).eval(store, &Selection::all(store.len()))
+    Predicate::compile(expr, store).eval_store(store)
 }
 
 /// One part of a group key.

@@ -874,7 +874,7 @@ mod tests {
         let store = b.finish();
         let ids: Vec<&str> = store.events().map(|e| e.str(Field::EventId).unwrap_or("")).collect();
         assert_eq!(ids, ["e1", "e5"]);
-        assert_eq!(store.payload(1), b"{}");
+        assert_eq!(&*store.payload(1), b"{}");
         assert_eq!(ChunkFull::Payload { limit: u32::MAX.into() }.to_string(), "payload of this file passes 4 GiB");
     }
 }

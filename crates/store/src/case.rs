@@ -294,10 +294,32 @@ impl Store {
     /// # Errors
     /// I/O errors of `w`.
     pub fn write_case(&self, w: &mut impl Write, manifest: &[u8]) -> io::Result<u64> {
+        self.write_case_in_blocks(w, manifest, None)
+    }
+
+    /// [`Store::save_case`] with `rows_per_block` payload rows per block instead of about
+    /// 2 MiB of payload per block: for tests that want a small case file spread over many blocks.
+    #[doc(hidden)]
+    pub fn save_case_in_blocks_of(
+        &self,
+        path: &Path,
+        manifest: &[u8],
+        rows_per_block: usize,
+    ) -> Result<u64, CaseError> {
+        write_atomically(path, |w| self.write_case_in_blocks(w, manifest, Some(rows_per_block)))
+    }
+
+    fn write_case_in_blocks(
+        &self,
+        w: &mut impl Write,
+        manifest: &[u8],
+        rows_per_block: Option<usize>,
+    ) -> io::Result<u64> {
         let unindexed: u64 = self.dicts.iter().enumerate().filter(|(_, d)| d.parts().2).map(|(i, _)| 1u64 << i).sum();
         let rows = self.len();
         let total: usize = (0..rows).map(|r| self.payload(r).len()).sum();
-        let per_block = payload::rows_per_block(total, rows);
+        let per_block = rows_per_block
+            .map_or_else(|| payload::rows_per_block(total, rows), |n| n.clamp(1, payload::MAX_ROWS_PER_BLOCK));
         let blocks: Vec<Frame> = (0..rows.div_ceil(per_block))
             .into_par_iter()
             .map(|b| {
@@ -781,13 +803,7 @@ fn open(path: &Path) -> Result<CaseFile, CaseErrorKind> {
         .map(|(frame, raw_len, raw_sum)| Block::new(frame, raw_len, raw_sum))
         .collect();
     let damage = Damage::default();
-    let payloads = Payloads::Blocks(Blocks {
-        rows,
-        rows_per_block: per_block,
-        blocks: list,
-        path: path.to_path_buf(),
-        damage: Arc::clone(&damage),
-    });
+    let payloads = Payloads::Blocks(Blocks::new(rows, per_block, list, path.to_path_buf(), Arc::clone(&damage)));
 
     // Dictionaries and columns, one task per column.
     let columns: Vec<(Dict, Ids)> = (0..Field::COUNT)
@@ -973,6 +989,64 @@ mod tests {
         assert_eq!(d.lookup("GetObject"), name.lookup("GetObject"));
     }
 
+    /// Payloads big enough that 320 rows fill several blocks (about 2 MiB each).
+    fn big_payloads() -> Store {
+        let mut b = StoreBuilder::new();
+        let mut c = ChunkBuilder::new();
+        for i in 0..320u32 {
+            let id = format!("e-{i}");
+            // Instances of a describe response: repetitive, as real ones are, but each distinct.
+            let items: Vec<String> = (0..700).map(|k| format!(r#"{{"instanceId":"i-{i:05}{k:06}"}}"#)).collect();
+            let payload = format!(r#"{{"responseElements":{{"items":[{}]}}}}"#, items.join(","));
+            let mut r = RowValues { time_ms: 1_700_000_000_000 + i64::from(i), index: i, ..Default::default() };
+            r.payload = payload.as_bytes();
+            r.strings[Field::EventId.index()] = Some(&id);
+            c.push(&r).unwrap();
+        }
+        let src = b.add_source(SourceFile { path: "f.json".into(), size: 1, sha256: "ab".repeat(32) });
+        b.add_chunk(src, c);
+        b.finish()
+    }
+
+    #[test]
+    fn the_payload_cache_keeps_to_its_limit_and_never_changes_what_is_read() {
+        use rayon::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let store = big_payloads();
+        let path = dir.path().join("big.tscase");
+        store.save_case(&path, b"{}").unwrap();
+        let case = CaseFile::open(&path).unwrap();
+        let Payloads::Blocks(blocks) = &case.store.payloads else { panic!("a case has blocks") };
+        let (n, per_block) = (blocks.blocks.len(), blocks.rows_per_block);
+        assert!(n >= 3, "the test wants several blocks, not {n}");
+        let block_bytes = blocks.blocks[0].raw_len as usize;
+
+        // Unbounded, as before: every block read once stays.
+        case.store.limit_payload_cache(usize::MAX);
+        for row in 0..store.len() {
+            assert_eq!(&*case.store.payload(row), &*store.payload(row));
+        }
+        let all = case.store.memory_use();
+        assert_eq!(all.payload_blocks_decompressed, n as u64);
+        assert!(all.payload_cache >= (n - 1) * block_bytes, "{all:?}");
+
+        // Limited to one block: reading the rows in a scattered order, from several threads,
+        // still gives every payload exactly, and the cache holds the blocks in use, no more.
+        case.store.limit_payload_cache(block_bytes);
+        let order: Vec<usize> = (0..store.len() * 3).map(|k| (k * 97) % store.len()).collect();
+        order.par_iter().for_each(|&row| {
+            assert_eq!(&*case.store.payload(row), &*store.payload(row), "row {row}");
+        });
+        let limited = case.store.memory_use();
+        assert!(limited.payload_cache <= 2 * (block_bytes + per_block * 8), "{limited:?}");
+        assert!(limited.payload_blocks_decompressed > 2 * n as u64, "blocks were let go and read again: {limited:?}");
+        // A payload read before the block was let go stays readable.
+        let kept = case.store.payload(0);
+        for row in (per_block..store.len()).step_by(per_block) {
+            let _ = case.store.payload(row);
+        }
+        assert_eq!(&*kept, &*store.payload(0));
+    }
     #[test]
     fn an_empty_store_round_trips() {
         let dir = tempfile::tempdir().unwrap();
@@ -1140,7 +1214,7 @@ mod tests {
         let case = CaseFile::open(&path).unwrap();
         assert_eq!(case.store.damage(), None, "nothing read yet");
         assert_eq!(case.store.get_path(0, "requestParameters.bucketName"), None);
-        assert_eq!(case.store.payload(0), b"{}");
+        assert_eq!(&*case.store.payload(0), b"{}");
         let damage = case.store.damage().expect("recorded");
         assert!(damage.starts_with(&path.display().to_string()), "{damage}");
         assert!(damage.contains("payload block 0 (rows 0..10)") && damage.contains("checksum"), "{damage}");

@@ -102,11 +102,14 @@ fn uuid_of(s: &str) -> Option<(u8, [u8; 16])> {
     }
     let (mut lower, mut upper) = (false, false);
     let mut out = [0u8; 16];
-    let mut nibbles = b.iter().enumerate().filter(|(i, _)| ![8, 13, 18, 23].contains(i)).map(|(_, &c)| c);
+    let mut at = 0;
     for byte in &mut out {
+        // Skip the dashes (positions 8, 13, 18, 23, checked above).
+        if matches!(at, 8 | 13 | 18 | 23) {
+            at += 1;
+        }
         let mut v = 0u8;
-        for _ in 0..2 {
-            let c = nibbles.next()?;
+        for c in [b[at], b[at + 1]] {
             let d = match c {
                 b'0'..=b'9' => c - b'0',
                 b'a'..=b'f' => {
@@ -122,6 +125,7 @@ fn uuid_of(s: &str) -> Option<(u8, [u8; 16])> {
             v = v << 4 | d;
         }
         *byte = v;
+        at += 2;
     }
     match (lower, upper) {
         (true, true) => None,

@@ -59,6 +59,7 @@ pub use dict::{Dict, Sym};
 use ids::Ids;
 pub use ids::SymColumn;
 use payload::Payloads;
+pub use payload::{Payload, DEFAULT_CACHE_BYTES as DEFAULT_PAYLOAD_CACHE_BYTES};
 pub use provenance::{RecordRef, SourceFile, SourceId};
 pub use schema::{flag_code, flag_value, Field, Flag};
 pub use segment::{merge_segments, merge_segments_streaming, MergeSummary};
@@ -108,8 +109,11 @@ pub struct MemoryUse {
     pub dictionaries: usize,
     /// Minified JSON payloads: as built, or compressed as mapped from a case file.
     pub payloads: usize,
-    /// Payload blocks of a case file decompressed so far (kept for later reads).
+    /// Payload blocks of a case file held decompressed now (a bounded cache).
     pub payload_cache: usize,
+    /// Payload blocks decompressed so far; a block let go by the cache and read again counts
+    /// again (how much the cache's limit costs in decompression).
+    pub payload_blocks_decompressed: u64,
 }
 
 impl MemoryUse {
@@ -172,16 +176,37 @@ impl Store {
 
     /// The minified JSON payload (fields not held in columns) of a row.
     ///
-    /// From a case file, the first read of a row decompresses its block (kept for later reads).
-    /// A block found damaged then reads as empty payloads (`{}`) and is reported by
-    /// [`Store::damage`].
-    pub fn payload(&self, row: usize) -> &[u8] {
+    /// From a case file, reading a row decompresses its block unless the block cache holds it
+    /// (see [`Store::limit_payload_cache`]). A block found damaged then reads as empty payloads
+    /// (`{}`) and is reported by [`Store::damage`].
+    pub fn payload(&self, row: usize) -> Payload<'_> {
         match &self.payloads {
             Payloads::Chunks { chunks, refs } => {
                 let p = refs[row];
-                &chunks[p.chunk as usize][p.start as usize..p.end as usize]
+                Payload::borrowed(&chunks[p.chunk as usize][p.start as usize..p.end as usize])
             }
             Payloads::Blocks(blocks) => blocks.payload(row),
+        }
+    }
+
+    /// The rows in consecutive stretches such that reading every payload of one stretch, as
+    /// many times as wanted, decompresses each of its blocks once: the whole store when its
+    /// payloads are in memory, stretches of about half the payload cache from a case file. Rules
+    /// run stretch by stretch so that a hunt over a case larger than memory decompresses each
+    /// block about once whatever the number of rules reading payloads.
+    pub fn payload_stretches(&self) -> Vec<std::ops::Range<usize>> {
+        match &self.payloads {
+            Payloads::Blocks(blocks) if !self.is_empty() => blocks.stretches(),
+            _ => std::iter::once(0..self.len()).collect(),
+        }
+    }
+
+    /// Keep at most about `bytes` of decompressed payload blocks of a case file in memory
+    /// (default [`DEFAULT_PAYLOAD_CACHE_BYTES`]); the blocks being read are always kept. No
+    /// effect on a store built by an ingest, whose payloads are all in memory anyway.
+    pub fn limit_payload_cache(&self, bytes: usize) {
+        if let Payloads::Blocks(blocks) = &self.payloads {
+            blocks.set_cache_limit(bytes);
         }
     }
 
@@ -226,14 +251,20 @@ impl Store {
         let n = self.len();
         let ids: usize = self.syms.iter().map(Ids::held).sum();
         let mut columns = ids + n * (8 + self.flags.len() + std::mem::size_of::<RecordRef>());
-        let (payloads, payload_cache) = match &self.payloads {
+        let (payloads, payload_cache, payload_blocks_decompressed) = match &self.payloads {
             Payloads::Chunks { chunks, refs } => {
                 columns += std::mem::size_of_val::<[PayloadRef]>(refs);
-                (chunks.iter().map(|p| p.len()).sum(), 0)
+                (chunks.iter().map(|p| p.len()).sum(), 0, 0)
             }
             Payloads::Blocks(b) => b.sizes(),
         };
-        MemoryUse { columns, dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(), payloads, payload_cache }
+        MemoryUse {
+            columns,
+            dictionaries: self.dicts.iter().map(Dict::heap_bytes).sum(),
+            payloads,
+            payload_cache,
+            payload_blocks_decompressed,
+        }
     }
 }
 
@@ -336,7 +367,7 @@ impl<'a> Event<'a> {
     /// The whole record as JSON, rebuilt from columns and payload, keys in CloudTrail's usual
     /// order (unknown keys after the known ones, as they came).
     pub fn to_json(&self) -> Value {
-        let mut payload = match serde_json::from_slice::<Value>(self.store.payload(self.row)) {
+        let mut payload = match serde_json::from_slice::<Value>(&self.store.payload(self.row)) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
@@ -419,7 +450,7 @@ pub struct Fields<'a> {
 impl Fields<'_> {
     fn payload_value(&self) -> &Value {
         let store = self.event.store;
-        self.payload.get_or_init(|| serde_json::from_slice(store.payload(self.event.row)).unwrap_or(Value::Null))
+        self.payload.get_or_init(|| serde_json::from_slice(&store.payload(self.event.row)).unwrap_or(Value::Null))
     }
 
     /// The value at a dotted path (column first, then payload).

@@ -5,13 +5,21 @@
 //! block of a row is `row / rows_per_block` and no per-row reference is stored. Decompressed, a
 //! block is the rows' payload lengths (`u32` each), then the payloads one after another.
 //!
+//! Decompressed blocks are kept in a bounded cache ([`DEFAULT_CACHE_BYTES`], or
+//! [`crate::Store::limit_payload_cache`]): a hunt over a case far larger than memory touches every
+//! block, and holding them all would cost the raw payload bytes (several GB at 20M events). A
+//! reader holds its block through an `Arc` ([`Payload`]), so eviction never pulls bytes from under
+//! it. Eviction is second-chance (CLOCK): a block read since it was last considered stays.
+//!
 //! Grouping a block's records by `eventName` before compressing was measured on the generator's
 //! dump: at zstd level 3 it saved 2.5 % of the payload bytes, at level 9 the slot table it needs
 //! cost more than it saved; on the data-heavy dump it saves 1.7 % (512 KiB blocks) to 4 %
 //! (2 MiB), slot table counted, less than block size does; rows stay in time order.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -30,6 +38,10 @@ pub(crate) const MAX_ROWS_PER_BLOCK: usize = 1 << 16;
 /// zstd level used when saving. On the generator's dump level 9 saves 15 % of the payload
 /// bytes (4 % of the file) for three times the save time.
 pub(crate) const ZSTD_LEVEL: i32 = 3;
+
+/// Decompressed payload bytes a case keeps in memory at most, unless told otherwise: about 250
+/// blocks, so the rules running in parallel each find the blocks they are reading.
+pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
 
 /// An empty payload, what a row of a damaged block reads as (the store records the damage).
 const EMPTY: &[u8] = b"{}";
@@ -58,14 +70,70 @@ pub(crate) struct Block {
     pub(crate) raw_len: u32,
     /// XXH3-64 of the decompressed bytes, checked on first access.
     pub(crate) raw_sum: u64,
-    decoded: OnceLock<Decoded>,
+    /// The decompressed block while the cache holds it.
+    decoded: Mutex<Option<Arc<Decoded>>>,
+    /// Read since the cache last considered evicting it.
+    referenced: AtomicBool,
 }
 
 /// A decompressed block: each row's byte range in `bytes`.
 #[derive(Debug)]
-struct Decoded {
+pub(crate) struct Decoded {
     spans: Vec<(u32, u32)>,
     bytes: Vec<u8>,
+}
+
+impl Decoded {
+    fn held(&self) -> usize {
+        self.bytes.capacity() + self.spans.capacity() * 8
+    }
+}
+
+/// The payload bytes of one row: borrowed from an ingest's buffer, or sharing a decompressed
+/// block of a case file (which stays alive while this does, even if the cache lets it go).
+pub struct Payload<'a>(Held<'a>);
+
+enum Held<'a> {
+    Borrowed(&'a [u8]),
+    Block(Arc<Decoded>, u32, u32),
+}
+
+impl<'a> Payload<'a> {
+    pub(crate) fn borrowed(bytes: &'a [u8]) -> Self {
+        Payload(Held::Borrowed(bytes))
+    }
+}
+
+impl std::ops::Deref for Payload<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Held::Borrowed(b) => b,
+            Held::Block(d, a, z) => &d.bytes[*a as usize..*z as usize],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Payload<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for Payload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Payload({})", String::from_utf8_lossy(self))
+    }
+}
+
+/// Which blocks are decompressed, oldest first, and their bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    /// Block and the bytes it holds decompressed.
+    order: VecDeque<(usize, usize)>,
+    held: usize,
+    /// Blocks decompressed so far (a block evicted and read again counts twice).
+    decoded: u64,
 }
 
 /// The payload blocks of an opened case file.
@@ -79,11 +147,14 @@ pub(crate) struct Blocks {
     /// The first damaged block met (here or in a cold dictionary), as a message naming the
     /// file and the block.
     pub(crate) damage: Damage,
+    pub(crate) cache: Mutex<Cache>,
+    /// Most decompressed bytes to keep (at least the blocks in use are kept).
+    pub(crate) cache_limit: std::sync::atomic::AtomicUsize,
 }
 
 impl Block {
     pub(crate) fn new(compressed: Column<u8>, raw_len: u32, raw_sum: u64) -> Self {
-        Block { compressed, raw_len, raw_sum, decoded: OnceLock::new() }
+        Block { compressed, raw_len, raw_sum, decoded: Mutex::new(None), referenced: AtomicBool::new(false) }
     }
 }
 
@@ -93,34 +164,107 @@ impl Blocks {
         self.rows_per_block.min(self.rows - b * self.rows_per_block)
     }
 
-    pub(crate) fn payload(&self, row: usize) -> &[u8] {
-        let b = row / self.rows_per_block;
-        let block = &self.blocks[b];
-        let decoded = block.decoded.get_or_init(|| {
-            decode(block, self.rows_in(b)).unwrap_or_else(|why| {
-                let _ = self.damage.set(format!(
-                    "{}: payload block {b} (rows {}..{}) is damaged ({why}); those rows read as empty",
-                    self.path.display(),
-                    b * self.rows_per_block,
-                    b * self.rows_per_block + self.rows_in(b)
-                ));
-                Decoded { spans: vec![(0, EMPTY.len() as u32); self.rows_in(b)], bytes: EMPTY.to_vec() }
-            })
-        });
-        let (a, z) = decoded.spans[row % self.rows_per_block];
-        &decoded.bytes[a as usize..z as usize]
+    pub(crate) fn new(rows: usize, rows_per_block: usize, blocks: Vec<Block>, path: PathBuf, damage: Damage) -> Self {
+        Blocks {
+            rows,
+            rows_per_block,
+            blocks,
+            path,
+            damage,
+            cache: Mutex::default(),
+            cache_limit: DEFAULT_CACHE_BYTES.into(),
+        }
     }
 
-    /// Compressed bytes (mapped) and decompressed bytes (held in memory so far).
-    pub(crate) fn sizes(&self) -> (usize, usize) {
+    pub(crate) fn payload(&self, row: usize) -> Payload<'_> {
+        let b = row / self.rows_per_block;
+        let block = &self.blocks[b];
+        block.referenced.store(true, Ordering::Relaxed);
+        // The block's lock is held while it decompresses, so a second reader waits for it
+        // rather than decompressing it again.
+        let mut slot = block.decoded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = slot.as_ref() {
+            let (a, z) = d.spans[row % self.rows_per_block];
+            return Payload(Held::Block(Arc::clone(d), a, z));
+        }
+        let d = Arc::new(decode(block, self.rows_in(b)).unwrap_or_else(|why| {
+            let _ = self.damage.set(format!(
+                "{}: payload block {b} (rows {}..{}) is damaged ({why}); those rows read as empty",
+                self.path.display(),
+                b * self.rows_per_block,
+                b * self.rows_per_block + self.rows_in(b)
+            ));
+            Decoded { spans: vec![(0, EMPTY.len() as u32); self.rows_in(b)], bytes: EMPTY.to_vec() }
+        }));
+        *slot = Some(Arc::clone(&d));
+        drop(slot);
+        self.admit(b, d.held());
+        let (a, z) = d.spans[row % self.rows_per_block];
+        Payload(Held::Block(d, a, z))
+    }
+
+    /// Count a newly decompressed block in the cache, then keep to the limit.
+    fn admit(&self, b: usize, bytes: usize) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.order.push_back((b, bytes));
+        cache.held += bytes;
+        cache.decoded += 1;
+        self.trim(cache, Some(b));
+    }
+
+    /// Set the most decompressed bytes to keep, letting blocks go now if over it.
+    pub(crate) fn set_cache_limit(&self, bytes: usize) {
+        self.cache_limit.store(bytes, Ordering::Relaxed);
+        self.trim(self.cache.lock().unwrap_or_else(PoisonError::into_inner), None);
+    }
+
+    /// Let the oldest blocks not read since they were last looked at go while the cache is over
+    /// its limit (`keep`, the block just read, stays). Victims are chosen under the cache's lock
+    /// and released after it: a reader may hold a block's lock and then take the cache's, never
+    /// the other way round.
+    fn trim(&self, mut cache: std::sync::MutexGuard<'_, Cache>, keep: Option<usize>) {
+        let limit = self.cache_limit.load(Ordering::Relaxed);
+        let mut victims = Vec::new();
+        // Each block is looked at at most twice: once to clear its mark, once to let it go.
+        let mut looked = 0;
+        while cache.held > limit && !cache.order.is_empty() && looked < 2 * cache.order.len() {
+            looked += 1;
+            let (v, held) = cache.order.pop_front().expect("not empty");
+            if Some(v) == keep || self.blocks[v].referenced.swap(false, Ordering::Relaxed) {
+                cache.order.push_back((v, held));
+                continue;
+            }
+            cache.held -= held;
+            victims.push(v);
+        }
+        drop(cache);
+        for v in victims {
+            self.blocks[v].decoded.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+
+    /// Consecutive stretches of rows whose blocks together fit half the cache (at least one
+    /// block each), for reading every row's payload in passes that each decompress a block once.
+    pub(crate) fn stretches(&self) -> Vec<std::ops::Range<usize>> {
+        let budget = self.cache_limit.load(Ordering::Relaxed) / 2;
+        let mut out = Vec::new();
+        let (mut start, mut bytes) = (0, 0usize);
+        for (b, block) in self.blocks.iter().enumerate() {
+            let end = (b * self.rows_per_block + self.rows_in(b)).min(self.rows);
+            bytes += block.raw_len as usize;
+            if bytes >= budget || b + 1 == self.blocks.len() {
+                out.push(start..end);
+                (start, bytes) = (end, 0);
+            }
+        }
+        out
+    }
+
+    /// Compressed bytes (mapped), decompressed bytes held now, and blocks decompressed so far.
+    pub(crate) fn sizes(&self) -> (usize, usize, u64) {
         let mapped = self.blocks.iter().map(|b| b.compressed.len()).sum();
-        let cached = self
-            .blocks
-            .iter()
-            .filter_map(|b| b.decoded.get())
-            .map(|d| d.bytes.capacity() + d.spans.capacity() * 8)
-            .sum();
-        (mapped, cached)
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        (mapped, cache.held, cache.decoded)
     }
 }
 
@@ -167,14 +311,17 @@ pub(crate) fn rows_per_block(total_bytes: usize, rows: usize) -> usize {
 
 /// Encode and compress the payloads of `rows` (`payload(row)` reads one from the store).
 /// Returns the frame, the raw length and the raw checksum.
-pub(crate) fn encode<'a>(rows: std::ops::Range<usize>, payload: impl Fn(usize) -> &'a [u8]) -> Frame {
+pub(crate) fn encode<P: std::ops::Deref<Target = [u8]>>(
+    rows: std::ops::Range<usize>,
+    payload: impl Fn(usize) -> P,
+) -> Frame {
     let bytes: usize = rows.clone().map(|r| payload(r).len()).sum();
     let mut raw = Vec::with_capacity(rows.len() * 4 + bytes);
     for r in rows.clone() {
         raw.extend_from_slice(&(payload(r).len() as u32).to_le_bytes());
     }
     for r in rows {
-        raw.extend_from_slice(payload(r));
+        raw.extend_from_slice(&payload(r));
     }
     (compress(&raw), u32::try_from(raw.len()).expect("a block is far below 4 GiB"), xxh3_64(&raw))
 }

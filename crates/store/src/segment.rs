@@ -25,7 +25,9 @@
 //! Memory is that of the dictionaries of the hot columns, a payload block per thread and a
 //! reader buffer per segment: it does not grow with the number of rows.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+use ahash::{AHashMap, AHashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -113,7 +115,7 @@ impl Store {
             }
             let p = self.payload(row);
             w.write_all(&(p.len() as u32).to_le_bytes())?;
-            w.write_all(p)?;
+            w.write_all(&p)?;
         }
         Ok(())
     }
@@ -321,7 +323,7 @@ impl Write for Section {
 struct ColdOut {
     field: Field,
     /// Recent values and their ids: two generations, the older dropped when the newer fills.
-    recent: [HashMap<String, u32>; 2],
+    recent: [AHashMap<String, u32>; 2],
     next_id: u32,
     block: Vec<String>,
     index: Vec<u64>,
@@ -341,7 +343,7 @@ impl ColdOut {
         let file = BufWriter::with_capacity(256 << 10, File::create(&packed_path)?);
         Ok(ColdOut {
             field,
-            recent: [HashMap::new(), HashMap::new()],
+            recent: [AHashMap::new(), AHashMap::new()],
             next_id: 1,
             block: Vec::new(),
             index: vec![0, cold::IDS_PER_BLOCK as u64],
@@ -516,7 +518,7 @@ fn merge_into(
     }
     // Deliveries of the current `eventTime`: (eventID, recipientAccountId id).
     let mut run_time = i64::MIN;
-    let mut run: HashSet<(String, Sym)> = HashSet::new();
+    let mut run: AHashSet<(String, Sym)> = AHashSet::new();
     let (event_id, account) =
         (COLD.iter().position(|f| *f == Field::EventId).expect("eventID is cold"), Field::RecipientAccount.index());
     while let Some(std::cmp::Reverse((time, _, _, k))) = heap.pop() {

@@ -8,7 +8,7 @@
 use ahash::AHashMap;
 use serde::Serialize;
 use trailscope_indicators::{eq, or, Predicate};
-use trailscope_store::{Field, Selection, Store};
+use trailscope_store::{Field, Store};
 
 /// How a key came to exist.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,7 +51,7 @@ impl Lineage {
     /// Scan the store for credential-issuing calls.
     pub fn build(store: &Store) -> Self {
         let expr = or(vec![eq("eventName", ISSUING_CALLS)]);
-        let rows = Predicate::compile(&expr, store).eval(store, &Selection::all(store.len()));
+        let rows = Predicate::compile(&expr, store).eval_store(store);
         let mut by_key = AHashMap::new();
         for row in rows.iter() {
             let e = store.event(row);
