@@ -793,7 +793,7 @@ mod tests {
             assert_eq!((chunk.len(), out.not_matching), if gate { (1, 2) } else { (3, 0) });
             // The kept record's payload is whole, nothing of the others left in the buffer.
             let store = store_of(chunk);
-            let first: serde_json::Value = serde_json::from_slice(store.payload(0)).unwrap();
+            let first: serde_json::Value = serde_json::from_slice(&store.payload(0)).unwrap();
             assert_eq!(first["requestParameters"]["bucketName"], "b");
         }
     }
