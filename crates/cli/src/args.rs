@@ -177,6 +177,11 @@ pub enum Command {
         /// read payloads).
         #[arg(long)]
         explain: bool,
+        /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
+        /// (by default, records of a raw dump that surely cannot match are left out as they are
+        /// parsed, and counted; the answer is the same).
+        #[arg(long)]
+        no_prefilter: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = EventFormat::Table)]
         format: EventFormat,
@@ -202,6 +207,11 @@ pub enum Command {
         /// Print at most this many events.
         #[arg(long)]
         limit: Option<usize>,
+        /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
+        /// (by default, records of a raw dump that surely cannot match are left out as they are
+        /// parsed, and counted; the answer is the same).
+        #[arg(long)]
+        no_prefilter: bool,
         /// Offline IP enrichment.
         #[command(flatten)]
         enrich: EnrichArgs,

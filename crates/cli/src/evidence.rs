@@ -3,13 +3,15 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use trailscope_ingest::{ingest, FileErrorKind, FileKind, IngestOptions, IngestReport, ProgressEvent};
+use trailscope_indicators::Gate;
+use trailscope_ingest::{ingest, FileErrorKind, FileKind, IngestOptions, IngestReport, ProgressEvent, RecordGate};
 use trailscope_integrity::Manifest;
-use trailscope_store::{is_case_file, CaseFile, Store};
+use trailscope_store::{is_case_file, CaseFile, RowValues, Store};
 use trailscope_timeline::report::{EvidenceCoverage, EvidenceProblem, EvidenceProblemKind};
 
 use crate::args::InputArgs;
@@ -84,6 +86,12 @@ impl Evidence {
         c
     }
 
+    /// Valid records a filtered scan left out as not matching its filter (0 for a full ingest
+    /// or a case file).
+    pub fn not_matching(&self) -> u64 {
+        self.ingest.as_ref().map_or(0, IngestReport::not_matching)
+    }
+
     /// True when a file could not be read or a record was rejected (when the case was made,
     /// for a case file): the exit status must say so.
     pub fn has_problems(&self) -> bool {
@@ -94,8 +102,9 @@ impl Evidence {
             }
             return true;
         }
-        // No event at all is never a clean result: nothing was examined.
-        self.store.is_empty()
+        // No event at all is never a clean result: nothing was examined. (A filtered scan that
+        // stored none examined every record.)
+        self.store.is_empty() && self.not_matching() == 0
             || match &self.ingest {
                 Some(r) => r.has_problems(),
                 None => self.manifest.has_problems(),
@@ -150,15 +159,23 @@ pub fn open_case(path: &Path) -> anyhow::Result<Evidence> {
 /// Ingest the inputs, or open the case file given instead. The progress bar shows on a
 /// terminal only, and never with `--quiet`.
 pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
+    load_scan(input, None)
+}
+
+/// As [`load`], storing from a raw dump only the records `gate` admits (a filtered scan for
+/// `events` and `query`: the rest are counted as not matching). A case file is opened whole.
+pub fn load_scan(input: &InputArgs, gate: Option<Gate>) -> anyhow::Result<Evidence> {
     let evidence = match case_input(&input.paths)? {
         Some(case) => open_case(case)?,
         None => {
-            let (store, report) = load_with(input, false)?;
+            let mut opts = ingest_options(input, false);
+            opts.gate = gate.map(|g| Arc::new(FilterGate(g)) as Arc<dyn RecordGate>);
+            let (store, report) = ingest_with(input, &opts)?;
             let manifest = Manifest::from_report(&report);
             Evidence { store, ingest: Some(report), manifest, case: None, damage_told: Default::default() }
         }
     };
-    if evidence.store.is_empty() {
+    if evidence.store.is_empty() && evidence.not_matching() == 0 {
         // Said even with --quiet: every answer below is about nothing.
         eprintln!(
             "trailscope: no CloudTrail event in the evidence ({} files, none holding a CloudTrail record; \
@@ -169,13 +186,26 @@ pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
     Ok(evidence)
 }
 
+/// A filter's gate, as the ingest takes it.
+#[derive(Debug)]
+struct FilterGate(Gate);
+
+impl RecordGate for FilterGate {
+    fn admits(&self, row: &RowValues<'_>) -> bool {
+        self.0.admits(row)
+    }
+}
+
 /// Ingest the inputs, optionally hashing uncompressed content too (for digest validation).
 pub fn load_with(input: &InputArgs, hash_uncompressed: bool) -> anyhow::Result<(Store, IngestReport)> {
-    let opts = ingest_options(input, hash_uncompressed);
+    ingest_with(input, &ingest_options(input, hash_uncompressed))
+}
+
+fn ingest_with(input: &InputArgs, opts: &IngestOptions) -> anyhow::Result<(Store, IngestReport)> {
     let bar = progress_bar(input);
     let result = {
         let progress = progress_of(bar.as_ref());
-        ingest(&input.paths, &opts, Some(&progress)).context("ingest failed")
+        ingest(&input.paths, opts, Some(&progress)).context("ingest failed")
     };
     if let Some(pb) = bar {
         pb.finish_and_clear();
@@ -223,6 +253,7 @@ pub fn ingest_options(input: &InputArgs, hash_uncompressed: bool) -> IngestOptio
         hash_uncompressed,
         max_file_size: Some(input.max_file_size),
         chunk_limit: input.test_chunk_limit,
+        gate: None,
     }
 }
 
@@ -319,6 +350,19 @@ pub fn notes(report: &IngestReport, verbose: bool) {
     }
     for link in &report.skipped_links {
         eprintln!("trailscope: symbolic link not followed (--follow-links reads it): {link}");
+    }
+    if report.not_matching() > 0 {
+        // A filtered scan: what was read and what of it was kept, so nothing goes unaccounted.
+        eprintln!(
+            "trailscope: filtered scan: {} records found, {} stored, {} duplicates, {} rejected, {} not matching \
+             the filter (not stored; duplicates are looked for among stored records only; --no-prefilter \
+             stores every record)",
+            report.records(),
+            report.stored(),
+            report.duplicates(),
+            report.rejected(),
+            report.not_matching()
+        );
     }
     if verbose {
         for f in report.files.iter().filter(|f| f.kind == FileKind::Other) {

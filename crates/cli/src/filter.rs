@@ -1,7 +1,7 @@
 //! Event filters from the command line, compiled through the indicator engine.
 
 use anyhow::{bail, Context};
-use trailscope_indicators::{and, contains, eq, null, or, Expr, Predicate, StrMatch, Test};
+use trailscope_indicators::{and, contains, eq, null, or, Expr, Gate, Predicate, StrMatch, Test};
 use trailscope_ingest::parse_event_time;
 use trailscope_store::{Selection, Store};
 
@@ -92,6 +92,17 @@ pub fn expr(f: &FilterArgs) -> Option<Expr> {
 
 fn not_null(path: &str) -> Expr {
     trailscope_indicators::not(null(path))
+}
+
+/// The filters and window as a gate for a filtered scan (None when it could reject nothing).
+/// `--text` is left to [`select`]: the gate only narrows what is stored.
+pub fn gate(f: &FilterArgs) -> anyhow::Result<Option<Gate>> {
+    let (from, to) = bounds(&f.window)?;
+    let mut parts: Vec<Expr> = expr(f).into_iter().collect();
+    if from.is_some() || to.is_some() {
+        parts.push(Expr::Field { path: "eventTime".into(), test: Test::Time { from, to } });
+    }
+    Ok(Gate::of(&and(parts)))
 }
 
 /// The window's bounds (epoch ms, inclusive), checked.

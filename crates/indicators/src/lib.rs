@@ -22,6 +22,7 @@ mod builtin;
 mod engine;
 mod error;
 mod expr;
+mod gate;
 pub mod ioc;
 mod load;
 mod predicate;
@@ -40,6 +41,7 @@ pub use expr::{
     and, contains, contains_ignore_case, ends_with, eq, not, null, or, starts_with, Expr, MatchOp, NumOp, StrMatch,
     Test,
 };
+pub use gate::{Gate, Verdict};
 pub use load::{check_record_path, rule_files, RuleLoadReport};
 pub use predicate::{base_event_name, eval_all, value_passes, values_at, Predicate, SymSet};
 pub use rule::{CorrelationKind, CountOp, Finding, Rule, RuleKind, RuleMeta, Severity};

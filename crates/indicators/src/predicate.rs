@@ -127,7 +127,7 @@ pub fn base_event_name(name: &str) -> &str {
 }
 
 /// Does a string value pass a test (for column values and payload strings alike)?
-fn str_passes(test: &Test, s: &str) -> bool {
+pub(crate) fn str_passes(test: &Test, s: &str) -> bool {
     match test {
         Test::Str(any) => any.iter().any(|m| m.matches(s)),
         Test::Null => false,

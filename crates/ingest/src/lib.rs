@@ -34,12 +34,13 @@ mod time;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use trailscope_store::{ChunkBuilder, SourceFile, Store, StoreBuilder, WorkerState};
+use trailscope_store::{ChunkBuilder, RowValues, SourceFile, Store, StoreBuilder, WorkerState};
 
 pub use discover::{archive_key, discover, ArchiveKey, InputFile};
 pub use error::{FileError, FileErrorKind, IngestError};
@@ -65,6 +66,21 @@ pub struct IngestOptions {
     /// per-file column passes this many bytes instead of 4 GiB, so that tests reach the limit
     /// without writing 4 GiB. `None` in real use.
     pub chunk_limit: Option<u32>,
+    /// Store only the records this gate admits (a filtered scan: `events`/`query` on a raw
+    /// dump). The others are counted per file as not matching ([`FileOutcome::not_matching`]);
+    /// files are still read, hashed and parsed whole, and bad records rejected as without it.
+    pub gate: Option<Arc<dyn RecordGate>>,
+}
+
+/// A test of one record, made before its payload is written or its values interned: a record
+/// it does not admit is counted, not stored. It must admit every record the question it stands
+/// for could accept (a filter's conservative form), so that the answer over the stored records
+/// is the answer over all of them.
+pub trait RecordGate: Send + Sync + std::fmt::Debug {
+    /// Whether to store the record. `row` holds its column strings (`None`: absent, null, or not
+    /// a string; [`RowValues::spilled`] tells the last apart), its flags and its `eventTime`;
+    /// its payload is not written yet. Only valid records are shown (rejects stay rejects).
+    fn admits(&self, row: &RowValues<'_>) -> bool;
 }
 
 /// The default per-file limit on decompressed content: 1 GiB. CloudTrail's own log files are a
@@ -259,7 +275,7 @@ impl Worker {
             chunk_limit: opts.chunk_limit,
             gunzip: decode::Decompressor::new(),
             buf: Vec::new(),
-            parser: parse::Parser::new(),
+            parser: parse::Parser::new().with_gate(opts.gate.clone()),
             state: WorkerState::default(),
         }
     }
@@ -299,6 +315,7 @@ impl Worker {
             stored: 0,
             duplicates: 0,
             rejected: 0,
+            not_matching: 0,
             error: None,
             archive: archive_key(&file.path),
             sha256_uncompressed: None,
@@ -420,6 +437,7 @@ impl Worker {
                 outcome.wrapper = parsed.wrapper;
                 outcome.records = parsed.records;
                 outcome.rejected = parsed.rejects.len() as u64;
+                outcome.not_matching = parsed.not_matching;
                 let insight_path = outcome.archive.as_ref().is_some_and(|a| a.area == "CloudTrail-Insight");
                 outcome.kind = match parsed.wrapper {
                     Some(Wrapper::Digest) => {

@@ -2,12 +2,14 @@
 //! tape (a flat array of nodes; no DOM is built).
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use simd_json::{Buffers, Node, StaticNode, Tape, INPUT_PADDING};
 use trailscope_store::{ChunkBuilder, ChunkFull, Field, Flag, RowValues};
 
 use crate::report::{RejectReason, Wrapper};
 use crate::time::parse_event_time;
+use crate::RecordGate;
 
 /// Nodes a value takes on the tape, itself included.
 #[inline]
@@ -174,8 +176,8 @@ impl ObjectWriter {
 
 /// An object whose string members with a column (`column_of`) go to the row; the other members
 /// are written to the payload under `key` (the sub-object is left out when nothing remains; an
-/// empty object stays visible as `{}`).
-fn split_object<'i>(
+/// empty object stays visible as `{}`). Without `PAYLOAD`, only the row is filled.
+fn split_object<'i, const PAYLOAD: bool>(
     nodes: &[Node<'i>],
     v: usize,
     key: &str,
@@ -195,11 +197,16 @@ fn split_object<'i>(
                 row.spilled |= 1 << field.index();
             }
         }
-        let obj = rest.get_or_insert_with(|| {
-            w.key(payload, key);
-            ObjectWriter::open(payload)
-        });
-        obj.member(payload, k, nodes, kv);
+        if PAYLOAD {
+            let obj = rest.get_or_insert_with(|| {
+                w.key(payload, key);
+                ObjectWriter::open(payload)
+            });
+            obj.member(payload, k, nodes, kv);
+        }
+    }
+    if !PAYLOAD {
+        return;
     }
     match rest {
         Some(obj) => obj.close(payload),
@@ -209,8 +216,9 @@ fn split_object<'i>(
 }
 
 /// Turn the record object at `i` into column values, appending everything else to `payload`
-/// as one JSON object (also on error: the caller truncates).
-fn extract<'i>(
+/// as one JSON object (also on error: the caller truncates). Without `PAYLOAD`, the same row
+/// and the same verdict, nothing written: what a gate looks at before the record is stored.
+fn extract<'i, const PAYLOAD: bool>(
     nodes: &[Node<'i>],
     i: usize,
     payload: &mut Vec<u8>,
@@ -220,14 +228,18 @@ fn extract<'i>(
         return Err((RejectReason::NotAnObject, String::new()));
     }
     row.clear();
-    let mut w = ObjectWriter::open(payload);
+    // Every payload write below is behind `PAYLOAD`, a constant: the row-only form has none.
+    let mut w = ObjectWriter { empty: true };
+    if PAYLOAD {
+        w = ObjectWriter::open(payload);
+    }
     let mut time: Option<&str> = None;
     let mut console_mfa: Option<bool> = None;
     for (key, v) in entries(nodes, i) {
         match key {
             "eventTime" => {
                 time = as_str(nodes, v);
-                if time.is_none() {
+                if PAYLOAD && time.is_none() {
                     w.member(payload, key, nodes, v);
                 }
             }
@@ -243,16 +255,17 @@ fn extract<'i>(
                             get(nodes, attrs, "mfaAuthenticated").and_then(|m| as_bool(nodes, m));
                     }
                 }
-                split_object(nodes, v, key, Field::from_identity_key, row, payload, &mut w);
+                split_object::<PAYLOAD>(nodes, v, key, Field::from_identity_key, row, payload, &mut w);
             }
             "tlsDetails" if matches!(nodes[v], Node::Object { .. }) => {
-                split_object(nodes, v, key, Field::from_tls_key, row, payload, &mut w);
+                split_object::<PAYLOAD>(nodes, v, key, Field::from_tls_key, row, payload, &mut w);
             }
             "readOnly" | "managementEvent" => {
                 let flag = if key == "readOnly" { Flag::ReadOnly } else { Flag::ManagementEvent };
                 match as_bool(nodes, v) {
                     Some(b) => row.flags[flag.index()] = Some(b),
-                    None => w.member(payload, key, nodes, v),
+                    None if PAYLOAD => w.member(payload, key, nodes, v),
+                    None => {}
                 }
             }
             "additionalEventData" => {
@@ -263,7 +276,9 @@ fn extract<'i>(
                         _ => None,
                     });
                 }
-                w.member(payload, key, nodes, v);
+                if PAYLOAD {
+                    w.member(payload, key, nodes, v);
+                }
             }
             _ => match Field::from_top_key(key) {
                 Some(field) => match as_str(nodes, v) {
@@ -271,14 +286,19 @@ fn extract<'i>(
                     None if is_null(nodes, v) => {}
                     None => {
                         row.spilled |= 1 << field.index();
-                        w.member(payload, key, nodes, v)
+                        if PAYLOAD {
+                            w.member(payload, key, nodes, v)
+                        }
                     }
                 },
-                None => w.member(payload, key, nodes, v),
+                None if PAYLOAD => w.member(payload, key, nodes, v),
+                None => {}
             },
         }
     }
-    w.close(payload);
+    if PAYLOAD {
+        w.close(payload);
+    }
     if row.flags[Flag::Mfa.index()].is_none() {
         row.flags[Flag::Mfa.index()] = console_mfa;
     }
@@ -307,6 +327,8 @@ pub(crate) struct ParseOutcome {
     pub records: u64,
     pub insight_records: u64,
     pub rejects: Vec<(u32, RejectReason, String)>,
+    /// Valid records the gate did not admit.
+    pub not_matching: u64,
 }
 
 /// Why a whole document could not be used.
@@ -330,6 +352,8 @@ pub(crate) struct Parser {
     inner_buffers: Buffers,
     inner_tape: Option<Tape<'static>>,
     scratch: Vec<u8>,
+    /// Records it does not admit are counted, not stored.
+    gate: Option<Arc<dyn RecordGate>>,
 }
 
 impl Parser {
@@ -340,7 +364,13 @@ impl Parser {
             inner_buffers: Buffers::new(1 << 12),
             inner_tape: Some(Tape::null()),
             scratch: Vec::new(),
+            gate: None,
         }
+    }
+
+    pub fn with_gate(mut self, gate: Option<Arc<dyn RecordGate>>) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Parse a file holding several JSON documents one after another (pages of `lookup-events`
@@ -376,6 +406,7 @@ impl Parser {
             total.wrapper = total.wrapper.or(part.wrapper);
             total.records += part.records;
             total.insight_records += part.insight_records;
+            total.not_matching += part.not_matching;
             total.rejects.extend(part.rejects.into_iter().map(|(i, r, d)| (i + base, r, d)));
         }
         Some(Ok(total))
@@ -413,7 +444,8 @@ impl Parser {
                         return Err(DocError::NotCloudTrail("\"Records\" is not an array".into()));
                     }
                     out.wrapper = Some(Wrapper::S3Records);
-                    if let Node::Array { len, .. } = nodes[records] {
+                    // A gated scan keeps few of them: room for all would be memory touched for nothing.
+                    if let (Node::Array { len, .. }, None) = (nodes[records], &self.gate) {
                         chunk.reserve(len);
                     }
                     self.records(nodes, elements(nodes, records), chunk, out)?;
@@ -472,7 +504,7 @@ impl Parser {
                 None if out.wrapper == Some(Wrapper::LookupEvents) => {
                     out.rejects.push((index, RejectReason::NoCloudTrailEvent, String::new()))
                 }
-                None => record(chunk, nodes, i, index, out)?,
+                None => record(chunk, nodes, i, index, out, self.gate.as_deref())?,
             }
         }
         Ok(())
@@ -496,7 +528,7 @@ impl Parser {
                     out.rejects.push((index, RejectReason::InvalidJson, e.to_string()));
                     Ok(())
                 }
-                Ok(()) => record(chunk, &tape.0, 0, index, out),
+                Ok(()) => record(chunk, &tape.0, 0, index, out, self.gate.as_deref()),
             };
         self.inner_tape = Some(tape.reset());
         pushed
@@ -526,7 +558,7 @@ impl Parser {
                             out.rejects.push((line_no, RejectReason::InvalidJson, e.to_string()));
                             Ok(())
                         }
-                        Ok(()) => record(chunk, &tape.0, 0, line_no, out),
+                        Ok(()) => record(chunk, &tape.0, 0, line_no, out, self.gate.as_deref()),
                     };
                 self.tape = Some(tape.reset());
                 pushed?;
@@ -540,17 +572,36 @@ impl Parser {
 
 /// Push the record at `i` into `chunk`, its payload written straight into the chunk's buffer
 /// (no copy), or reject it. An error when the chunk cannot hold it (the whole file is refused).
+/// With a gate, the record's columns are read first (no payload written) and a valid record
+/// the gate does not admit is only counted: rejects stay the same rejects.
 fn record(
     chunk: &mut ChunkBuilder,
     nodes: &[Node<'_>],
     i: usize,
     index: u32,
     out: &mut ParseOutcome,
+    gate: Option<&dyn RecordGate>,
 ) -> Result<(), ChunkFull> {
     let mut row = RowValues::default();
+    if let Some(gate) = gate {
+        match extract::<false>(nodes, i, chunk.payload_mut(), &mut row) {
+            Ok(()) if gate.admits(&row) => {}
+            Ok(()) => {
+                if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
+                    out.insight_records += 1;
+                }
+                out.not_matching += 1;
+                return Ok(());
+            }
+            Err((reason, detail)) => {
+                out.rejects.push((index, reason, detail));
+                return Ok(());
+            }
+        }
+    }
     let payload = chunk.payload_mut();
     let start = payload.len();
-    match extract(nodes, i, payload, &mut row) {
+    match extract::<true>(nodes, i, payload, &mut row) {
         Ok(()) => {
             row.index = index;
             if row.strings[Field::EventType.index()] == Some("AwsCloudTrailInsight") {
@@ -683,6 +734,96 @@ mod tests {
         );
     }
 
+    /// What a gate sees: the row of the full extraction, nothing written.
+    #[test]
+    fn the_row_only_extraction_fills_the_same_row() {
+        let odd = [
+            REC,
+            r#"{"userIdentity":null,"eventTime":"2019-01-01T00:00:01Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","errorCode":403,"readOnly":"true","tlsDetails":{"tlsVersion":7}}"#,
+            r#"{"eventName":"A","eventName":null,"eventSource":"x","eventTime":"2019-01-01T00:00:01Z","userIdentity":{"accountId":1,"arn":"a","sessionContext":{"sessionIssuer":{"arn":"r"}}}}"#,
+            r#"{"eventTime":"bad","eventName":"X","eventSource":"y"}"#,
+            r#"{"eventTime":"2019-01-01T00:00:01Z","eventSource":"y"}"#,
+        ];
+        for rec in odd {
+            let mut buf = rec.as_bytes().to_vec();
+            let len = buf.len();
+            buf.resize(len + INPUT_PADDING, 0);
+            let mut bufs = Buffers::new(len);
+            let mut tape = Tape::null();
+            simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
+            let (mut full, mut nothing) = (Vec::new(), Vec::new());
+            let (mut a, mut b) = (RowValues::default(), RowValues::default());
+            let ra = extract::<true>(&tape.0, 0, &mut full, &mut a);
+            let rb = extract::<false>(&tape.0, 0, &mut nothing, &mut b);
+            assert_eq!(ra, rb, "{rec}");
+            assert!(nothing.is_empty() && !full.is_empty());
+            assert_eq!((a.strings, a.flags, a.spilled, a.time_ms), (b.strings, b.flags, b.spilled, b.time_ms), "{rec}");
+        }
+    }
+
+    #[derive(Debug)]
+    struct OnlyGetObject;
+    impl RecordGate for OnlyGetObject {
+        fn admits(&self, row: &RowValues<'_>) -> bool {
+            row.strings[Field::EventName.index()] == Some("GetObject")
+        }
+    }
+
+    #[test]
+    fn a_gate_counts_what_it_leaves_out_and_rejects_stay_rejects() {
+        let other = REC.replace("GetObject", "PutObject");
+        let text = format!(
+            "{{\"Records\":[{REC},{other},{{\"eventTime\":\"bad\",\"eventName\":\"X\",\"eventSource\":\"y\"}},42,{other}]}}"
+        );
+        for gate in [false, true] {
+            let mut buf = text.as_bytes().to_vec();
+            let len = buf.len();
+            buf.resize(len + INPUT_PADDING, 0);
+            let mut chunk = ChunkBuilder::new();
+            let mut parser = Parser::new();
+            if gate {
+                parser = parser.with_gate(Some(Arc::new(OnlyGetObject)));
+            }
+            let out = parser.parse(&mut buf, len, &mut chunk).ok().unwrap();
+            assert_eq!(out.records, 5);
+            assert_eq!(
+                out.rejects.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+                vec![(2, RejectReason::BadEventTime), (3, RejectReason::NotAnObject)]
+            );
+            assert_eq!((chunk.len(), out.not_matching), if gate { (1, 2) } else { (3, 0) });
+            // The kept record's payload is whole, nothing of the others left in the buffer.
+            let store = store_of(chunk);
+            let first: serde_json::Value = serde_json::from_slice(&store.payload(0)).unwrap();
+            assert_eq!(first["requestParameters"]["bucketName"], "b");
+        }
+    }
+
+    #[test]
+    fn every_wrapper_passes_its_records_through_the_gate() {
+        let other = REC.replace("GetObject", "PutObject");
+        let (a, b) = (serde_json::to_string(REC).unwrap(), serde_json::to_string(&other).unwrap());
+        for text in [
+            format!("[{other},{REC},{other}]"),
+            format!("{other}\n{REC}\n{other}\n"),
+            format!(
+                "{{\"Events\":[{{\"CloudTrailEvent\":{b}}},{{\"CloudTrailEvent\":{a}}},{{\"CloudTrailEvent\":{b}}}]}}"
+            ),
+        ] {
+            let mut buf = text.as_bytes().to_vec();
+            let len = buf.len();
+            buf.resize(len + INPUT_PADDING, 0);
+            let mut chunk = ChunkBuilder::new();
+            let out =
+                Parser::new().with_gate(Some(Arc::new(OnlyGetObject))).parse(&mut buf, len, &mut chunk).ok().unwrap();
+            assert_eq!((out.records, chunk.len(), out.not_matching, out.rejects.len()), (3, 1, 2, 0), "{text}");
+        }
+        let seq = format!("{{\"Records\":[{other}]}}\n{{\"Records\":[{REC},{other}]}}");
+        let mut chunk = ChunkBuilder::new();
+        let out = Parser::new().with_gate(Some(Arc::new(OnlyGetObject))).parse_sequence(seq.as_bytes(), &mut chunk);
+        let out = out.unwrap().ok().unwrap();
+        assert_eq!((out.records, chunk.len(), out.not_matching), (3, 1, 2), "documents one after another");
+    }
+
     #[test]
     fn payload_is_valid_minified_json_without_columns() {
         let mut buf = REC.as_bytes().to_vec();
@@ -693,7 +834,7 @@ mod tests {
         simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
         let mut payload = Vec::new();
         let mut row = RowValues::default();
-        extract(&tape.0, 0, &mut payload, &mut row).unwrap();
+        extract::<true>(&tape.0, 0, &mut payload, &mut row).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(v["requestParameters"]["key"], "a\"b\\c\n");
         assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
@@ -763,7 +904,7 @@ mod tests {
         let mut tape = Tape::null();
         simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
         let (mut payload, mut row) = (Vec::new(), RowValues::default());
-        extract(&tape.0, 0, &mut payload, &mut row).unwrap();
+        extract::<true>(&tape.0, 0, &mut payload, &mut row).unwrap();
         assert_eq!(row.strings[Field::TlsHost.index()], Some("b.s3.amazonaws.com"));
         assert_eq!(std::str::from_utf8(&payload).unwrap(), r#"{"tlsDetails":{"quantumSafe":true}}"#);
     }

@@ -143,6 +143,10 @@ pub struct FileOutcome {
     pub duplicates: u64,
     /// Records rejected.
     pub rejected: u64,
+    /// Valid records left out because the ingest's gate ([`crate::RecordGate`]) showed they
+    /// cannot match the question asked (a filtered scan); 0 in a full ingest. Duplicates are
+    /// only detected among the records kept.
+    pub not_matching: u64,
     /// Why the file could not be read, if so.
     pub error: Option<FileErrorKind>,
     /// Account/region/date from the S3 key layout, when the path follows it.
@@ -213,6 +217,11 @@ impl IngestReport {
     /// Records rejected.
     pub fn rejected(&self) -> u64 {
         self.files.iter().map(|f| f.rejected).sum()
+    }
+
+    /// Valid records left out as not matching the filter (a filtered scan).
+    pub fn not_matching(&self) -> u64 {
+        self.files.iter().map(|f| f.not_matching).sum()
     }
 
     /// True when a file failed or a record was rejected: the exit status must say so.

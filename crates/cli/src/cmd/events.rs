@@ -32,12 +32,14 @@ fn row_values(store: &Store, row: usize) -> [String; 10] {
     ]
 }
 
+#[allow(clippy::too_many_arguments)] // one per events option group, parsed once by clap
 pub fn run(
     input: &InputArgs,
     f: &FilterArgs,
     rule_args: &RuleArgs,
     format: EventFormat,
     limit: Option<usize>,
+    prefilter: bool,
     enrich: &EnrichArgs,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
@@ -47,7 +49,10 @@ pub fn run(
         anyhow::bail!("--rules and --ioc only serve --rule here: name the rule whose events you want");
     }
     let detectors = (!rule_args.rule.is_empty()).then(|| Detectors::load_for(rule_args, input)).transpose()?;
-    let evidence = evidence::load(input)?;
+    // A filtered scan of a raw dump stores only records the filters may match; not when a
+    // rule needs every event, nor into a case directory (its manifest counts what was stored).
+    let gate = if prefilter && detectors.is_none() && out_args.out.is_none() { filter::gate(f)? } else { None };
+    let evidence = evidence::load_scan(input, gate)?;
     let store = &evidence.store;
     let mut rows = filter::select(store, f)?;
     if let Some(d) = &detectors {

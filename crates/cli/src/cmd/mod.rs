@@ -69,11 +69,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Export { input, parquet } => export::run(&input, &parquet),
         Command::Ingest { input, save, max_memory, out } => ingest::run(&input, save.as_deref(), max_memory, &out),
         Command::Summary { input, format, out } => summary::run(&input, format, &out),
-        Command::Events { input, filter, rules, format, limit, enrich, out } => {
-            events::run(&input, &filter, &rules, format, limit, &enrich, &out)
+        Command::Events { input, filter, rules, format, limit, no_prefilter, enrich, out } => {
+            events::run(&input, &filter, &rules, format, limit, !no_prefilter, &enrich, &out)
         }
-        Command::Query { input, expression, agg, explain, format, out } => {
-            query::run(&input, &expression, &agg, explain, format, &out)
+        Command::Query { input, expression, agg, explain, no_prefilter, format, out } => {
+            query::run(&input, &expression, &agg, explain, !no_prefilter, format, &out)
         }
         Command::Verify { input, signatures, public_keys, gap, format, out } => {
             verify::run(&input, signatures.as_deref(), public_keys.as_deref(), &gap, format, &out)

@@ -22,6 +22,7 @@ pub fn run(
     expression: &str,
     q: &QueryArgs,
     explain: bool,
+    prefilter: bool,
     format: EventFormat,
     out_args: &OutArgs,
 ) -> anyhow::Result<crate::Outcome> {
@@ -42,7 +43,13 @@ pub fn run(
     // Options are checked on an empty store first, for the same reason.
     let empty = trailscope_store::StoreBuilder::new().finish();
     answer(&empty, &select(&empty, &expr), &agg)?;
-    let evidence = evidence::load(input)?;
+    // Every answer (listing, counts, groups, buckets, distinct values, sums) is computed over
+    // the matching events alone, so a raw dump's records that surely cannot match need not be
+    // stored. Not with --explain (it describes the compiled query against all the evidence),
+    // nor into a case directory (its manifest counts what was stored).
+    let gate =
+        if prefilter && !explain && out_args.out.is_none() { trailscope_indicators::Gate::of(&expr) } else { None };
+    let evidence = evidence::load_scan(input, gate)?;
     let store = &evidence.store;
     if explain {
         eprintln!("{}", trailscope_indicators::Predicate::compile(&expr, store).explain(store));
