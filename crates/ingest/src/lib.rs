@@ -75,8 +75,9 @@ pub struct IngestOptions {
 /// A test of one record, made before its payload is written or its values interned: a record
 /// it does not admit is counted, not stored. It must admit every record the question it stands
 /// for could accept (a filter's conservative form), so that the answer over the stored records
-/// is the answer over all of them.
-pub trait RecordGate: Send + Sync + std::fmt::Debug {
+/// is the answer over all of them. Unwind-safe, so that ingest options can cross a
+/// `catch_unwind` boundary (the fuzz targets run the reader under one).
+pub trait RecordGate: Send + Sync + std::panic::RefUnwindSafe + std::fmt::Debug {
     /// Whether to store the record. `row` holds its column strings (`None`: absent, null, or not
     /// a string; [`RowValues::spilled`] tells the last apart), its flags and its `eventTime`;
     /// its payload is not written yet. Only valid records are shown (rejects stay rejects).
