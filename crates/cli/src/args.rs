@@ -179,8 +179,8 @@ pub enum Command {
         explain: bool,
         /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
         /// (by default, records of a raw dump that surely cannot match are left out as they are
-        /// parsed, and counted; the answer is the same, but for the two cases docs/query.md
-        /// names: different records sharing an id, a file too large to store whole).
+        /// parsed, and counted; the answer is the same, but for a file too large to store
+        /// whole, see docs/query.md).
         #[arg(long)]
         no_prefilter: bool,
         /// Output format.
@@ -210,8 +210,8 @@ pub enum Command {
         limit: Option<usize>,
         /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
         /// (by default, records of a raw dump that surely cannot match are left out as they are
-        /// parsed, and counted; the answer is the same, but for the two cases docs/query.md
-        /// names: different records sharing an id, a file too large to store whole).
+        /// parsed, and counted; the answer is the same, but for a file too large to store
+        /// whole, see docs/query.md).
         #[arg(long)]
         no_prefilter: bool,
         /// Offline IP enrichment.

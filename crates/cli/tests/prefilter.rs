@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{run, sample, stderr, stdout};
+use common::{gz, record, run, s3_body, sample, stderr, stdout, write};
 
 /// The `filtered scan:` line's counts: found, stored, duplicates, rejected, not matching.
 fn scan_counts(err: &str) -> Option<[u64; 5]> {
@@ -149,4 +149,42 @@ fn a_scan_that_keeps_nothing_is_not_empty_evidence() {
         assert!(stderr(&o).contains("0 events matched"), "{}", stderr(&o));
         assert!(!stderr(&o).contains("no CloudTrail event"), "{}", stderr(&o));
     }
+}
+
+/// Two different records under one eventID and account (CloudTrail does not write that; an
+/// edited copy does): a full read keeps the first in file order and drops the later one as a
+/// duplicate. The scan must too, even when the first does not match the filter and the later
+/// one does, and even when the first sits earlier in the same file.
+#[test]
+fn a_later_copy_of_an_event_left_out_is_still_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/05/01";
+    let first = record(1, "ListUsers");
+    let mut edited = record(1, "CreateUser");
+    edited["eventTime"] = serde_json::json!("2024-05-01T11:00:00Z");
+    // Across files (a.json.gz before b.json.gz) and within one file (record 0 before 1).
+    write(dir.path(), &format!("{base}/a.json.gz"), &gz(&s3_body(&[first.clone(), record(2, "GetUser")])));
+    write(dir.path(), &format!("{base}/b.json.gz"), &gz(&s3_body(&[edited.clone(), record(3, "CreateUser")])));
+    let mut same = record(4, "ListUsers");
+    let mut same_edited = record(4, "CreateUser");
+    same["eventID"] = serde_json::json!("f0f0f0f0-0000-4000-8000-000000000004");
+    same_edited["eventID"] = same["eventID"].clone();
+    write(dir.path(), &format!("{base}/c.json.gz"), &gz(&s3_body(&[same, same_edited])));
+    let dump = dir.path().join("AWSLogs");
+    let d = dump.to_str().unwrap();
+    for format in ["csv", "jsonl"] {
+        let args = ["events", d, "--event-name", "CreateUser", "--format", format];
+        let full = run(&[&args[..], &["--no-prefilter"]].concat());
+        let scan = run(&args);
+        assert!(full.status.success() && scan.status.success(), "{}", stderr(&scan));
+        assert_eq!(stdout(&scan), stdout(&full), "the scan kept a copy a full read drops");
+        assert!(stdout(&full).contains("000000000003") && !stdout(&full).contains("000000000001"));
+        // 6 found: CreateUser #3 stored, the two edited copies duplicates, three left out.
+        assert_eq!(scan_counts(&stderr(&scan)), Some([6, 1, 2, 0, 3]), "{}", stderr(&scan));
+    }
+    let count = |extra: &[&str]| {
+        let o = run(&[&["query", d, "eventName = CreateUser", "--count"][..], extra].concat());
+        stdout(&o)
+    };
+    assert_eq!(count(&[]), count(&["--no-prefilter"]));
 }

@@ -230,6 +230,8 @@ fn merge_one(
         let merged = builder.add_chunk(id, chunk);
         outcome.stored = merged.stored;
         outcome.duplicates = merged.duplicates;
+    } else {
+        builder.add_passed_over(&chunk);
     }
     for (index, reason, detail) in rejects {
         *report.rejects_by_reason.entry(reason).or_default() += 1;

@@ -591,6 +591,11 @@ fn record(
                     out.insight_records += 1;
                 }
                 out.not_matching += 1;
+                chunk.pass_over(
+                    index,
+                    row.strings[Field::EventId.index()],
+                    row.strings[Field::RecipientAccount.index()],
+                );
                 return Ok(());
             }
             Err((reason, detail)) => {

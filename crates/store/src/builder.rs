@@ -236,6 +236,19 @@ pub struct ChunkBuilder {
     payload_ends: Vec<u32>,
     /// A limit below 4 GiB on the payload and each per-file column ([`ChunkBuilder::with_limit`]).
     lowered: Option<u32>,
+    /// Records read but not stored (a filtered scan's "not matching"): their index and the hash
+    /// of their `eventID` and `recipientAccountId`, so that a later delivery of the same event
+    /// is still a duplicate, as in a full read ([`ChunkBuilder::pass_over`]).
+    passed_over: Vec<(u32, u128)>,
+}
+
+/// The key of a delivery for de-duplication across records that were not stored.
+fn delivery_key(event_id: &str, account: Option<&str>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(event_id.as_bytes());
+    h.update(&[0xff]);
+    h.update(account.unwrap_or("").as_bytes());
+    h.digest128()
 }
 
 impl ChunkBuilder {
@@ -299,6 +312,7 @@ impl ChunkBuilder {
         self.indexes.clear();
         self.payload.clear();
         self.payload_ends.clear();
+        self.passed_over.clear();
     }
 
     /// Number of rows pushed.
@@ -335,6 +349,15 @@ impl ChunkBuilder {
     /// column value would pass the chunk's limit (4 GiB, see [`ChunkFull`]).
     pub fn push(&mut self, row: &RowValues<'_>) -> Result<(), ChunkFull> {
         self.push_row(row, false)
+    }
+
+    /// Note a valid record that is not stored (a filtered scan left it out): its delivery
+    /// still counts for de-duplication, so a later record with the same `eventID` and account
+    /// is a duplicate, as it would be had this one been stored.
+    pub fn pass_over(&mut self, index: u32, event_id: Option<&str>, account: Option<&str>) {
+        if let Some(id) = event_id {
+            self.passed_over.push((index, delivery_key(id, account)));
+        }
     }
 
     /// The payload buffer: a parser may write the next record's payload at its end and push the
@@ -456,6 +479,8 @@ pub struct StoreBuilder {
     first_account: Vec<Sym>,
     /// `(eventID, recipientAccountId)` ids delivered with another account than the first.
     seen_other: AHashSet<(Sym, Sym)>,
+    /// Deliveries read but not stored, by key ([`ChunkBuilder::pass_over`]).
+    passed_over: AHashSet<u128>,
     /// What the merger knows of each worker's dictionaries.
     workers: Vec<WorkerDicts>,
     /// Rows kept so far, in file order: ids per column, flags per flag, and row-wise data.
@@ -504,6 +529,7 @@ impl StoreBuilder {
             dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
             first_account: Vec::new(),
             seen_other: AHashSet::new(),
+            passed_over: AHashSet::new(),
             workers: Vec::new(),
             columns: vec![Vec::new(); Field::COUNT],
             flags: vec![Vec::new(); FLAGS],
@@ -549,6 +575,12 @@ impl StoreBuilder {
         }
     }
 
+    /// Count the deliveries of a file none of whose records was stored (a filtered scan left
+    /// them all out), so that later deliveries of the same events stay duplicates.
+    pub fn add_passed_over(&mut self, chunk: &ChunkBuilder) {
+        self.passed_over.extend(chunk.passed_over.iter().map(|(_, key)| *key));
+    }
+
     /// Add the rows of one file, dropping deliveries already seen.
     ///
     /// # Panics
@@ -556,6 +588,7 @@ impl StoreBuilder {
     pub fn add_chunk(&mut self, source: SourceId, mut chunk: ChunkBuilder) -> MergeStats {
         let mut stats = MergeStats::default();
         if chunk.is_empty() {
+            self.add_passed_over(&chunk);
             return stats;
         }
         let rows = chunk.len();
@@ -563,6 +596,7 @@ impl StoreBuilder {
             dicts,
             first_account,
             seen_other,
+            passed_over,
             workers,
             columns,
             flags,
@@ -611,23 +645,35 @@ impl StoreBuilder {
         // A delivery is a duplicate when an earlier one had the same eventID and account: one
         // compare with the first delivery's account, a set only for the rare others.
         first_account.resize(dicts[id_col].len(), UNSEEN);
+        // Records passed over before a row (file order, then record order) make it a duplicate.
+        let mut over = chunk.passed_over.iter().peekable();
         let keep: Vec<bool> = chunk
             .syms
             .chunks_exact(Field::COUNT)
-            .map(|row| {
+            .zip(&chunk.indexes)
+            .map(|(row, &index)| {
+                while let Some((_, key)) = over.next_if(|(i, _)| *i < index) {
+                    passed_over.insert(*key);
+                }
                 let (id, acct) = (row[id_col], row[acct_col]);
                 if id.is_null() {
                     return true;
                 }
                 let first = &mut first_account[id.index()];
-                if *first == UNSEEN {
+                let new = if *first == UNSEEN {
                     *first = acct;
                     true
                 } else {
                     *first != acct && seen_other.insert((id, acct))
-                }
+                };
+                new && (passed_over.is_empty()
+                    || !passed_over.contains(&delivery_key(
+                        dicts[id_col].get(id),
+                        (!acct.is_null()).then(|| dicts[acct_col].get(acct)),
+                    )))
             })
             .collect();
+        passed_over.extend(over.map(|(_, key)| *key));
         stats.stored = keep.iter().filter(|&&k| k).count() as u64;
         stats.duplicates = rows as u64 - stats.stored;
 
@@ -680,9 +726,10 @@ impl StoreBuilder {
             workers,
             first_account,
             seen_other,
+            passed_over,
         } = self;
         // Only needed while merging: free them before the sort's copies.
-        drop((workers, first_account, seen_other));
+        drop((workers, first_account, seen_other, passed_over));
         let rows = times.len();
         let mut order: Vec<u32> = (0..rows as u32).collect();
         order.par_sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
