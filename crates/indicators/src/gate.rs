@@ -119,28 +119,8 @@ impl Gate {
                 Some(field) => Gate::Column { field, test: test.clone() },
             },
             Expr::Keyword(_) => Gate::Const(Verdict::Maybe),
-            Expr::And(v) => {
-                let mut parts = Vec::new();
-                for g in v.iter().map(Gate::build) {
-                    match g {
-                        Gate::Const(Verdict::No) => return Gate::Const(Verdict::No),
-                        Gate::Const(Verdict::Yes) => {}
-                        g => parts.push(g),
-                    }
-                }
-                Gate::fold(parts, Verdict::Yes, Gate::All)
-            }
-            Expr::Or(v) => {
-                let mut parts = Vec::new();
-                for g in v.iter().map(Gate::build) {
-                    match g {
-                        Gate::Const(Verdict::Yes) => return Gate::Const(Verdict::Yes),
-                        Gate::Const(Verdict::No) => {}
-                        g => parts.push(g),
-                    }
-                }
-                Gate::fold(parts, Verdict::No, Gate::Any)
-            }
+            Expr::And(v) => Gate::fold(v, Verdict::Yes, Gate::All),
+            Expr::Or(v) => Gate::fold(v, Verdict::No, Gate::Any),
             Expr::Not(e) => match Gate::build(e) {
                 Gate::Const(v) => Gate::Const(v.not()),
                 g => Gate::Not(Box::new(g)),
@@ -148,11 +128,20 @@ impl Gate {
         }
     }
 
-    /// `parts` with the decided ones already taken out: `empty` when none is left, "maybe" when
-    /// only "maybe"s are, else the combination.
-    fn fold(mut parts: Vec<Gate>, empty: Verdict, make: fn(Vec<Gate>) -> Gate) -> Gate {
+    /// A conjunction (`neutral` Yes) or disjunction (`neutral` No) of the gates of `exprs`: a
+    /// part with the opposite verdict decides the whole and parts with the neutral one drop out;
+    /// then `neutral` when none is left, "maybe" when only "maybe"s are, else the combination.
+    fn fold(exprs: &[Expr], neutral: Verdict, make: fn(Vec<Gate>) -> Gate) -> Gate {
+        let mut parts = Vec::new();
+        for g in exprs.iter().map(Gate::build) {
+            match g {
+                Gate::Const(v) if v == neutral.not() => return g,
+                Gate::Const(v) if v == neutral => {}
+                g => parts.push(g),
+            }
+        }
         if parts.is_empty() {
-            return Gate::Const(empty);
+            return Gate::Const(neutral);
         }
         if parts.iter().all(|g| *g == Gate::Const(Verdict::Maybe)) {
             return Gate::Const(Verdict::Maybe);

@@ -709,6 +709,18 @@ fn last_complete_record(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
 mod tests {
     use super::*;
 
+    /// Run `f` on the simd-json tape of one record's text (the rows `f` extracts borrow it, so
+    /// the checks go inside).
+    fn with_tape(rec: &str, f: impl FnOnce(&[Node<'_>])) {
+        let mut buf = rec.as_bytes().to_vec();
+        let len = buf.len();
+        buf.resize(len + INPUT_PADDING, 0);
+        let mut bufs = Buffers::new(len);
+        let mut tape = Tape::null();
+        simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
+        f(&tape.0);
+    }
+
     fn run(text: &str) -> (Result<ParseOutcome, String>, ChunkBuilder) {
         let mut buf = text.as_bytes().to_vec();
         let len = buf.len();
@@ -750,19 +762,19 @@ mod tests {
             r#"{"eventTime":"2019-01-01T00:00:01Z","eventSource":"y"}"#,
         ];
         for rec in odd {
-            let mut buf = rec.as_bytes().to_vec();
-            let len = buf.len();
-            buf.resize(len + INPUT_PADDING, 0);
-            let mut bufs = Buffers::new(len);
-            let mut tape = Tape::null();
-            simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
-            let (mut full, mut nothing) = (Vec::new(), Vec::new());
-            let (mut a, mut b) = (RowValues::default(), RowValues::default());
-            let ra = extract::<true>(&tape.0, 0, &mut full, &mut a);
-            let rb = extract::<false>(&tape.0, 0, &mut nothing, &mut b);
-            assert_eq!(ra, rb, "{rec}");
-            assert!(nothing.is_empty() && !full.is_empty());
-            assert_eq!((a.strings, a.flags, a.spilled, a.time_ms), (b.strings, b.flags, b.spilled, b.time_ms), "{rec}");
+            with_tape(rec, |tape| {
+                let (mut full, mut nothing) = (Vec::new(), Vec::new());
+                let (mut a, mut b) = (RowValues::default(), RowValues::default());
+                let ra = extract::<true>(tape, 0, &mut full, &mut a);
+                let rb = extract::<false>(tape, 0, &mut nothing, &mut b);
+                assert_eq!(ra, rb, "{rec}");
+                assert!(nothing.is_empty() && !full.is_empty());
+                assert_eq!(
+                    (a.strings, a.flags, a.spilled, a.time_ms),
+                    (b.strings, b.flags, b.spilled, b.time_ms),
+                    "{rec}"
+                );
+            });
         }
     }
 
@@ -831,23 +843,19 @@ mod tests {
 
     #[test]
     fn payload_is_valid_minified_json_without_columns() {
-        let mut buf = REC.as_bytes().to_vec();
-        let len = buf.len();
-        buf.resize(len + INPUT_PADDING, 0);
-        let mut bufs = Buffers::new(len);
-        let mut tape = Tape::null();
-        simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
-        let mut payload = Vec::new();
-        let mut row = RowValues::default();
-        extract::<true>(&tape.0, 0, &mut payload, &mut row).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-        assert_eq!(v["requestParameters"]["key"], "a\"b\\c\n");
-        assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
-        assert!(v.get("eventName").is_none() && v["userIdentity"].get("arn").is_none());
-        assert_eq!(row.strings[Field::AccessKeyId.index()], Some("AKIAEXAMPLE"));
-        assert_eq!(row.flags[Flag::Mfa.index()], Some(false));
-        assert_eq!(row.flags[Flag::ReadOnly.index()], Some(true));
-        assert_eq!(row.time_ms, 1_709_294_400_000);
+        with_tape(REC, |tape| {
+            let mut payload = Vec::new();
+            let mut row = RowValues::default();
+            extract::<true>(tape, 0, &mut payload, &mut row).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(v["requestParameters"]["key"], "a\"b\\c\n");
+            assert_eq!(v["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
+            assert!(v.get("eventName").is_none() && v["userIdentity"].get("arn").is_none());
+            assert_eq!(row.strings[Field::AccessKeyId.index()], Some("AKIAEXAMPLE"));
+            assert_eq!(row.flags[Flag::Mfa.index()], Some(false));
+            assert_eq!(row.flags[Flag::ReadOnly.index()], Some(true));
+            assert_eq!(row.time_ms, 1_709_294_400_000);
+        });
     }
 
     #[test]
@@ -902,16 +910,12 @@ mod tests {
     #[test]
     fn tls_details_go_to_columns_and_unknown_keys_stay() {
         let rec = r#"{"eventTime":"2024-03-01T12:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","clientProvidedHostHeader":"b.s3.amazonaws.com","quantumSafe":true}}"#;
-        let mut buf = rec.as_bytes().to_vec();
-        let len = buf.len();
-        buf.resize(len + INPUT_PADDING, 0);
-        let mut bufs = Buffers::new(len);
-        let mut tape = Tape::null();
-        simd_json::fill_tape_padded(&mut buf, len, &mut bufs, &mut tape).unwrap();
-        let (mut payload, mut row) = (Vec::new(), RowValues::default());
-        extract::<true>(&tape.0, 0, &mut payload, &mut row).unwrap();
-        assert_eq!(row.strings[Field::TlsHost.index()], Some("b.s3.amazonaws.com"));
-        assert_eq!(std::str::from_utf8(&payload).unwrap(), r#"{"tlsDetails":{"quantumSafe":true}}"#);
+        with_tape(rec, |tape| {
+            let (mut payload, mut row) = (Vec::new(), RowValues::default());
+            extract::<true>(tape, 0, &mut payload, &mut row).unwrap();
+            assert_eq!(row.strings[Field::TlsHost.index()], Some("b.s3.amazonaws.com"));
+            assert_eq!(std::str::from_utf8(&payload).unwrap(), r#"{"tlsDetails":{"quantumSafe":true}}"#);
+        });
     }
 
     #[test]
