@@ -180,7 +180,8 @@ pub enum Command {
         /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
         /// (by default, records of a raw dump that surely cannot match are left out as they are
         /// parsed, and counted; the answer is the same, but for a file too large to store
-        /// whole, see docs/query.md).
+        /// whole, and conflicting duplicates are only looked for among the records kept, see
+        /// docs/query.md).
         #[arg(long)]
         no_prefilter: bool,
         /// Output format.
@@ -211,7 +212,8 @@ pub enum Command {
         /// Read the whole dump into the store before filtering, as a saved case or `hunt` does
         /// (by default, records of a raw dump that surely cannot match are left out as they are
         /// parsed, and counted; the answer is the same, but for a file too large to store
-        /// whole, see docs/query.md).
+        /// whole, and conflicting duplicates are only looked for among the records kept, see
+        /// docs/query.md).
         #[arg(long)]
         no_prefilter: bool,
         /// Offline IP enrichment.

@@ -10,9 +10,9 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use trailscope_indicators::Gate;
 use trailscope_ingest::{ingest, FileErrorKind, FileKind, IngestOptions, IngestReport, ProgressEvent, RecordGate};
-use trailscope_integrity::Manifest;
+use trailscope_integrity::{Manifest, ManifestConflict};
 use trailscope_store::{is_case_file, CaseFile, RowValues, Store};
-use trailscope_timeline::report::{EvidenceCoverage, EvidenceProblem, EvidenceProblemKind};
+use trailscope_timeline::report::{ConflictingDuplicate, EvidenceCoverage, EvidenceProblem, EvidenceProblemKind};
 
 use crate::args::InputArgs;
 
@@ -75,6 +75,21 @@ impl Evidence {
                 });
             }
         }
+        c.conflicting_duplicates = self.manifest.conflicting();
+        c.conflicts = self
+            .manifest
+            .conflicting_duplicates
+            .iter()
+            .map(|d| ConflictingDuplicate {
+                event_id: d.event_id.clone(),
+                account: d.account.clone(),
+                kept_file: d.kept_file.clone(),
+                kept_record: d.kept_record,
+                other_file: d.other_file.clone(),
+                other_record: d.other_record,
+                fields: d.fields.clone(),
+            })
+            .collect();
         for link in self.ingest.iter().flat_map(|r| &r.skipped_links) {
             c.problems.push(EvidenceProblem {
                 path: link.clone(),
@@ -175,6 +190,7 @@ pub fn load_scan(input: &InputArgs, gate: Option<Gate>) -> anyhow::Result<Eviden
             Evidence { store, ingest: Some(report), manifest, case: None, damage_told: Default::default() }
         }
     };
+    conflict_notes(&evidence.manifest, None, input.quiet, input.verbose);
     if evidence.store.is_empty() && evidence.not_matching() == 0 {
         // Said even with --quiet: every answer below is about nothing.
         eprintln!(
@@ -329,6 +345,41 @@ impl Drop for Phase {
         if let Some(pb) = self.0.take() {
             pb.finish_and_clear();
         }
+    }
+}
+
+/// Tell the examiner on stderr that two different records came under one event id (from the
+/// manifest: of this ingest, or saved in the case file). Said even with --quiet, in one line:
+/// it is a sign that the evidence was altered.
+/// `case`: the case file's name, when several are examined one after another.
+pub fn conflict_notes(manifest: &Manifest, case: Option<&str>, quiet: bool, verbose: bool) {
+    conflict_lines(manifest.conflicting(), &manifest.conflicting_duplicates, case, quiet, verbose);
+}
+
+/// [`conflict_notes`] from the count and the list.
+pub fn conflict_lines(total: u64, listed: &[ManifestConflict], case: Option<&str>, quiet: bool, verbose: bool) {
+    if total == 0 {
+        return;
+    }
+    let case = case.map(|c| format!("{c}: ")).unwrap_or_default();
+    eprintln!(
+        "trailscope: warning: {case}{total} conflicting duplicates: two different records under one event id, so one of \
+         these files was altered (the first copy in file order is the one examined; the report's evidence coverage \
+         names both files)"
+    );
+    if quiet {
+        return;
+    }
+    for c in listed.iter().take(if verbose { usize::MAX } else { 5 }) {
+        eprintln!("trailscope:   {c}");
+    }
+    let shown = if verbose { listed.len() } else { listed.len().min(5) };
+    if total > shown as u64 {
+        eprintln!(
+            "trailscope:   ... {} more (--verbose lists the first {}; manifest.json keeps them)",
+            total - shown as u64,
+            listed.len()
+        );
     }
 }
 

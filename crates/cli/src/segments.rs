@@ -18,7 +18,7 @@ use trailscope_ingest::{
     discover::discover_noting_links, ingest_files, FileError, FileKind, FileOutcome, IngestReport, InputFile,
     RejectReason,
 };
-use trailscope_integrity::{Manifest, ManifestEntry};
+use trailscope_integrity::{Manifest, ManifestConflict, ManifestEntry};
 use trailscope_store::{merge_segments_streaming, MergeSummary};
 
 use crate::args::InputArgs;
@@ -67,6 +67,8 @@ pub struct Tally {
     pub records: u64,
     pub stored: u64,
     pub duplicates: u64,
+    /// Duplicates whose content differs from the copy kept.
+    pub conflicts: u64,
     pub rejected: u64,
     pub rejects_by_reason: BTreeMap<RejectReason, u64>,
     /// Files that could not be read (few; listed whole).
@@ -94,6 +96,7 @@ impl Tally {
         self.records += f.records;
         self.stored += f.stored;
         self.duplicates += f.duplicates;
+        self.conflicts += f.conflicts;
         self.rejected += f.rejected;
         if let Some(kind) = &f.error {
             self.errors.push(FileError { path: f.path.clone(), kind: kind.clone() });
@@ -115,6 +118,9 @@ pub struct Streamed {
     pub report: IngestReport,
     /// The manifest saved in the case file, read back when a case directory keeps it as well.
     pub manifest: Option<Manifest>,
+    /// The first conflicting duplicates, within batches and across segments (as the manifest
+    /// lists them; the tally counts them all).
+    pub conflicts: Vec<ManifestConflict>,
     /// What the merge wrote.
     pub summary: MergeSummary,
     /// Segments sealed.
@@ -267,21 +273,62 @@ impl Spill {
 }
 
 /// The spill's rows back, in ingest order, with the re-deliveries the merge dropped (`moved`:
-/// spill row and rows, ascending) moved from stored to duplicates.
+/// spill row, rows, and of those the conflicting ones; ascending) moved from stored to
+/// duplicates.
 fn read_spill<'a>(
     path: &Path,
-    moved: &'a [(u32, u64)],
+    moved: &'a [(u32, u64, u64)],
 ) -> io::Result<impl Iterator<Item = io::Result<ManifestEntry>> + 'a> {
     let mut moved = moved.iter().peekable();
     let lines = BufReader::with_capacity(1 << 16, File::open(path)?).lines();
     Ok(lines.enumerate().map(move |(i, line)| {
         let mut e: ManifestEntry = serde_json::from_str(&line?).map_err(io::Error::other)?;
-        if let Some(&(_, dups)) = moved.next_if(|(at, _)| *at as usize == i) {
+        if let Some(&(_, dups, conflicts)) = moved.next_if(|(at, _, _)| *at as usize == i) {
             e.stored -= dups;
             e.duplicates += dups;
+            e.conflicts += conflicts;
         }
         Ok(e)
     }))
+}
+
+/// The conflicting duplicates the merge found across segments, named by the files' evidence
+/// paths (read back from the spill: only the rows they name are kept), added to `list` (up to
+/// the store's bound) and sorted as the manifest lists them.
+fn name_conflicts(
+    spill: &Path,
+    source_rows: &[u32],
+    found: &trailscope_store::Conflicts,
+    list: &mut Vec<ManifestConflict>,
+) -> io::Result<()> {
+    let room = trailscope_store::MAX_CONFLICTS.saturating_sub(list.len());
+    let found = &found.listed[..found.listed.len().min(room)];
+    let mut wanted: BTreeMap<u32, String> = BTreeMap::new();
+    for c in found {
+        for r in [c.kept, c.other] {
+            wanted.insert(source_rows[r.source.0 as usize], String::new());
+        }
+    }
+    if !wanted.is_empty() {
+        for (i, e) in read_spill(spill, &[])?.enumerate() {
+            let e = e?;
+            if let Some(path) = wanted.get_mut(&(i as u32)) {
+                *path = e.path;
+            }
+        }
+    }
+    let path = |r: trailscope_store::RecordRef| wanted[&source_rows[r.source.0 as usize]].clone();
+    list.extend(found.iter().map(|c| ManifestConflict {
+        event_id: c.event_id.clone(),
+        account: c.account.clone(),
+        kept_file: path(c.kept),
+        kept_record: c.kept.index,
+        other_file: path(c.other),
+        other_record: c.other.index,
+        fields: c.fields.clone(),
+    }));
+    ManifestConflict::sort(list);
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,6 +363,7 @@ fn run(
     let mut learned = 1.0f64;
     let mut tally = Tally::default();
     let mut report = IngestReport::default();
+    let mut conflicts: Vec<ManifestConflict> = Vec::new();
     let mut largest_batch = 0;
     loop {
         let mut batch = Vec::new();
@@ -355,6 +403,8 @@ fn run(
             tally.add(f);
         }
         report.threads = part.threads;
+        let room = trailscope_store::MAX_CONFLICTS.saturating_sub(conflicts.len());
+        conflicts.extend(part.conflicts.iter().take(room).map(ManifestConflict::from));
         for (reason, n) in part.rejects_by_reason {
             *report.rejects_by_reason.entry(reason).or_default() += n;
         }
@@ -373,30 +423,48 @@ fn run(
     }
     report.elapsed = started.elapsed();
     let merging = Instant::now();
-    let mut moved: Vec<(u32, u64)> = Vec::new();
+    let mut moved: Vec<(u32, u64, u64)> = Vec::new();
     let summary = merge_segments_streaming(paths, save, |s, w| {
         // Re-deliveries found across segments: count them where one ingest would have.
-        moved = source_rows.iter().zip(&s.duplicates).filter(|(_, &d)| d > 0).map(|(&r, &d)| (r, d)).collect();
+        moved = source_rows
+            .iter()
+            .zip(s.duplicates.iter().zip(&s.conflicts))
+            .filter(|(_, (&d, _))| d > 0)
+            .map(|(&r, (&d, &c))| (r, d, c))
+            .collect();
+        name_conflicts(spill_path, &source_rows, &s.conflict_list, &mut conflicts)?;
         let entries = read_spill(spill_path, &moved)?;
         if spill.sorted {
-            Manifest::write_json_streamed(entries, w)
+            Manifest::write_json_streamed(entries, &conflicts, w)
         } else {
             let all = Manifest::from_entries(entries.collect::<io::Result<_>>()?);
-            Manifest::write_json_streamed(all.files.into_iter().map(Ok), w)
+            Manifest::write_json_streamed(all.files.into_iter().map(Ok), &conflicts, w)
         }
     })
     .with_context(|| format!("saving the case file {}", save.display()))?;
-    for &(_, dups) in &moved {
+    for &(_, dups, conflicting) in &moved {
         tally.stored -= dups;
         tally.duplicates += dups;
+        tally.conflicts += conflicting;
     }
     let manifest = if keep_manifest {
         let files = read_spill(spill_path, &moved)
             .and_then(Iterator::collect)
             .with_context(|| format!("reading back {}", spill_path.display()))?;
-        Some(Manifest::from_entries(files))
+        let mut m = Manifest::from_entries(files);
+        m.conflicting_duplicates.clone_from(&conflicts);
+        Some(m)
     } else {
         None
     };
-    Ok(Streamed { tally, report, manifest, summary, segments: paths.len(), largest_batch, merge: merging.elapsed() })
+    Ok(Streamed {
+        tally,
+        report,
+        manifest,
+        conflicts,
+        summary,
+        segments: paths.len(),
+        largest_batch,
+        merge: merging.elapsed(),
+    })
 }

@@ -142,7 +142,7 @@ fn attacker_actors_are_the_intruder_and_never_the_confounders_with(extra: &[&str
     for a in actors.iter().filter(|a| a["verdict"] == "attacker") {
         assert!(!a["reasons"].as_array().unwrap().is_empty());
     }
-    assert_eq!(r["schema_version"], "2.3");
+    assert_eq!(r["schema_version"], "2.4");
     for c in r["compromised_credentials"].as_array().unwrap() {
         assert!(c["first_used"].is_null() || c["first_used"].as_str().unwrap().ends_with('Z'));
     }

@@ -13,7 +13,9 @@
 //!
 //! The chunks are then merged in file order (each value getting its store-wide id there, so ids
 //! never depend on which thread read what), duplicates (same `eventID` and
-//! `recipientAccountId`) are dropped, and the store is sorted by time. Nothing is dropped
+//! `recipientAccountId`) are dropped — those whose content differs from the copy kept are
+//! counted and named as conflicting duplicates ([`ConflictingDuplicate`]) — and the store is
+//! sorted by time. Nothing is dropped
 //! silently: every file gets a [`FileOutcome`], every skipped record is counted by reason.
 //!
 //! ```no_run
@@ -44,7 +46,7 @@ use trailscope_store::{ChunkBuilder, RowValues, SourceFile, Store, StoreBuilder,
 
 pub use discover::{archive_key, discover, ArchiveKey, InputFile};
 pub use error::{FileError, FileErrorKind, IngestError};
-pub use report::{FileKind, FileOutcome, IngestReport, Reject, RejectReason, Wrapper};
+pub use report::{ConflictingDuplicate, FileKind, FileOutcome, IngestReport, Reject, RejectReason, Wrapper};
 pub use time::parse_event_time;
 
 /// How to ingest.
@@ -154,6 +156,8 @@ pub fn ingest_files(
     let workers: Vec<Mutex<Worker>> = (0..threads).map(|t| Mutex::new(Worker::new(opts, t as u32))).collect();
     let mut builder = StoreBuilder::new();
     let mut report = IngestReport { threads, ..Default::default() };
+    // Evidence path of each source file, by `SourceId`: what conflicting duplicates are named by.
+    let mut source_paths: Vec<String> = Vec::new();
     let merged: Result<(), IngestError> = std::thread::scope(|scope| {
         scope.spawn(|| {
             pool.install(|| {
@@ -194,7 +198,7 @@ pub fn ingest_files(
             while let Some(batch) = pending.remove(&next) {
                 next += 1;
                 for r in batch {
-                    if let Err(e) = merge_one(&mut builder, &mut report, r, opts.strict) {
+                    if let Err(e) = merge_one(&mut builder, &mut report, &mut source_paths, r, opts.strict) {
                         stop.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
@@ -204,6 +208,20 @@ pub fn ingest_files(
         Ok(())
     });
     merged?;
+    report.conflicts = builder
+        .take_conflicts()
+        .listed
+        .into_iter()
+        .map(|c| ConflictingDuplicate {
+            event_id: c.event_id,
+            account: c.account,
+            kept_file: source_paths[c.kept.source.0 as usize].clone(),
+            kept_record: c.kept.index,
+            other_file: source_paths[c.other.source.0 as usize].clone(),
+            other_record: c.other.index,
+            fields: c.fields,
+        })
+        .collect();
     drop(workers); // their dictionaries and buffers, before finish's copies
     let store = pool.install(|| builder.finish());
     report.elapsed = started.elapsed();
@@ -217,6 +235,7 @@ type FileResult = (FileOutcome, ChunkBuilder, Vec<(u32, RejectReason, String)>);
 fn merge_one(
     builder: &mut StoreBuilder,
     report: &mut IngestReport,
+    source_paths: &mut Vec<String>,
     r: FileResult,
     strict: bool,
 ) -> Result<(), IngestError> {
@@ -227,9 +246,11 @@ fn merge_one(
             size: outcome.size,
             sha256: outcome.sha256.clone(),
         });
+        source_paths.push(outcome.evidence_path.clone());
         let merged = builder.add_chunk(id, chunk);
         outcome.stored = merged.stored;
         outcome.duplicates = merged.duplicates;
+        outcome.conflicts = merged.conflicts;
     } else {
         builder.add_passed_over(&chunk);
     }
@@ -317,6 +338,7 @@ impl Worker {
             records: 0,
             stored: 0,
             duplicates: 0,
+            conflicts: 0,
             rejected: 0,
             not_matching: 0,
             error: None,

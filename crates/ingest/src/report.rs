@@ -141,6 +141,10 @@ pub struct FileOutcome {
     pub stored: u64,
     /// Records already delivered by an earlier file (same eventID and recipientAccountId).
     pub duplicates: u64,
+    /// Of the duplicates, those whose content differs from the copy kept: two different records
+    /// under one event id, so one of the files holding them was altered
+    /// ([`IngestReport::conflicts`] names them).
+    pub conflicts: u64,
     /// Records rejected.
     pub rejected: u64,
     /// Valid records left out because the ingest's gate ([`crate::RecordGate`]) showed they
@@ -155,6 +159,45 @@ pub struct FileOutcome {
     pub sha256_uncompressed: Option<String>,
     /// For digest files: the digest's JSON text.
     pub digest: Option<String>,
+}
+
+/// Two different records delivered under one `eventID` and `recipientAccountId`: CloudTrail
+/// re-delivers a record unchanged, so one of the two files was altered. The store keeps the first
+/// copy in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictingDuplicate {
+    /// The shared `eventID`.
+    pub event_id: String,
+    /// The shared `recipientAccountId` (`None` when the records have none).
+    pub account: Option<String>,
+    /// The file holding the copy kept, as the manifest names it ([`FileOutcome::evidence_path`]).
+    pub kept_file: String,
+    /// The kept copy's record index in that file.
+    pub kept_record: u32,
+    /// The file holding the other copy (dropped as a duplicate).
+    pub other_file: String,
+    /// The other copy's record index in its file.
+    pub other_record: u32,
+    /// Top-level fields whose values differ, sorted (`requestParameters`, `sourceIPAddress`, ...).
+    pub fields: Vec<String>,
+}
+
+impl std::fmt::Display for ConflictingDuplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "eventID {}", self.event_id)?;
+        if let Some(a) = &self.account {
+            write!(f, " (account {a})")?;
+        }
+        write!(
+            f,
+            ": kept {} record {}, other copy {} record {}, differing in {}",
+            self.kept_file,
+            self.kept_record,
+            self.other_file,
+            self.other_record,
+            self.fields.join(", ")
+        )
+    }
 }
 
 /// Totals and details of one ingest.
@@ -173,6 +216,9 @@ pub struct IngestReport {
     /// Symbolic links met while walking and not followed (evidence paths): what they point to
     /// was not read.
     pub skipped_links: Vec<String>,
+    /// The first conflicting duplicates found (at most `trailscope_store::MAX_CONFLICTS`; the
+    /// files' [`FileOutcome::conflicts`] count them all).
+    pub conflicts: Vec<ConflictingDuplicate>,
 }
 
 impl IngestReport {
@@ -212,6 +258,11 @@ impl IngestReport {
     /// Duplicate records dropped.
     pub fn duplicates(&self) -> u64 {
         self.files.iter().map(|f| f.duplicates).sum()
+    }
+
+    /// Conflicting duplicates: re-deliveries whose content differs from the copy kept.
+    pub fn conflicting(&self) -> u64 {
+        self.files.iter().map(|f| f.conflicts).sum()
     }
 
     /// Records rejected.

@@ -20,6 +20,6 @@ mod signature;
 mod verify;
 
 pub use digest::{DigestDoc, LogFileEntry};
-pub use manifest::{sha256_hex, Manifest, ManifestEntry};
+pub use manifest::{sha256_hex, Manifest, ManifestConflict, ManifestEntry};
 pub use signature::PublicKeys;
 pub use verify::{verify, EventGap, Problem, SignatureSummary, VerifyOptions, VerifyReport};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write as _;
-use trailscope_ingest::{FileOutcome, IngestReport};
+use trailscope_ingest::{ConflictingDuplicate, FileOutcome, IngestReport};
 
 /// The manifest's `format`.
 const FORMAT: &str = "trailscope-manifest/1";
@@ -26,6 +26,10 @@ pub struct ManifestEntry {
     pub stored: u64,
     /// Duplicate records.
     pub duplicates: u64,
+    /// Of the duplicates, those whose content differs from the copy kept (two different records
+    /// under one event id). Absent when 0, so manifests of evidence without any read as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conflicts: u64,
     /// Rejected records.
     pub rejected: u64,
     /// Why the file could not be read, if so.
@@ -43,9 +47,84 @@ impl From<&FileOutcome> for ManifestEntry {
             records: f.records,
             stored: f.stored,
             duplicates: f.duplicates,
+            conflicts: f.conflicts,
             rejected: f.rejected,
             error: f.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
         }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Two different records delivered under one event id (`eventID` and `recipientAccountId`):
+/// one of the two files was altered. The files are named as in the manifest's rows.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestConflict {
+    /// The shared `eventID`.
+    pub event_id: String,
+    /// The shared `recipientAccountId`, when the records have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The file holding the copy the events were taken from (the first delivery in file order).
+    pub kept_file: String,
+    /// That copy's record index in its file.
+    pub kept_record: u32,
+    /// The file holding the other copy.
+    pub other_file: String,
+    /// That copy's record index in its file.
+    pub other_record: u32,
+    /// Top-level fields whose values differ.
+    pub fields: Vec<String>,
+}
+
+impl From<&ConflictingDuplicate> for ManifestConflict {
+    fn from(c: &ConflictingDuplicate) -> Self {
+        ManifestConflict {
+            event_id: c.event_id.clone(),
+            account: c.account.clone(),
+            kept_file: c.kept_file.clone(),
+            kept_record: c.kept_record,
+            other_file: c.other_file.clone(),
+            other_record: c.other_record,
+            fields: c.fields.clone(),
+        }
+    }
+}
+
+impl ManifestConflict {
+    /// The manifest's order: by the other copy's file and record, then the kept copy's. An
+    /// ingest at once and one in segments meet conflicts in different orders; sorted, their
+    /// lists are the same.
+    pub fn sort(list: &mut [ManifestConflict]) {
+        list.sort_by(|a, b| {
+            (&a.other_file, a.other_record, &a.kept_file, a.kept_record, &a.event_id).cmp(&(
+                &b.other_file,
+                b.other_record,
+                &b.kept_file,
+                b.kept_record,
+                &b.event_id,
+            ))
+        });
+    }
+}
+
+impl std::fmt::Display for ManifestConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "eventID {}", self.event_id)?;
+        if let Some(a) = &self.account {
+            write!(f, " (account {a})")?;
+        }
+        write!(
+            f,
+            ": kept {} record {}, other copy {} record {}, differing in {}",
+            self.kept_file,
+            self.kept_record,
+            self.other_file,
+            self.other_record,
+            self.fields.join(", ")
+        )
     }
 }
 
@@ -56,19 +135,31 @@ pub struct Manifest {
     pub format: String,
     /// Files, sorted by path.
     pub files: Vec<ManifestEntry>,
+    /// The first conflicting duplicates (at most 500; the rows' `conflicts` count them all),
+    /// in the order the merge met them. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_duplicates: Vec<ManifestConflict>,
 }
 
 impl Manifest {
     /// Build from an ingest report.
     pub fn from_report(r: &IngestReport) -> Self {
         let files: Vec<ManifestEntry> = r.files.iter().map(ManifestEntry::from).collect();
-        Manifest::from_entries(files)
+        let mut m = Manifest::from_entries(files);
+        m.conflicting_duplicates = r.conflicts.iter().map(ManifestConflict::from).collect();
+        ManifestConflict::sort(&mut m.conflicting_duplicates);
+        m
     }
 
     /// The manifest listing `files` (sorted here by path).
     pub fn from_entries(mut files: Vec<ManifestEntry>) -> Self {
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Manifest { format: FORMAT.into(), files }
+        Manifest { format: FORMAT.into(), files, conflicting_duplicates: Vec::new() }
+    }
+
+    /// Conflicting duplicates over all files (the list keeps the first ones only).
+    pub fn conflicting(&self) -> u64 {
+        self.files.iter().map(|f| f.conflicts).sum()
     }
 
     /// Read back the JSON of [`Manifest::to_json`] (as a case file keeps it).
@@ -98,7 +189,11 @@ impl Manifest {
     ///
     /// # Errors
     /// The first error of `files` or of `out`.
-    pub fn write_json_streamed<I>(files: I, out: impl std::io::Write) -> std::io::Result<()>
+    pub fn write_json_streamed<I>(
+        files: I,
+        conflicting_duplicates: &[ManifestConflict],
+        out: impl std::io::Write,
+    ) -> std::io::Result<()>
     where
         I: IntoIterator<Item = std::io::Result<ManifestEntry>>,
     {
@@ -119,8 +214,14 @@ impl Manifest {
         struct Streamed<'a, F> {
             format: &'a str,
             files: F,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            conflicting_duplicates: &'a [ManifestConflict],
         }
-        let doc = Streamed { format: FORMAT, files: Files(std::cell::RefCell::new(Some(files.into_iter()))) };
+        let doc = Streamed {
+            format: FORMAT,
+            files: Files(std::cell::RefCell::new(Some(files.into_iter()))),
+            conflicting_duplicates,
+        };
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
         serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;
@@ -129,7 +230,7 @@ impl Manifest {
 
     /// CSV with a header row.
     pub fn to_csv(&self) -> Vec<u8> {
-        let mut out = String::from("path,size,sha256,kind,records,stored,duplicates,rejected,error\n");
+        let mut out = String::from("path,size,sha256,kind,records,stored,duplicates,conflicts,rejected,error\n");
         for f in &self.files {
             let q = |s: &str| {
                 if s.contains([',', '"', '\n']) {
@@ -139,7 +240,7 @@ impl Manifest {
                 }
             };
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 q(&f.path),
                 f.size,
                 f.sha256,
@@ -147,6 +248,7 @@ impl Manifest {
                 f.records,
                 f.stored,
                 f.duplicates,
+                f.conflicts,
                 f.rejected,
                 q(&f.error)
             ));
@@ -173,6 +275,7 @@ mod tests {
             records: stored + 1,
             stored,
             duplicates: 1,
+            conflicts: 0,
             rejected: 0,
             error: error.into(),
         }
@@ -188,20 +291,32 @@ mod tests {
                 "not gzip: bad magic",
             ),
         ];
-        let whole = Manifest { format: FORMAT.into(), files: files.clone() };
-        for files in [files, Vec::new()] {
-            let whole = Manifest { files: files.clone(), ..whole.clone() };
+        let conflict = ManifestConflict {
+            event_id: "3f0c9a1e-5b7d-4c2a-9e8f-0a1b2c3d4e5f".into(),
+            account: Some("111122223333".into()),
+            kept_file: files[0].path.clone(),
+            kept_record: 3,
+            other_file: files[1].path.clone(),
+            other_record: 0,
+            fields: vec!["requestParameters".into(), "sourceIPAddress".into()],
+        };
+        let whole = Manifest { format: FORMAT.into(), files: files.clone(), conflicting_duplicates: Vec::new() };
+        for (files, conflicts) in [(files.clone(), vec![conflict]), (files, Vec::new()), (Vec::new(), Vec::new())] {
+            let whole = Manifest { files: files.clone(), conflicting_duplicates: conflicts.clone(), ..whole.clone() };
             let mut streamed = Vec::new();
-            Manifest::write_json_streamed(files.into_iter().map(Ok), &mut streamed).unwrap();
+            Manifest::write_json_streamed(files.into_iter().map(Ok), &conflicts, &mut streamed).unwrap();
             assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(whole.to_json()).unwrap());
             assert_eq!(Manifest::from_json(&whole.to_json()).unwrap(), whole);
+            // Without conflicts the JSON is that of earlier versions: no new key at all.
+            let text = String::from_utf8(whole.to_json()).unwrap();
+            assert_eq!(text.contains("conflict"), !conflicts.is_empty(), "{text}");
         }
     }
 
     #[test]
     fn a_spill_read_error_stops_the_streamed_json() {
         let files = vec![Ok(entry("a.json", 1, "")), Err(std::io::Error::other("spill file truncated"))];
-        let e = Manifest::write_json_streamed(files, Vec::new()).unwrap_err();
+        let e = Manifest::write_json_streamed(files, &[], Vec::new()).unwrap_err();
         assert!(e.to_string().contains("spill file truncated"), "{e}");
     }
 }

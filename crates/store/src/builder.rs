@@ -1,9 +1,10 @@
 //! Building a [`Store`]: one [`ChunkBuilder`] per input file, merged in a fixed order.
 
-use ahash::AHashSet;
+use ahash::{AHashMap, AHashSet};
 use rayon::prelude::*;
 
 use crate::column::Column;
+use crate::conflict::{self, Conflict, Conflicts};
 use crate::dict::{Dict, Sym};
 use crate::ids::Ids;
 use crate::payload::Payloads;
@@ -91,6 +92,10 @@ fn grow<T>(v: &mut Vec<T>, more: usize) {
 
 /// No delivery of this `eventID` yet (never a dictionary id: ids stay below `u32::MAX`).
 const UNSEEN: Sym = Sym(u32::MAX);
+
+/// The first delivery of an `eventID` was not stored (a filtered scan passed over it): there is
+/// no kept row to compare a later copy with.
+const NO_ROW: u32 = u32::MAX;
 
 /// Why a record does not fit in its file's chunk. The chunk is unchanged; the file as a whole
 /// is rejected (its other records would be a silently incomplete file).
@@ -460,6 +465,9 @@ pub struct MergeStats {
     pub stored: u64,
     /// Rows dropped because an earlier row had the same `eventID` and `recipientAccountId`.
     pub duplicates: u64,
+    /// Of the duplicates, those whose content differs from the copy kept (more than by an
+    /// `addendum` block): two different records under one event id ([`Conflict`]).
+    pub conflicts: u64,
 }
 
 /// Merges chunks, removes duplicate deliveries, then sorts into a [`Store`].
@@ -477,8 +485,14 @@ pub struct StoreBuilder {
     dicts: Vec<Dict>,
     /// Per `eventID` id: the `recipientAccountId` id of its first delivery ([`UNSEEN`] before).
     first_account: Vec<Sym>,
-    /// `(eventID, recipientAccountId)` ids delivered with another account than the first.
-    seen_other: AHashSet<(Sym, Sym)>,
+    /// Per `eventID` id: the row (in `columns`) kept for its first delivery ([`NO_ROW`] when it
+    /// was passed over), what a later copy is compared with.
+    first_row: Vec<u32>,
+    /// `(eventID, recipientAccountId)` ids delivered with another account than the first, and
+    /// the row kept for each.
+    seen_other: AHashMap<(Sym, Sym), u32>,
+    /// Duplicates whose content differs from the copy kept.
+    conflicts: Conflicts,
     /// Deliveries read but not stored, by key ([`ChunkBuilder::pass_over`]).
     passed_over: AHashSet<u128>,
     /// What the merger knows of each worker's dictionaries.
@@ -528,7 +542,9 @@ impl StoreBuilder {
         StoreBuilder {
             dicts: (0..Field::COUNT).map(|_| Dict::new()).collect(),
             first_account: Vec::new(),
-            seen_other: AHashSet::new(),
+            first_row: Vec::new(),
+            seen_other: AHashMap::new(),
+            conflicts: Conflicts::default(),
             passed_over: AHashSet::new(),
             workers: Vec::new(),
             columns: vec![Vec::new(); Field::COUNT],
@@ -595,8 +611,10 @@ impl StoreBuilder {
         let StoreBuilder {
             dicts,
             first_account,
+            first_row,
             seen_other,
             passed_over,
+            conflicts,
             workers,
             columns,
             flags,
@@ -643,34 +661,56 @@ impl StoreBuilder {
             row[id_col] = id_map[row[id_col].index()];
         }
         // A delivery is a duplicate when an earlier one had the same eventID and account: one
-        // compare with the first delivery's account, a set only for the rare others.
+        // compare with the first delivery's account, a map only for the rare others.
         first_account.resize(dicts[id_col].len(), UNSEEN);
+        first_row.resize(dicts[id_col].len(), NO_ROW);
+        // The store-wide row the next kept row of this chunk becomes.
+        let mut next_row = times.len() as u32;
+        // Duplicates whose kept copy is a stored row: (row in this chunk, row kept), compared
+        // once the chunk's own kept rows are appended.
+        let mut dup_of: Vec<(usize, u32)> = Vec::new();
         // Records passed over before a row (file order, then record order) make it a duplicate.
         let mut over = chunk.passed_over.iter().peekable();
         let keep: Vec<bool> = chunk
             .syms
             .chunks_exact(Field::COUNT)
             .zip(&chunk.indexes)
-            .map(|(row, &index)| {
+            .enumerate()
+            .map(|(r, (row, &index))| {
                 while let Some((_, key)) = over.next_if(|(i, _)| *i < index) {
                     passed_over.insert(*key);
                 }
                 let (id, acct) = (row[id_col], row[acct_col]);
                 if id.is_null() {
+                    next_row += 1;
                     return true;
                 }
-                let first = &mut first_account[id.index()];
-                let new = if *first == UNSEEN {
-                    *first = acct;
-                    true
-                } else {
-                    *first != acct && seen_other.insert((id, acct))
+                let first = first_account[id.index()];
+                let seen = match first {
+                    UNSEEN => None,
+                    a if a == acct => Some(first_row[id.index()]),
+                    _ => seen_other.get(&(id, acct)).copied(),
                 };
-                new && (passed_over.is_empty()
-                    || !passed_over.contains(&delivery_key(
+                if let Some(kept) = seen {
+                    if kept != NO_ROW {
+                        dup_of.push((r, kept));
+                    }
+                    return false;
+                }
+                let passed = !passed_over.is_empty()
+                    && passed_over.contains(&delivery_key(
                         dicts[id_col].get(id),
                         (!acct.is_null()).then(|| dicts[acct_col].get(acct)),
-                    )))
+                    ));
+                let row = if passed { NO_ROW } else { next_row };
+                if first == UNSEEN {
+                    first_account[id.index()] = acct;
+                    first_row[id.index()] = row;
+                } else {
+                    seen_other.insert((id, acct), row);
+                }
+                next_row += u32::from(!passed);
+                !passed
             })
             .collect();
         passed_over.extend(over.map(|(_, key)| *key));
@@ -708,8 +748,66 @@ impl StoreBuilder {
             let start = if r == 0 { 0 } else { chunk.payload_ends[r - 1] };
             PayloadRef { chunk: chunk_id, start, end: chunk.payload_ends[r] }
         }));
+        // Only the duplicates are compared with their kept copy: the cost follows them.
+        for &(r, g) in &dup_of {
+            let g = g as usize;
+            let dup = &chunk.syms[r * Field::COUNT..(r + 1) * Field::COUNT];
+            let mut fields: Vec<String> = Vec::new();
+            for (c, column) in columns.iter().enumerate() {
+                let differs = if per_chunk(c) && c != id_col {
+                    // Kept without a dictionary: the chunk's strings against the store's.
+                    let strings = &chunk.own.iter().find(|(o, _)| *o == c).expect("a per-chunk column").1;
+                    let other = (!dup[c].is_null()).then(|| strings.get(dup[c]));
+                    let kept = (!column[g].is_null()).then(|| dicts[c].get(column[g]));
+                    other != kept
+                } else {
+                    column[g] != dup[c]
+                };
+                if differs {
+                    fields.push(conflict::top_level(Field::ALL[c].path()).to_owned());
+                }
+            }
+            if times[g] != chunk.times[r] {
+                fields.push("eventTime".to_owned());
+            }
+            for (f, flag) in flags.iter().enumerate() {
+                if flag[g] != chunk.flags[r][f] {
+                    fields.push(conflict::top_level(Flag::ALL[f].path()).to_owned());
+                }
+            }
+            let at = payload_refs[g];
+            let kept = if at.chunk == chunk_id { &chunk.payload } else { &parts[at.chunk as usize].payload };
+            let start = if r == 0 { 0 } else { chunk.payload_ends[r - 1] as usize };
+            conflict::payload_differences(
+                &kept[at.start as usize..at.end as usize],
+                &chunk.payload[start..chunk.payload_ends[r] as usize],
+                &mut fields,
+            );
+            if conflict::settle(&mut fields) {
+                stats.conflicts += 1;
+                let (id, acct) = (dup[id_col], dup[acct_col]);
+                conflicts.note(|| Conflict {
+                    event_id: dicts[id_col].get(id).to_owned(),
+                    account: (!acct.is_null()).then(|| dicts[acct_col].get(acct).to_owned()),
+                    kept: refs[g],
+                    other: RecordRef { source, index: chunk.indexes[r] },
+                    fields,
+                });
+            }
+        }
         parts.push(Part { payload: chunk.payload });
         stats
+    }
+
+    /// The conflicting duplicates found so far: deliveries of an event already delivered whose
+    /// content differs from the copy kept ([`Conflict`]).
+    pub fn conflicts(&self) -> &Conflicts {
+        &self.conflicts
+    }
+
+    /// Take the conflicting duplicates found so far (before [`StoreBuilder::finish`]).
+    pub fn take_conflicts(&mut self) -> Conflicts {
+        std::mem::take(&mut self.conflicts)
     }
 
     /// Sort by `(eventTime, source file, record index)` and freeze.
@@ -725,11 +823,13 @@ impl StoreBuilder {
             sources,
             workers,
             first_account,
+            first_row,
             seen_other,
             passed_over,
+            conflicts,
         } = self;
         // Only needed while merging: free them before the sort's copies.
-        drop((workers, first_account, seen_other, passed_over));
+        drop((workers, first_account, first_row, seen_other, passed_over, conflicts));
         let rows = times.len();
         let mut order: Vec<u32> = (0..rows as u32).collect();
         order.par_sort_unstable_by_key(|&i| (times[i as usize], refs[i as usize]));
@@ -854,7 +954,7 @@ mod tests {
             stats.push(b.add_chunk(src, c));
         }
         let store = b.finish();
-        assert_eq!(stats[1], MergeStats { stored: 1, duplicates: 1 }, "a2 delivered twice");
+        assert_eq!(stats[1], MergeStats { stored: 1, duplicates: 1, conflicts: 0 }, "a2 delivered twice");
         assert_eq!(store.len(), 7);
         assert_eq!(case_bytes(&store), case_bytes(&expected));
         assert!(store.dict(Field::EventName).lookup("Broken").is_none(), "rows of a cleared file leave no value");
@@ -872,7 +972,110 @@ mod tests {
             c.push(&r).unwrap();
         }
         let src = b.add_source(SourceFile { path: "f".into(), size: 1, sha256: String::new() });
-        assert_eq!(b.add_chunk(src, c), MergeStats { stored: 4, duplicates: 2 });
+        assert_eq!(b.add_chunk(src, c), MergeStats { stored: 4, duplicates: 2, conflicts: 0 });
+    }
+
+    /// One delivery: `(eventID, sourceIPAddress, requestID, payload)` at a fixed time.
+    type Delivery = (&'static str, &'static str, &'static str, &'static str);
+
+    fn deliveries(b: &mut StoreBuilder, path: &str, records: &[Delivery]) -> MergeStats {
+        let mut c = ChunkBuilder::new();
+        for (i, (id, ip, request, payload)) in records.iter().enumerate() {
+            let mut r = RowValues {
+                time_ms: 1_714_557_600_000,
+                index: i as u32,
+                payload: payload.as_bytes(),
+                ..Default::default()
+            };
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::EventName.index()] = Some("CreateUser");
+            r.strings[Field::SourceIp.index()] = Some(ip);
+            r.strings[Field::RequestId.index()] = Some(request);
+            r.strings[Field::RecipientAccount.index()] = Some("111122223333");
+            r.flags[Flag::ReadOnly.index()] = Some(false);
+            c.push(&r).unwrap();
+        }
+        let src = b.add_source(SourceFile { path: path.into(), size: 1, sha256: String::new() });
+        b.add_chunk(src, c)
+    }
+
+    const ALICE: &str = r#"{"requestParameters":{"userName":"alice"}}"#;
+
+    #[test]
+    fn a_re_delivery_that_differs_from_the_kept_copy_is_a_conflict_naming_both_files() {
+        let mut b = StoreBuilder::new();
+        let first = deliveries(
+            &mut b,
+            "a.json",
+            &[
+                ("e1", "198.51.100.10", "r1", ALICE),
+                ("e2", "198.51.100.10", "r2", ALICE),
+                // Within one file: the same event again, its requestParameters rewritten.
+                ("e2", "198.51.100.10", "r2", r#"{"requestParameters":{"userName":"backdoor"}}"#),
+            ],
+        );
+        assert_eq!(first, MergeStats { stored: 2, duplicates: 1, conflicts: 1 });
+        let second = deliveries(
+            &mut b,
+            "b.json",
+            &[
+                // An ordinary re-delivery: identical.
+                ("e1", "198.51.100.10", "r1", ALICE),
+                // Across files: the source address changed.
+                ("e2", "203.0.113.66", "r2", ALICE),
+                // Only an addendum added (a late delivery): not a conflict.
+                (
+                    "e1",
+                    "198.51.100.10",
+                    "r1",
+                    r#"{"requestParameters":{"userName":"alice"},"addendum":{"reason":"DELIVERY_DELAY"}}"#,
+                ),
+                // The requestID column (kept without a dictionary) differs.
+                ("e1", "198.51.100.10", "r9", ALICE),
+            ],
+        );
+        assert_eq!(second, MergeStats { stored: 0, duplicates: 4, conflicts: 2 });
+        let found = b.take_conflicts();
+        assert_eq!(found.total, 3);
+        let named: Vec<_> = found
+            .listed
+            .iter()
+            .map(|c| {
+                (
+                    c.event_id.as_str(),
+                    c.kept.source.0,
+                    c.kept.index,
+                    c.other.source.0,
+                    c.other.index,
+                    c.fields.join(","),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("e2", 0, 1, 0, 2, "requestParameters".to_owned()),
+                ("e2", 0, 1, 1, 1, "sourceIPAddress".to_owned()),
+                ("e1", 0, 0, 1, 3, "requestID".to_owned()),
+            ]
+        );
+        assert_eq!(found.listed[0].account.as_deref(), Some("111122223333"));
+        let store = b.finish();
+        assert_eq!(store.len(), 2, "the first copy is the one kept");
+        assert_eq!(store.event(1).get_str("requestParameters.userName").as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn a_copy_of_a_record_passed_over_is_a_duplicate_without_comparison() {
+        // A filtered scan keeps only a hash of what it passed over: nothing to compare with.
+        let mut b = StoreBuilder::new();
+        let mut c = ChunkBuilder::new();
+        c.pass_over(0, Some("e1"), Some("111122223333"));
+        let src = b.add_source(SourceFile { path: "a.json".into(), size: 1, sha256: String::new() });
+        b.add_chunk(src, c);
+        let stats = deliveries(&mut b, "b.json", &[("e1", "203.0.113.66", "r1", ALICE)]);
+        assert_eq!(stats, MergeStats { stored: 0, duplicates: 1, conflicts: 0 });
+        assert_eq!(b.conflicts().total, 0);
     }
 
     #[test]

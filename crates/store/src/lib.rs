@@ -44,6 +44,7 @@ mod builder;
 mod case;
 mod cold;
 mod column;
+mod conflict;
 mod dict;
 mod ids;
 mod payload;
@@ -55,6 +56,7 @@ mod select;
 pub use builder::{ChunkBuilder, ChunkFull, MergeStats, RowValues, StoreBuilder, WorkerState};
 pub use case::{is_case_file, CaseError, CaseErrorKind, CaseFile, CaseTemporaries, FORMAT_VERSION, MAGIC};
 use column::Column;
+pub use conflict::{Conflict, Conflicts, ADDENDUM, MAX_CONFLICTS};
 pub use dict::{Dict, Sym};
 use ids::Ids;
 pub use ids::SymColumn;
@@ -561,8 +563,8 @@ mod tests {
                 row(1000, "A", "e1", "222", b"{}", 2),
             ],
         ]);
-        assert_eq!(stats[0], MergeStats { stored: 2, duplicates: 0 });
-        assert_eq!(stats[1], MergeStats { stored: 2, duplicates: 1 });
+        assert_eq!(stats[0], MergeStats { stored: 2, duplicates: 0, conflicts: 0 });
+        assert_eq!(stats[1], MergeStats { stored: 2, duplicates: 1, conflicts: 0 });
         let names: Vec<_> = store.events().map(|e| e.str(Field::EventName).unwrap()).collect();
         assert_eq!(names, ["A", "A", "B", "C"]);
         let b = store.event(2);

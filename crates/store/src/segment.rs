@@ -27,7 +27,7 @@
 
 use std::collections::BinaryHeap;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,8 +37,10 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::case::{self, CaseError, CaseErrorKind, Kind, Listed, COLD, HEADER_LEN};
 use crate::cold;
+use crate::conflict::{self, Conflict, Conflicts};
 use crate::dict::{Dict, Sym};
 use crate::payload::{self, Frame};
+use crate::provenance::{RecordRef, SourceId};
 use crate::schema::{Field, Flag};
 use crate::Store;
 
@@ -131,6 +133,50 @@ struct Row {
     hot: [Sym; Field::COUNT],
     cold: [Option<String>; 3],
     payload: Vec<u8>,
+}
+
+impl Row {
+    /// Become a copy of `other`, reusing this row's buffers (the merge keeps the rows of the
+    /// current `eventTime` this way, to compare a re-delivery with the copy kept).
+    fn copy_from(&mut self, other: &Row) {
+        self.time = other.time;
+        self.source = other.source;
+        self.index = other.index;
+        self.flags = other.flags;
+        self.hot = other.hot;
+        for (mine, theirs) in self.cold.iter_mut().zip(&other.cold) {
+            match (mine.as_mut(), theirs) {
+                (Some(m), Some(t)) => m.clone_from(t),
+                (_, t) => mine.clone_from(t),
+            }
+        }
+        self.payload.clone_from(&other.payload);
+    }
+
+    /// The top-level fields in which `other` (a re-delivery of the same event at the same time)
+    /// differs from this row, sorted; see [`conflict::settle`].
+    fn differences(&self, other: &Row) -> Vec<String> {
+        let mut fields = Vec::new();
+        let mut c = 0;
+        for (i, f) in Field::ALL.iter().enumerate() {
+            let differs = if is_cold(i) {
+                c += 1;
+                self.cold[c - 1] != other.cold[c - 1]
+            } else {
+                self.hot[i] != other.hot[i]
+            };
+            if differs {
+                fields.push(conflict::top_level(f.path()).to_owned());
+            }
+        }
+        for (f, flag) in Flag::ALL.iter().enumerate() {
+            if self.flags[f] != other.flags[f] {
+                fields.push(conflict::top_level(flag.path()).to_owned());
+            }
+        }
+        conflict::payload_differences(&self.payload, &other.payload, &mut fields);
+        fields
+    }
 }
 
 struct Reader {
@@ -255,6 +301,12 @@ pub struct MergeSummary {
     /// Per source file (global [`SourceId`] order): rows dropped as duplicates of a row of an
     /// earlier segment.
     pub duplicates: Vec<u64>,
+    /// Per source file, as [`MergeSummary::duplicates`]: of those duplicates, the ones whose
+    /// content differs from the copy kept ([`Conflict`]).
+    pub conflicts: Vec<u64>,
+    /// The conflicting duplicates found across segments (the segments' own were found when
+    /// each batch was built).
+    pub conflict_list: Conflicts,
     /// How many evidence files (sources) the case file lists; [`MergeSummary::duplicates`] is
     /// indexed by their [`crate::SourceId`].
     pub sources: u64,
@@ -506,8 +558,12 @@ fn merge_into(
         Ok(())
     };
 
-    let mut summary =
-        MergeSummary { duplicates: vec![0; source_count as usize], sources: source_count, ..Default::default() };
+    let mut summary = MergeSummary {
+        duplicates: vec![0; source_count as usize],
+        conflicts: vec![0; source_count as usize],
+        sources: source_count,
+        ..Default::default()
+    };
     let mut used_accounts = vec![false; dicts[Field::RecipientAccount.index()].len()];
     let mut used_regions = vec![false; dicts[Field::AwsRegion.index()].len()];
     let mut heap = BinaryHeap::new();
@@ -516,9 +572,11 @@ fn merge_into(
             heap.push(std::cmp::Reverse((r.row.time, r.row.source, r.row.index, k)));
         }
     }
-    // Deliveries of the current `eventTime`: (eventID, recipientAccountId id).
+    // Deliveries of the current `eventTime`: (eventID, recipientAccountId id) → the row kept,
+    // a copy in `kept` (whose buffers are reused from one time to the next).
     let mut run_time = i64::MIN;
-    let mut run: AHashSet<(String, Sym)> = AHashSet::new();
+    let mut run: AHashMap<(String, Sym), usize> = AHashMap::new();
+    let mut kept: Vec<Row> = Vec::new();
     let (event_id, account) =
         (COLD.iter().position(|f| *f == Field::EventId).expect("eventID is cold"), Field::RecipientAccount.index());
     while let Some(std::cmp::Reverse((time, _, _, k))) = heap.pop() {
@@ -528,11 +586,38 @@ fn merge_into(
             run.clear();
         }
         let duplicate = match &row.cold[event_id] {
-            Some(id) => !run.insert((id.clone(), row.hot[account])),
-            None => false,
+            Some(id) => {
+                let next = run.len();
+                match run.entry((id.clone(), row.hot[account])) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(next);
+                        if kept.len() <= next {
+                            kept.push(Row::default());
+                        }
+                        kept[next].copy_from(row);
+                        None
+                    }
+                }
+            }
+            None => None,
         };
-        if duplicate {
+        if let Some(at) = duplicate {
             summary.duplicates[row.source as usize] += 1;
+            // Only a re-delivery is compared with the copy kept: the cost follows the duplicates.
+            let first = &kept[at];
+            let mut fields = first.differences(row);
+            if conflict::settle(&mut fields) {
+                summary.conflicts[row.source as usize] += 1;
+                let acct = row.hot[account];
+                summary.conflict_list.note(|| Conflict {
+                    event_id: row.cold[event_id].clone().unwrap_or_default(),
+                    account: (!acct.is_null()).then(|| dicts[account].get(acct).to_owned()),
+                    kept: RecordRef { source: SourceId(first.source), index: first.index },
+                    other: RecordRef { source: SourceId(row.source), index: row.index },
+                    fields,
+                });
+            }
         } else {
             (|| -> io::Result<()> {
                 times.put(&row.time.to_le_bytes())?;
@@ -818,6 +903,67 @@ mod tests {
         let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
         assert_eq!(names, ["merged.tscase", "one.tscase", "seg-0", "seg-1", "seg-2"]);
+    }
+
+    /// `(eventID, seconds after the hour, sourceIPAddress)` of each record of one file.
+    fn deliveries(records: &[(&str, i64, &str)]) -> ChunkBuilder {
+        let mut c = ChunkBuilder::new();
+        for (i, (id, secs, ip)) in records.iter().enumerate() {
+            let mut r = RowValues { time_ms: 1_714_557_600_000 + secs * 1000, index: i as u32, ..Default::default() };
+            r.payload = br#"{"requestParameters":{"userName":"alice"}}"#;
+            r.strings[Field::EventId.index()] = Some(id);
+            r.strings[Field::EventName.index()] = Some("CreateUser");
+            r.strings[Field::SourceIp.index()] = Some(ip);
+            r.strings[Field::RecipientAccount.index()] = Some("111122223333");
+            c.push(&r).unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn conflicts_across_segments_are_found_at_the_same_event_time_only() {
+        let first: &[(&str, i64, &str)] =
+            &[("e1", 0, "198.51.100.10"), ("e2", 0, "198.51.100.10"), ("e3", 0, "198.51.100.10")];
+        // e1 re-delivered as it was, e2 from another address, e3 moved one second later.
+        let second: &[(&str, i64, &str)] =
+            &[("e1", 0, "198.51.100.10"), ("e2", 0, "203.0.113.66"), ("e3", 1, "198.51.100.10")];
+        // One ingest of both files compares every re-delivery.
+        let mut b = StoreBuilder::new();
+        for (f, records) in [first, second].into_iter().enumerate() {
+            let s = b.add_source(source(f as u32));
+            b.add_chunk(s, deliveries(records));
+        }
+        let at_once: Vec<(String, Vec<String>)> =
+            b.take_conflicts().listed.into_iter().map(|c| (c.event_id, c.fields)).collect();
+        assert_eq!(at_once, [("e2".into(), vec!["sourceIPAddress".into()]), ("e3".into(), vec!["eventTime".into()])]);
+        // In segments, one file each: only rows of one eventTime are compared, so the copy of e3
+        // moved to another second is kept as an event of its own.
+        let dir = tempfile::tempdir().unwrap();
+        let segments: Vec<PathBuf> = [first, second]
+            .into_iter()
+            .enumerate()
+            .map(|(f, records)| {
+                let mut b = StoreBuilder::new();
+                let s = b.add_source(source(f as u32));
+                b.add_chunk(s, deliveries(records));
+                let p = dir.path().join(format!("seg-{f}"));
+                b.finish().write_segment(&p).unwrap();
+                p
+            })
+            .collect();
+        let summary = merge_segments(&segments, &dir.path().join("c.tscase"), |_| b"{}".to_vec()).unwrap();
+        assert_eq!(
+            (summary.rows, summary.duplicates.as_slice(), summary.conflicts.as_slice()),
+            (4, &[0, 2][..], &[0, 1][..])
+        );
+        let c = &summary.conflict_list.listed[..];
+        assert_eq!(summary.conflict_list.total, 1);
+        assert_eq!((c[0].event_id.as_str(), c[0].account.as_deref()), ("e2", Some("111122223333")));
+        assert_eq!(
+            (c[0].kept, c[0].other),
+            (RecordRef { source: SourceId(0), index: 1 }, RecordRef { source: SourceId(1), index: 1 })
+        );
+        assert_eq!(c[0].fields, ["sourceIPAddress"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::timeline::{action_name, principal_name, Activity, Timeline, TimelineE
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.3";
+pub const SCHEMA_VERSION: &str = "2.4";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -543,6 +543,43 @@ pub struct EvidenceProblem {
     pub detail: String,
 }
 
+/// Two different records delivered under one event id (`eventID` and `recipientAccountId`).
+/// CloudTrail re-delivers a record unchanged, so one of the two files was altered; the
+/// conclusions rest on the kept copy (the first in file order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConflictingDuplicate {
+    /// The shared `eventID`.
+    pub event_id: String,
+    /// The shared `recipientAccountId`, when the records have one.
+    pub account: Option<String>,
+    /// The file holding the copy kept, as the manifest names it.
+    pub kept_file: String,
+    /// That copy's record index in its file.
+    pub kept_record: u32,
+    /// The file holding the other copy.
+    pub other_file: String,
+    /// That copy's record index in its file.
+    pub other_record: u32,
+    /// Top-level fields whose values differ.
+    pub fields: Vec<String>,
+}
+
+impl ConflictingDuplicate {
+    /// One line in the examiner's words.
+    pub fn describe(&self) -> String {
+        let account = self.account.as_ref().map(|a| format!(" (account {a})")).unwrap_or_default();
+        format!(
+            "eventID {}{account}: kept {} record {}, other copy {} record {}, differing in {}",
+            self.event_id,
+            self.kept_file,
+            self.kept_record,
+            self.other_file,
+            self.other_record,
+            self.fields.join(", ")
+        )
+    }
+}
+
 /// What part of the evidence the conclusions rest on, shown in every report format (not only on
 /// stderr, and never hidden by `--quiet`): the report itself does not see files, so the caller
 /// fills this from the ingest or the case file's manifest.
@@ -560,6 +597,11 @@ pub struct EvidenceCoverage {
     pub ignored: Vec<String>,
     /// Files unreadable, partial, with rejected records, or links not followed.
     pub problems: Vec<EvidenceProblem>,
+    /// Re-deliveries whose content differs from the copy kept: two different records under one
+    /// event id (counted over all files).
+    pub conflicting_duplicates: u64,
+    /// The first of them (the manifest keeps up to 500), both files named.
+    pub conflicts: Vec<ConflictingDuplicate>,
 }
 
 impl EvidenceCoverage {
@@ -589,6 +631,12 @@ impl EvidenceCoverage {
             "; {unreadable} unreadable, {partial} partial, {} records rejected, {links} links not followed",
             self.rejected_records
         ));
+        if self.conflicting_duplicates > 0 {
+            s.push_str(&format!(
+                "; {} conflicting duplicates (two different records under one event id: one of the files was altered)",
+                self.conflicting_duplicates
+            ));
+        }
         if self.complete() {
             s.push_str(" (complete)");
         } else {

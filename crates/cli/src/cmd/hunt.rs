@@ -420,6 +420,7 @@ fn run_cases(
                 continue;
             }
         };
+        evidence::conflict_notes(&evidence.manifest, Some(&label), quiet, false);
         let store = &evidence.store;
         if explain {
             for line in detectors.rules.explain(store) {

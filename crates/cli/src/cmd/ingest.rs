@@ -119,6 +119,7 @@ fn run_in_segments(
     record_with_inputs(out_args.case(), s.manifest.as_ref(), None, Vec::new(), outputs)?;
     // Unread evidence is said even with -q (links not followed included), as for a one-shot save.
     evidence::notes_or_warning(input, &s.report);
+    evidence::conflict_lines(s.tally.conflicts, &s.conflicts, None, input.quiet, input.verbose);
     if s.summary.rows == 0 {
         eprintln!("trailscope: no CloudTrail event in the evidence ({} files)", s.tally.files);
     }
@@ -154,8 +155,21 @@ fn write_case(out: &mut impl Write, ev: &Evidence, case: &OpenedCase) -> anyhow:
         sum(|f| f.duplicates),
         sum(|f| f.rejected)
     )?;
+    write_conflicts(out, ev.manifest.conflicting())?;
     for f in files.iter().filter(|f| !f.error.is_empty()) {
         writeln!(out, "  error:      {}: {}", f.path, f.error)?;
+    }
+    Ok(())
+}
+
+/// The conflicting duplicates' line, when there are any (stderr names them).
+fn write_conflicts(out: &mut impl Write, conflicts: u64) -> anyhow::Result<()> {
+    if conflicts > 0 {
+        writeln!(
+            out,
+            "Conflicts:    {conflicts} of the duplicates differ from the copy kept (two different records under one \
+             event id: one of the files was altered)"
+        )?;
     }
     Ok(())
 }
@@ -172,6 +186,7 @@ fn write_ingest(out: &mut impl Write, t: &Tally) -> anyhow::Result<()> {
         "Records:      {} found, {} stored, {} duplicates, {} rejected",
         t.records, t.stored, t.duplicates, t.rejected
     )?;
+    write_conflicts(out, t.conflicts)?;
     for (reason, n) in &t.rejects_by_reason {
         writeln!(out, "  rejected:   {n} {reason}")?;
     }

@@ -172,8 +172,16 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     }
     let c = &r.evidence_coverage;
     let headline = text(&c.headline());
-    let headline = if c.complete() { headline } else { format!("<strong class=\"warn\">{headline}</strong>") };
-    let href = if c.problems.is_empty() && c.ignored.is_empty() { "" } else { " (<a href=\"#evidence\">files</a>)" };
+    let headline = if c.complete() && c.conflicting_duplicates == 0 {
+        headline
+    } else {
+        format!("<strong class=\"warn\">{headline}</strong>")
+    };
+    let href = if c.problems.is_empty() && c.ignored.is_empty() && c.conflicts.is_empty() {
+        ""
+    } else {
+        " (<a href=\"#evidence\">files</a>)"
+    };
     fact(out, "Evidence coverage", format!("{headline}{href}"))?;
     match (r.activity_from, r.activity_to) {
         (Some(a), Some(b)) => fact(out, "Timeframe", format!("{a} .. {b} (attacker activity)"))?,
@@ -452,10 +460,32 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
 
 /// Every file not fully read, and the first ignored, before the conclusions that lack them.
 fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCoverage) -> io::Result<()> {
-    if c.problems.is_empty() && c.ignored.is_empty() {
+    if c.problems.is_empty() && c.ignored.is_empty() && c.conflicts.is_empty() {
         return Ok(());
     }
     section(out, "evidence", &format!("Evidence coverage ({} files not fully read)", c.problems.len()))?;
+    if !c.conflicts.is_empty() {
+        writeln!(
+            out,
+            "<p class=\"warn\">{} conflicting duplicates: two different records under one event id, so one of these files was altered. The report rests on the kept copy.</p>",
+            c.conflicting_duplicates
+        )?;
+        table_head(out, "conflict-table", &["eventID", "Account", "Kept copy", "Other copy", "Fields that differ"])?;
+        for d in &c.conflicts {
+            writeln!(
+                out,
+                "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{} record {}</td><td class=\"mono\">{} record {}</td><td>{}</td></tr>",
+                text(&d.event_id),
+                text(d.account.as_deref().unwrap_or("-")),
+                text(&d.kept_file),
+                d.kept_record,
+                text(&d.other_file),
+                d.other_record,
+                text(&d.fields.join(", "))
+            )?;
+        }
+        table_end(out)?;
+    }
     table_head(out, "evidence-table", &["File", "Problem", "Records", "Reason"])?;
     for p in &c.problems {
         writeln!(

@@ -21,10 +21,41 @@ fn cell(s: &str) -> String {
 
 /// The files not fully read, and the first ignored ones, under their own heading.
 fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCoverage) -> io::Result<()> {
-    if c.problems.is_empty() && c.ignored.is_empty() {
+    if c.problems.is_empty() && c.ignored.is_empty() && c.conflicts.is_empty() {
         return Ok(());
     }
     writeln!(out, "\n## Evidence coverage\n\n{}\n", cell(&c.headline()))?;
+    if !c.conflicts.is_empty() {
+        writeln!(
+            out,
+            "Two different records under one event id: one of these files was altered. The report rests on the kept copy.\n"
+        )?;
+        writeln!(out, "| eventID | Account | Kept copy | Other copy | Fields that differ |\n|---|---|---|---|---|")?;
+        for d in &c.conflicts {
+            writeln!(
+                out,
+                "| {} | {} | {} record {} | {} record {} | {} |",
+                cell(&d.event_id),
+                cell(d.account.as_deref().unwrap_or("-")),
+                cell(&d.kept_file),
+                d.kept_record,
+                cell(&d.other_file),
+                d.other_record,
+                cell(&d.fields.join(", "))
+            )?;
+        }
+        if c.conflicting_duplicates > c.conflicts.len() as u64 {
+            writeln!(
+                out,
+                "\n... {} more conflicting duplicates (manifest.csv counts them per file)",
+                c.conflicting_duplicates - c.conflicts.len() as u64
+            )?;
+        }
+        if c.problems.is_empty() && c.ignored.is_empty() {
+            return Ok(());
+        }
+        writeln!(out)?;
+    }
     writeln!(out, "| File | Problem | Records | Reason |\n|---|---|---:|---|")?;
     for p in &c.problems {
         writeln!(out, "| {} | {} | {} | {} |", cell(&p.path), p.kind.describe(), p.records, cell(&p.detail))?;

@@ -183,6 +183,16 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &EvidenceCoverage) -> io::R
     if c.ignored.len() > IGNORED_NAMED {
         writeln!(out, "  ... {} more ignored (manifest.csv lists every file)", c.ignored.len() - IGNORED_NAMED)?;
     }
+    for d in &c.conflicts {
+        writeln!(out, "  conflicting duplicate: {} (one of these files was altered)", clean(&d.describe()))?;
+    }
+    if c.conflicting_duplicates > c.conflicts.len() as u64 {
+        writeln!(
+            out,
+            "  ... {} more conflicting duplicates (manifest.csv counts them per file)",
+            c.conflicting_duplicates - c.conflicts.len() as u64
+        )?;
+    }
     Ok(())
 }
 
