@@ -137,3 +137,22 @@ fn the_report_shows_them_in_every_format_and_the_case_file_the_same() {
         read("manifest.csv").starts_with("path,size,sha256,kind,records,stored,duplicates,conflicts,rejected,error\n")
     );
 }
+
+#[test]
+fn the_generators_tampered_re_deliveries_are_each_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = trailscope_gen::GenConfig { events: 800, digests: false, tampered_redeliveries: 3, ..Default::default() };
+    let truth = trailscope_gen::generate(&cfg, dir.path()).unwrap().truth.tampered_redeliveries;
+    assert_eq!(truth.len(), 3);
+    let r = report_json(&run_on(&["analyze", "-q", "--format", "json"], &[dir.path()]));
+    let c = &r["evidence_coverage"];
+    assert_eq!(c["conflicting_duplicates"], 3, "{c}");
+    for t in &truth {
+        let d = c["conflicts"].as_array().unwrap().iter().find(|d| d["event_id"] == t.event_id.as_str()).unwrap();
+        assert_eq!(d["fields"], json!([t.field]), "{d}");
+        // Which copy sorts first depends on the files' names: the planted one is either.
+        let files = [d["kept_file"].as_str().unwrap(), d["other_file"].as_str().unwrap()];
+        assert!(files.iter().any(|f| f.ends_with(&t.file)), "{} not in {files:?}", t.file);
+        assert_ne!(files[0], files[1], "a file of its own");
+    }
+}

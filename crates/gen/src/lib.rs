@@ -51,6 +51,12 @@ pub struct GenConfig {
     pub digests: bool,
     /// What the background looks like.
     pub profile: Profile,
+    /// Tampered re-deliveries to plant (with the attack only): copies of that many of the
+    /// attacker's records, their `sourceIPAddress` rewritten, each in a file of its own beside
+    /// the real delivery and absent from the digests, as an intruder covering their address
+    /// would leave them. Listed in [`GroundTruth::tampered_redeliveries`]; 0 (the default)
+    /// leaves every other byte as it was.
+    pub tampered_redeliveries: usize,
 }
 
 /// The shape of the background traffic.
@@ -79,6 +85,7 @@ impl Default for GenConfig {
             max_records_per_file: 1500,
             digests: true,
             profile: Profile::Default,
+            tampered_redeliveries: 0,
         }
     }
 }
@@ -120,7 +127,30 @@ pub struct GroundTruth {
     /// Object reads the attacker made while data events were not logged (absent from the evidence).
     #[serde(default)]
     pub unlogged_activity: Vec<String>,
+    /// Re-deliveries of attacker records whose content was changed ([`GenConfig::tampered_redeliveries`]):
+    /// an analysis must report each as two different records under one event id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tampered_redeliveries: Vec<TamperedRedelivery>,
 }
+
+/// A planted copy of a record, delivered in another file with one field changed.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct TamperedRedelivery {
+    /// The record's `eventID` (the same in both copies).
+    pub event_id: String,
+    /// The field changed in the copy.
+    pub field: String,
+    /// Its value in the real record.
+    pub original: String,
+    /// Its value in the planted copy.
+    pub planted: String,
+    /// The planted file, relative to the output directory.
+    pub file: String,
+}
+
+/// The address a tampered copy shows instead of the attacker's: the owner's office network, so
+/// the copy would clear the attacker if it were the one believed.
+const PLANTED_IP: &str = "192.0.2.44";
 
 /// One kind of benign activity that naive analysis blames on the attacker.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
@@ -539,6 +569,7 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
         rotation = Some(key_rotation);
     }
     extra.sort_by_key(|g| g.time_ms);
+    let planted = plant_redeliveries(cfg, &extra, &mut truth);
     let mut extra = extra.into_iter().peekable();
     let mut writer = TreeWriter::new(cfg, out);
     let background = Background::new(cfg, &actors, rotation);
@@ -556,6 +587,9 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
         }
     }
     writer.flush_before(i64::MAX, &mut extra)?;
+    for (g, t) in planted.into_iter().zip(&mut truth.tampered_redeliveries) {
+        t.file = writer.plant(g)?;
+    }
     let TreeWriter { files, bytes, records, delivered, .. } = writer;
     let mut summary = GenSummary { files, records, bytes, truth, ..Default::default() };
     if cfg.digests {
@@ -567,6 +601,43 @@ pub fn generate(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
         summary.public_keys = keys;
     }
     Ok(summary)
+}
+
+/// The tampered copies to plant: of every attacker record with a source address in the
+/// attack's time order, evenly spaced, `cfg.tampered_redeliveries` of them, their address
+/// rewritten; noted in the ground truth (files named once written).
+fn plant_redeliveries(cfg: &GenConfig, extra: &[Generated], truth: &mut GroundTruth) -> Vec<Generated> {
+    if cfg.tampered_redeliveries == 0 {
+        return Vec::new();
+    }
+    let malicious: HashSet<&str> = truth.malicious_event_ids.iter().map(String::as_str).collect();
+    let candidates: Vec<&Generated> = extra
+        .iter()
+        .filter(|g| g.record["eventID"].as_str().is_some_and(|id| malicious.contains(id)))
+        .filter(|g| g.record["sourceIPAddress"].as_str().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()))
+        .collect();
+    let n = cfg.tampered_redeliveries.min(candidates.len());
+    let mut planted = Vec::with_capacity(n);
+    for k in 0..n {
+        let g = candidates[k * candidates.len() / n];
+        let mut copy = Generated {
+            time_ms: g.time_ms,
+            account: g.account.clone(),
+            region: g.region.clone(),
+            record: g.record.clone(),
+        };
+        let original = copy.record["sourceIPAddress"].as_str().unwrap_or_default().to_owned();
+        copy.record["sourceIPAddress"] = json!(PLANTED_IP);
+        truth.tampered_redeliveries.push(TamperedRedelivery {
+            event_id: copy.record["eventID"].as_str().unwrap_or_default().to_owned(),
+            field: "sourceIPAddress".into(),
+            original,
+            planted: PLANTED_IP.into(),
+            file: String::new(),
+        });
+        planted.push(copy);
+    }
+    planted
 }
 
 /// CloudTrail delivers a trail's records in files covering five minutes each.
@@ -596,6 +667,8 @@ struct TreeWriter<'a> {
     files: usize,
     bytes: u64,
     records: usize,
+    /// The last file written, relative to the output directory.
+    last_file: String,
 }
 
 impl<'a> TreeWriter<'a> {
@@ -611,6 +684,7 @@ impl<'a> TreeWriter<'a> {
             files: 0,
             bytes: 0,
             records: 0,
+            last_file: String::new(),
         }
     }
 
@@ -643,6 +717,19 @@ impl<'a> TreeWriter<'a> {
             self.write_window(window, &account, insight, &region, group)?;
         }
         Ok(())
+    }
+
+    /// Write a planted copy in a file of its own, in its window's directory, left out of the
+    /// digests (it was never delivered); its path relative to the output directory.
+    fn plant(&mut self, g: Generated) -> std::io::Result<String> {
+        let json = serde_json::to_vec(&g.record)?.into_boxed_slice();
+        let (files, delivered) = (self.files, self.delivered.len());
+        let window = g.time_ms.div_euclid(WINDOW_MS);
+        self.write_window(window, &g.account, false, &g.region, vec![Packed { time_ms: g.time_ms, json }])?;
+        debug_assert_eq!(self.files, files + 1);
+        self.delivered.truncate(delivered);
+        self.records += 1;
+        Ok(std::mem::take(&mut self.last_file))
     }
 
     /// One window's files (split beyond `max_records_per_file`).
@@ -708,6 +795,7 @@ impl<'a> TreeWriter<'a> {
             }
             self.bytes += gz.len() as u64;
             std::fs::File::create(dir.join(&name))?.write_all(&gz)?;
+            self.last_file = format!("AWSLogs/{account}/{area}/{region}/{y:04}/{m:02}/{d:02}/{name}");
             self.files += 1;
         }
         Ok(())

@@ -45,6 +45,10 @@ struct Args {
     /// Where to write the signing public key, as `aws cloudtrail list-public-keys` output.
     #[arg(long)]
     public_keys: Option<PathBuf>,
+    /// Plant this many tampered re-deliveries of attacker records (their source address
+    /// rewritten, each in a file of its own, not in the digests), listed in the ground truth.
+    #[arg(long, default_value_t = 0)]
+    tampered_redeliveries: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         max_records_per_file: args.max_records_per_file,
         digests: !args.no_digests,
         profile: args.profile,
+        tampered_redeliveries: args.tampered_redeliveries,
         ..GenConfig::default()
     };
     let summary = generate(&cfg, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
