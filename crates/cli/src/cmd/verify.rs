@@ -118,6 +118,8 @@ pub fn run(
         }
     }
     let manifest = trailscope_integrity::Manifest::from_report(&ingest_report);
+    // Digests vouch for files, not for which of two copies of an event is the true one.
+    evidence::conflict_notes(&manifest, None, input.quiet, input.verbose);
     close(out, out_args.case(), Some(&manifest), None)?;
     // Clean only when everything is proven: unchecked signatures leave the examiner's question open.
     let proven = report.intact() && signatures_proven(&report);
