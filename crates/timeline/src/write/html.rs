@@ -381,7 +381,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         out,
         "timeline",
         &format!(
-            "Timeline ({} attacker events; {} of {} events to review, those with a medium+ finding)",
+            "Timeline ({} attacker events; {} of {} entries to review, those with a medium+ finding)",
             r.timeline.entries.len(),
             review_shown,
             review_total
@@ -389,7 +389,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     )?;
     writeln!(
         out,
-        "<p class=\"note\">Every attacker event, and the events of suspicious and unknown actors with a non-risk finding of medium severity or more; their other events are in timeline.csv and report.json. Click an event id for its raw record, a rule id above to filter by it.</p>"
+        "<p class=\"note\">Every attacker event, and the events of suspicious and unknown actors with a non-risk finding of medium severity or more (of one kind on one day as one row, ×N); their other events are in timeline.csv and report.json. Click an event id for its raw record, a rule id above to filter by it.</p>"
     )?;
     filter_box(out, "timeline-table")?;
     table_head(
@@ -409,7 +409,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     )?;
     for e in &shown {
         let v = verdict_of(e.actor);
-        let outcome = outcome(e);
+        let mut outcome = outcome(e);
+        if let Some(last) = e.last_time.filter(|_| e.events > 1) {
+            outcome = format!("{outcome} ×{} until {last}", e.events);
+        }
         writeln!(
             out,
             "<tr class=\"{}\"><td class=\"t\">{}</td><td data-sort=\"{}\">#{} {}</td><td>{}<div class=\"small\">{}</div></td><td class=\"mono\">{}<div>{}</div></td><td data-sort=\"{}\"><span class=\"mono\">{}</span><div class=\"{}\">{}</div></td><td class=\"arn\">{}</td><td class=\"rules\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -424,7 +427,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
             text(e.access_key.as_deref().unwrap_or("")),
             attr(&e.action),
             text(&e.action),
-            if outcome == "ok" { "small" } else { "small warn" },
+            if outcome.starts_with("ok") { "small" } else { "small warn" },
             text(&outcome),
             text(&e.principal),
             text(&e.findings.join(" ")),
