@@ -1227,39 +1227,61 @@ fn score_behaviour(
         .filter(|cl| cl.tool != Some(ToolClass::AwsService) && established(times, &cl.rows))
         .map(|cl| cl.network)
         .collect();
+    // Members in order of their first event, so that what came before each is gathered once
+    // (a leaked key used from thousands of networks made this quadratic, and the reason listed
+    // every network: 25 KB per actor).
+    const NETWORKS_NAMED: usize = 5;
     for members in by_origin.values() {
         if members.len() < 2 {
             continue;
         }
-        for &c in members {
-            if clusters[c].trusted.is_some() {
-                continue;
+        let mut order: Vec<(i64, usize)> = members.iter().map(|&c| (times[clusters[c].rows[0] as usize], c)).collect();
+        order.sort_unstable();
+        // Networks (in order of first use) and tools of the members that started earlier.
+        let (mut nets, mut net_seen, mut tools) = (Vec::new(), AHashSet::new(), BTreeSet::new());
+        let mut i = 0;
+        while i < order.len() {
+            let same_start = order[i..].iter().take_while(|&&(t, _)| t == order[i].0).count();
+            let group: Vec<usize> = order[i..i + same_start].iter().map(|&(_, c)| c).collect();
+            for &c in &group {
+                if clusters[c].trusted.is_some() || nets.is_empty() {
+                    continue;
+                }
+                let first_row = clusters[c].rows[0] as usize;
+                let network = labels[clusters[c].network as usize].as_str();
+                if !net_seen.contains(network) {
+                    let at_home = home.contains(&clusters[c].network);
+                    let before = match nets.len() {
+                        n if n <= NETWORKS_NAMED => nets.join(", "),
+                        n => format!("{n} networks, first {}, ...", nets[..NETWORKS_NAMED].join(", ")),
+                    };
+                    let detail = format!(
+                        "first use of {} from {network} (used before from {before}){}",
+                        labels[clusters[c].origin as usize],
+                        if at_home { "; a network the account's established actors work from" } else { "" }
+                    );
+                    let points = if at_home { 5 } else { 15 };
+                    clusters[c].add(
+                        ReasonKind::NewNetworkForCredential,
+                        points,
+                        detail,
+                        None,
+                        vec![event_id(first_row)],
+                    );
+                }
+                if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
+                    let detail = format!("first use of {} with {}", labels[clusters[c].origin as usize], t.label());
+                    clusters[c].add(ReasonKind::NewToolForCredential, 5, detail, None, vec![event_id(first_row)]);
+                }
             }
-            let start = times[clusters[c].rows[0] as usize];
-            let earlier: Vec<usize> =
-                members.iter().copied().filter(|&o| o != c && times[clusters[o].rows[0] as usize] < start).collect();
-            if earlier.is_empty() {
-                continue;
+            for &c in &group {
+                let network = labels[clusters[c].network as usize].as_str();
+                if net_seen.insert(network) {
+                    nets.push(network);
+                }
+                tools.extend(clusters[c].tool);
             }
-            let first_row = clusters[c].rows[0] as usize;
-            let nets: BTreeSet<&str> = earlier.iter().map(|&o| labels[clusters[o].network as usize].as_str()).collect();
-            if !nets.contains(labels[clusters[c].network as usize].as_str()) {
-                let at_home = home.contains(&clusters[c].network);
-                let detail = format!(
-                    "first use of {} from {} (used before from {}){}",
-                    labels[clusters[c].origin as usize],
-                    labels[clusters[c].network as usize],
-                    nets.into_iter().collect::<Vec<_>>().join(", "),
-                    if at_home { "; a network the account's established actors work from" } else { "" }
-                );
-                let points = if at_home { 5 } else { 15 };
-                clusters[c].add(ReasonKind::NewNetworkForCredential, points, detail, None, vec![event_id(first_row)]);
-            }
-            let tools: BTreeSet<ToolClass> = earlier.iter().filter_map(|&o| clusters[o].tool).collect();
-            if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
-                let detail = format!("first use of {} with {}", labels[clusters[c].origin as usize], t.label());
-                clusters[c].add(ReasonKind::NewToolForCredential, 5, detail, None, vec![event_id(first_row)]);
-            }
+            i += same_start;
         }
     }
 }

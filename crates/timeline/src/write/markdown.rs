@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::text::SECTION_LIMIT;
 use crate::Report;
 
 fn dash(t: Option<crate::Time>) -> String {
@@ -84,7 +85,8 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
 
     write_evidence_coverage(out, &r.evidence_coverage)?;
     writeln!(out, "\n## Actors\n\n| # | verdict | confidence | score | credential | network | tool | first .. last seen | events | errors | top reasons |\n|---:|---|---:|---:|---|---|---|---|---:|---:|---|")?;
-    for a in &r.actors {
+    // Attackers rank first, so a cap keeps them; the rest are counted below the table.
+    for a in r.actors.iter().take(ACTORS_LIMIT) {
         let reasons: Vec<String> =
             a.reasons.iter().take(3).map(|x| format!("{:+} {}", x.points, cell(&x.detail))).collect();
         writeln!(
@@ -104,6 +106,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             reasons.join("<br>")
         )?;
     }
+    more(out, r.actors.len(), ACTORS_LIMIT, "actors")?;
 
     writeln!(out, "\n## Compromised Credentials\n\n| access key | kind | principals | obtained | attacker events | first .. last use |\n|---|---|---|---|---:|---|")?;
     for c in &r.compromised_credentials {
@@ -123,7 +126,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         out,
         "\n## Source IPs\n\n| IP | events | first .. last seen | user agents | where |\n|---|---:|---|---|---|"
     )?;
-    for ip in &r.source_ips {
+    for ip in r.source_ips.iter().take(SECTION_LIMIT) {
         let uas: Vec<String> =
             ip.user_agents.iter().zip(&ip.user_agent_kinds).map(|(u, k)| format!("{} ({k})", cell(u))).collect();
         let place = r.enrichment.of(&ip.ip).map(|i| cell(&i.to_string())).unwrap_or_default();
@@ -137,6 +140,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             uas.join("<br>")
         )?;
     }
+    more(out, r.source_ips.len(), SECTION_LIMIT, "source IPs")?;
     writeln!(out, "\n## Actions Taken\n\n| first | action | succeeded | denied | failed |\n|---|---|---:|---:|---:|")?;
     for a in &r.actions {
         writeln!(out, "| {} | `{}` | {} | {} | {} |", a.first, cell(&a.action), a.succeeded, a.denied, a.failed)?;
@@ -153,7 +157,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             out,
             "\n## {title}\n\n| time | account | actor | action | target | detail | end state |\n|---|---|---:|---|---|---|---|"
         )?;
-        for c in changes.iter() {
+        for c in changes.iter().take(SECTION_LIMIT) {
             writeln!(
                 out,
                 "| {} | {} | #{} | `{}` | {} | {} | {} |",
@@ -166,12 +170,13 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
                 cell(&c.end_state.to_string())
             )?;
         }
+        more(out, changes.len(), SECTION_LIMIT, "changes")?;
     }
     writeln!(
         out,
         "\n## Remediation and Containment\n\n| step | target | account | because | status |\n|---|---|---|---|---|"
     )?;
-    for m in &r.remediation {
+    for m in r.remediation.iter().take(SECTION_LIMIT) {
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
@@ -182,6 +187,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             cell(&m.status.to_string())
         )?;
     }
+    more(out, r.remediation.len(), SECTION_LIMIT, "steps")?;
     writeln!(out, "\n## Coverage\n")?;
     for g in &r.coverage.gaps {
         writeln!(out, "- {}", cell(&serde_json::to_string(g).unwrap_or_default()))?;
@@ -207,7 +213,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         out,
         "\n## Attacker Timeline\n\n| time | actor | account | region | source IP | access key | action | error | principal | rules | ATT&CK | event id |\n|---|---:|---|---|---|---|---|---|---|---|---|---|"
     )?;
-    for e in &r.timeline.entries {
+    for e in r.timeline.entries.iter().take(TIMELINE_LIMIT) {
         writeln!(
             out,
             "| {} | #{} | {} | {} | {} | {} | `{}` | {} | {} | {} | {} | {} |",
@@ -224,6 +230,19 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             e.techniques.join(", "),
             cell(&e.event_id)
         )?;
+    }
+    more(out, r.timeline.entries.len(), TIMELINE_LIMIT, "attacker events (timeline.csv too)")
+}
+
+/// Actors in the table: attacker and suspicious ones rank first.
+pub const ACTORS_LIMIT: usize = super::text::HOSTILE_ACTORS_LIMIT;
+/// Rows of the attacker timeline.
+pub const TIMELINE_LIMIT: usize = 1000;
+
+/// The closing line of a capped table.
+fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
+    if total > shown {
+        writeln!(out, "\n*... {} more {what}: report.json has them all.*", total - shown)?;
     }
     Ok(())
 }
