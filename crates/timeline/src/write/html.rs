@@ -38,10 +38,7 @@ pub const CHARTS_LIMIT: usize = 50;
 
 /// The note under a capped list.
 fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
-    if total > shown {
-        writeln!(out, "<p class=\"note\">{} more {what}: report.json has them all.</p>", total - shown)?;
-    }
-    Ok(())
+    super::more(out, total, shown, ("<p class=\"note\">", what, ": report.json has them all.</p>"))
 }
 /// Reasons listed per actor before the rest fold away (they print unfolded).
 pub const REASONS_SHOWN: usize = 8;

@@ -241,10 +241,7 @@ pub const TIMELINE_LIMIT: usize = 1000;
 
 /// The closing line of a capped table.
 fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
-    if total > shown {
-        writeln!(out, "\n*... {} more {what}: report.json has them all.*", total - shown)?;
-    }
-    Ok(())
+    super::more(out, total, shown, ("\n*... ", what, ": report.json has them all.*"))
 }
 
 #[cfg(test)]

@@ -27,10 +27,7 @@ pub const SECTION_LIMIT: usize = 100;
 
 /// The closing line of a capped section.
 fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
-    if total > shown {
-        writeln!(out, "  ... {} more {what} (JSON has them all)", total - shown)?;
-    }
-    Ok(())
+    super::more(out, total, shown, ("  ... ", what, " (JSON has them all)"))
 }
 
 fn bytes(n: u64) -> String {
