@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use trailscope_indicators::baseline::{self, learning_end, BaselineOptions};
 use trailscope_indicators::{Finding, RuleSet};
-use trailscope_ingest::{ingest, FileKind, IngestOptions};
-use trailscope_store::Store;
+use trailscope_ingest::{ingest, FileKind, IngestOptions, RecordGate};
+use trailscope_store::{RowValues, Store};
 use trailscope_timeline::{Lineage, Report, ReportOptions};
 
 /// Default tolerance on ratio figures: a ratio may worsen by this fraction of its baseline.
@@ -30,6 +30,8 @@ pub const FORMAT: u64 = 1;
 pub enum Stage {
     /// The decode+tape ceiling probe.
     Probe,
+    /// `trailscope_ingest::ingest` storing nothing (a gate that admits no record): the read floor.
+    Floor,
     /// `trailscope_ingest::ingest`.
     Ingest,
     /// Hunt's detection on the store.
@@ -43,10 +45,11 @@ impl FromStr for Stage {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "probe" => Ok(Stage::Probe),
+            "floor" => Ok(Stage::Floor),
             "ingest" => Ok(Stage::Ingest),
             "hunt" => Ok(Stage::Hunt),
             "analyze" => Ok(Stage::Analyze),
-            _ => Err(format!("unknown stage {s:?} (probe, ingest, hunt or analyze)")),
+            _ => Err(format!("unknown stage {s:?} (probe, floor, ingest, hunt or analyze)")),
         }
     }
 }
@@ -186,6 +189,17 @@ pub fn cpu_time() -> Duration {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// The read floor's gate: every file is still read, hashed, inflated and parsed, and every
+/// record walked and checked, but none is stored.
+#[derive(Debug)]
+struct AdmitsNothing;
+
+impl RecordGate for AdmitsNothing {
+    fn admits(&self, _: &RowValues<'_>) -> bool {
+        false
+    }
+}
+
 /// Wall and CPU time of one stage.
 #[derive(Copy, Clone, Debug)]
 struct Times {
@@ -308,13 +322,20 @@ pub fn measure(inputs: &[PathBuf], opts: &Options) -> Result<Summary, String> {
     let threads = first.threads;
     drop(first);
 
-    // Probe and ingest alternate, so that both see the same machine load; the fastest of each
-    // is kept.
-    let (mut probe_t, mut ingest_t) = (Times::MAX, Times::MAX);
+    // Probe, read floor and ingest alternate, so that all three see the same machine load; the
+    // fastest of each is kept.
+    let floor_opts = IngestOptions { gate: Some(std::sync::Arc::new(AdmitsNothing)), ..iopts.clone() };
+    let (mut probe_t, mut floor_t, mut ingest_t) = (Times::MAX, Times::MAX, Times::MAX);
     let mut kept = None;
     for _ in 0..reps {
         let (_, t) = timed(Stage::Probe, opts, || crate::probe::probe(&files, threads));
         probe_t = probe_t.min(t);
+        let (r, t) = timed(Stage::Floor, opts, || ingest(inputs, &floor_opts, None));
+        floor_t = floor_t.min(t);
+        let stored = r.map_err(|e| e.to_string())?.0.len();
+        if stored != 0 {
+            return Err(format!("the read floor stored {stored} records: its gate must admit none"));
+        }
         drop(kept.take()); // free the previous store before the next ingest
         let (r, t) = timed(Stage::Ingest, opts, || ingest(inputs, &iopts, None));
         ingest_t = ingest_t.min(t);
@@ -352,6 +373,7 @@ pub fn measure(inputs: &[PathBuf], opts: &Options) -> Result<Summary, String> {
         // ratio is made of, for reading a change's effect on each side.
         fig("ingest_cpu_s", cpu(ingest_t), "s", Lower, Rep),
         fig("probe_cpu_s", cpu(probe_t), "s", Lower, Rep),
+        fig("read_floor_cpu_s", cpu(floor_t), "s", Lower, Rep),
         fig("hunt_s", wall(hunt_t), "s", Lower, Rep),
         fig("analyze_s", wall(analyze_t), "s", Lower, Rep),
         // Wall-time ratios swing by ±20 % on a loaded machine (threads descheduled unevenly):
@@ -360,6 +382,11 @@ pub fn measure(inputs: &[PathBuf], opts: &Options) -> Result<Summary, String> {
         fig("hunt_over_ingest_wall", wall(hunt_t) / wall(ingest_t), "ratio", Lower, Rep),
         fig("analyze_over_hunt_wall", wall(analyze_t) / wall(hunt_t), "ratio", Lower, Rep),
         fig("ingest_over_probe_cpu", cpu(probe_t) / cpu(ingest_t), "ratio", Higher, Ratio),
+        // What ingest does before it stores anything (every file read, hashed, inflated and
+        // tape-parsed, every record walked and checked), over the probe: the most
+        // `ingest_over_probe_cpu` can reach while the store costs nothing. Reported.
+        fig("read_floor_over_probe_cpu", cpu(probe_t) / cpu(floor_t), "ratio", Higher, Rep),
+        fig("ingest_over_read_floor_cpu", cpu(floor_t) / cpu(ingest_t), "ratio", Higher, Rep),
         fig("hunt_over_ingest_cpu", cpu(hunt_t) / cpu(ingest_t), "ratio", Lower, Ratio),
         fig("analyze_over_hunt_cpu", cpu(analyze_t) / cpu(hunt_t), "ratio", Lower, Ratio),
         fig("bytes_per_event_columns", mem.columns as f64 / n, "B/event", Lower, NoGrowth),

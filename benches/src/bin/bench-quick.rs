@@ -40,7 +40,7 @@ target/bench-summary.json, prints a table and compares with a baseline.
   --summary FILE       where to write the summary (default target/bench-summary.json)
   --tolerance F        allowed worsening of ratio figures, a fraction (default 0.25;
                        env TRAILSCOPE_BENCH_TOLERANCE)
-  --slowdown STAGE=F   stretch one stage's time by F: probe, ingest, hunt or analyze
+  --slowdown STAGE=F   stretch one stage's time by F: probe, floor, ingest, hunt or analyze
                        (env TRAILSCOPE_BENCH_SLOWDOWN), to check that the gate fails
   --probe-count NAME   only run the probe and print how many records have eventName NAME
                        (benches/compare)

@@ -469,6 +469,12 @@ pub struct InputArgs {
     /// file is refused and named, never held in memory (decompression bombs).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_file_size)]
     pub max_file_size: u64,
+    /// Memory for decompressed payload blocks when the input is a case file (bytes, or with K,
+    /// M, G or T). Payloads are decompressed block by block on demand and this many bytes of
+    /// blocks are kept; a larger cache helps repeated payload reads, a smaller one bounds memory
+    /// when hunting a case larger than memory. No effect on logs, which are read into memory.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub case_cache: u64,
     /// Stop at the first unreadable file or rejected record.
     #[arg(long)]
     pub strict: bool,

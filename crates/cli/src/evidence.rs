@@ -160,10 +160,12 @@ pub fn case_input(paths: &[PathBuf]) -> anyhow::Result<Option<&Path>> {
     }
 }
 
-/// Open a case file: its store and the manifest saved in it.
-pub fn open_case(path: &Path) -> anyhow::Result<Evidence> {
+/// Open a case file: its store, with a payload block cache of `cache_bytes`, and the manifest
+/// saved in it.
+pub fn open_case(path: &Path, cache_bytes: u64) -> anyhow::Result<Evidence> {
     let started = Instant::now();
     let case = CaseFile::open(path)?;
+    case.store.limit_payload_cache(usize::try_from(cache_bytes).unwrap_or(usize::MAX));
     let manifest = Manifest::from_json(&case.manifest)
         .with_context(|| format!("{}: the evidence manifest saved in the case file is unreadable", path.display()))?;
     let opened =
@@ -181,7 +183,7 @@ pub fn load(input: &InputArgs) -> anyhow::Result<Evidence> {
 /// `events` and `query`: the rest are counted as not matching). A case file is opened whole.
 pub fn load_scan(input: &InputArgs, gate: Option<Gate>) -> anyhow::Result<Evidence> {
     let evidence = match case_input(&input.paths)? {
-        Some(case) => open_case(case)?,
+        Some(case) => open_case(case, input.case_cache)?,
         None => {
             let mut opts = ingest_options(input, false);
             opts.gate = gate.map(|g| Arc::new(FilterGate(g)) as Arc<dyn RecordGate>);

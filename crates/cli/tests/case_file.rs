@@ -76,6 +76,28 @@ fn ingest_on_the_case_file_tells_what_it_was_made_from() {
 }
 
 #[test]
+fn the_payload_cache_of_a_case_is_the_examiners_choice_and_never_changes_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = save_sample(dir.path());
+    let cache_line = |extra: &[&str]| {
+        let o = run_on(&[&["ingest", "-q"][..], extra].concat(), &[&case]);
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        line(&stdout(&o), "Payload cache:").to_owned()
+    };
+    assert!(cache_line(&[]).contains("at most 536870912 bytes"), "the default, 512 MiB");
+    assert!(cache_line(&["--case-cache", "1M"]).contains("at most 1048576 bytes"));
+    // Logs are read into memory: no cache to speak of.
+    let o = run_on(&["ingest", "-q"], &[&sample()]);
+    assert!(!stdout(&o).contains("Payload cache:"), "{}", stdout(&o));
+    // Room for no block (one byte): only the block just read is kept; the findings stay.
+    let hunt = |extra: &[&str]| run_on(&[&["hunt", "-q", "--format", "jsonl"][..], extra].concat(), &[&case]);
+    let (roomy, none) = (hunt(&[]), hunt(&["--case-cache", "1"]));
+    assert_eq!(roomy.status.code(), Some(1), "stderr: {}", stderr(&roomy));
+    assert_eq!(stdout(&roomy), stdout(&none));
+    assert!(stdout(&none).lines().count() > 10);
+}
+
+#[test]
 fn the_case_directory_gets_the_same_manifest_and_baselines_learn_from_a_case() {
     let dir = tempfile::tempdir().unwrap();
     let case = save_sample(dir.path());

@@ -76,7 +76,7 @@ fn the_report_shows_them_in_every_format_and_the_case_file_the_same() {
     tampered(&ev);
     let logs = report_json(&run_on(&["analyze", "-q", "--format", "json"], &[&ev]));
     let c = &logs["evidence_coverage"];
-    assert_eq!(logs["schema_version"], "2.4");
+    assert_eq!(logs["schema_version"], "2.5");
     assert_eq!(c["conflicting_duplicates"], 3);
     let listed: Vec<(&str, &str, &str)> = c["conflicts"]
         .as_array()

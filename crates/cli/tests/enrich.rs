@@ -96,7 +96,13 @@ fn without_databases_every_format_says_enrichment_was_not_done() {
     let md = stdout(&analyze(&[], "markdown"));
     assert!(md.contains("| Enrichment | not done (no --geoip, --asn or --aws-ranges given) |"), "{md}");
     let csv = stdout(&analyze(&[], "csv"));
-    assert!(csv.lines().next().unwrap().ends_with(",access_key,country,asn,as_org,cloud"), "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",access_key,events,last_datetime,last_event_id,country,asn,as_org,cloud"),
+        "{csv}"
+    );
     let html = stdout(&analyze(&[], "html"));
     assert!(html.contains("<dt>Enrichment</dt><dd>not done (no --geoip, --asn or --aws-ranges given)</dd>"), "html");
 }

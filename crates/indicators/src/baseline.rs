@@ -12,7 +12,10 @@
 //!
 //! and, at any time, an access key whose user agent names another operating system than before
 //! → `ts-key-os-change` (medium); a principal never seen before whose first call is
-//! `GetCallerIdentity` after the window → `ts-first-call-get-caller-identity` (medium).
+//! `GetCallerIdentity` after the window → `ts-first-call-get-caller-identity` (medium); after the
+//! window, the first call from another AWS account (`userIdentity.accountId`) into an account
+//! of the evidence (`recipientAccountId`) that had not called into it before →
+//! `ts-new-external-account` (medium).
 //!
 //! With a separate, earlier dump of the same accounts ([`run_with_history`], `--baseline PATH`)
 //! the whole dump is the learning window and the whole evidence comes after it. Both forms share
@@ -82,6 +85,13 @@ pub fn rules() -> Vec<Arc<RuleMeta>> {
             "discovery",
             "T1087.004",
         ),
+        meta(
+            "ts-new-external-account",
+            "Another AWS account calls into the account for the first time",
+            Severity::Medium,
+            "initial-access",
+            "T1078.004",
+        ),
     ]
 }
 
@@ -126,6 +136,10 @@ struct Obs {
     os: Option<&'static str>,
     /// A successful `GetCallerIdentity`.
     whoami: bool,
+    /// The caller's account when it is another account than the recipient (`None` otherwise,
+    /// and for callers without a 12-digit account: AWS services, anonymous callers).
+    external: Option<Sym>,
+    recipient: Sym,
 }
 
 /// A store's columns and per-distinct-value facts, so that per row only ids are read.
@@ -141,6 +155,11 @@ struct Columns<'s> {
     is_ip: Vec<bool>,
     os_of: Vec<Option<&'static str>>,
     gci: Option<Sym>,
+    callers: SymColumn<'s>,
+    recipients: SymColumn<'s>,
+    /// Per caller account: its id in the recipient column's dictionary (`ABSENT` when no event
+    /// is addressed to it), or `None` when it is not a 12-digit account.
+    caller_as_recipient: Vec<Option<Sym>>,
 }
 
 impl<'s> Columns<'s> {
@@ -161,6 +180,18 @@ impl<'s> Columns<'s> {
                 .map(|i| if i == 0 { None } else { operating_system(ua_dict.get(Sym(i))) })
                 .collect(),
             gci: store.dict(Field::EventName).lookup("GetCallerIdentity"),
+            callers: store.column(Field::IdentityAccount),
+            recipients: store.column(Field::RecipientAccount),
+            caller_as_recipient: {
+                let (callers, recipients) = (store.dict(Field::IdentityAccount), store.dict(Field::RecipientAccount));
+                (0..callers.len() as u32)
+                    .map(|i| {
+                        let account = callers.get(Sym(i));
+                        (i > 0 && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+                            .then(|| recipients.lookup(account).unwrap_or(ABSENT))
+                    })
+                    .collect()
+            },
         }
     }
 
@@ -176,6 +207,14 @@ impl<'s> Columns<'s> {
             key: self.keys.get(row),
             os: self.os_of[self.uas.get(row).index()],
             whoami: Some(self.names.get(row)) == self.gci && self.errors.get(row).is_null(),
+            external: {
+                let (caller, recipient) = (self.callers.get(row), self.recipients.get(row));
+                match self.caller_as_recipient[caller.index()] {
+                    Some(as_recipient) if !recipient.is_null() && as_recipient != recipient => Some(caller),
+                    _ => None,
+                }
+            },
+            recipient: self.recipients.get(row),
         }
     }
 }
@@ -192,6 +231,8 @@ struct Translation {
     name: Vec<Sym>,
     ua: Vec<Sym>,
     key: Vec<Sym>,
+    caller: Vec<Sym>,
+    recipient: Vec<Sym>,
 }
 
 impl Translation {
@@ -210,6 +251,8 @@ impl Translation {
             name: table(Field::EventName),
             ua: table(Field::UserAgent),
             key: table(Field::AccessKeyId),
+            caller: table(Field::IdentityAccount),
+            recipient: table(Field::RecipientAccount),
         }
     }
 
@@ -222,6 +265,8 @@ impl Translation {
             name: self.name[o.name.index()],
             ua: self.ua[o.ua.index()],
             key: self.key[o.key.index()],
+            external: o.external.map(|s| self.caller[s.index()]),
+            recipient: self.recipient[o.recipient.index()],
             ..o
         }
     }
@@ -237,6 +282,7 @@ struct Fired {
     region: bool,
     api: bool,
     ua: bool,
+    external_account: bool,
 }
 
 /// Everything seen so far, per principal (and per key for the operating system).
@@ -249,6 +295,8 @@ struct Seen {
     api: HashSet<(Sym, Sym, Sym)>,
     ua: HashSet<(Sym, Sym)>,
     key_os: AHashMap<Sym, &'static str>,
+    /// (caller account, recipient account) pairs of cross-account calls.
+    accounts: HashSet<(Sym, Sym)>,
 }
 
 impl Seen {
@@ -260,6 +308,8 @@ impl Seen {
                 fired.os_change = Some(prev);
             }
         }
+        // Whoever the principal (a role session, an anonymous-looking service call): the account.
+        fired.external_account = o.external.is_some_and(|a| self.accounts.insert((a, o.recipient))) && after;
         let p = o.principal;
         if p.is_null() {
             return fired;
@@ -283,13 +333,16 @@ impl Seen {
 /// how the new thing was used (not one finding per event).
 fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
     let r = rules();
-    let (ip_rule, region_rule, api_rule, ua_rule, os_rule, gci_rule) = (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]);
+    let (ip_rule, region_rule, api_rule, ua_rule, os_rule, gci_rule, account_rule) =
+        (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]);
     let cols = Columns::new(store);
     let name = |f: Field, s: Sym| store.dict(f).get(s);
     let mut out: Vec<Finding> = Vec::new();
     // Open first-seen findings by (rule, principal, value, second value) -> index in `out`.
     let mut open: AHashMap<(u8, Sym, Sym, Sym), usize> = AHashMap::new();
     let mut with_open: HashSet<Sym> = HashSet::new();
+    // Open new-external-account findings by (caller account, recipient account).
+    let mut open_accounts: AHashMap<(Sym, Sym), usize> = AHashMap::new();
     let push = |out: &mut Vec<Finding>, rule: &Arc<RuleMeta>, row: usize, group: String| {
         out.push(Finding { rule: rule.clone(), rows: vec![row as u32], group: Some(group) });
         out.len() - 1
@@ -303,6 +356,19 @@ fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
         let p = || name(Field::PrincipalArn, o.principal);
         if f.whoami_first {
             push(&mut out, gci_rule, row, p().to_owned());
+        }
+        if let Some(caller) = o.external {
+            if f.external_account {
+                let group = format!(
+                    "account {} in {}",
+                    name(Field::IdentityAccount, caller),
+                    name(Field::RecipientAccount, o.recipient)
+                );
+                let at = push(&mut out, account_rule, row, group);
+                open_accounts.insert((caller, o.recipient), at);
+            } else if let Some(&at) = open_accounts.get(&(caller, o.recipient)) {
+                out[at].rows.push(row as u32);
+            }
         }
         let keys = [
             (0u8, o.ip.unwrap_or(Sym::NULL), Sym::NULL),
@@ -336,4 +402,68 @@ fn detect(store: &Store, mut seen: Seen, end: i64) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use trailscope_testkit::{store, with, ACCOUNT};
+
+    /// A call into the evidence's account by `account`'s role `who`, `secs` after the base time.
+    fn from_account(n: usize, secs: i64, account: &str, who: &str) -> serde_json::Value {
+        with(
+            n,
+            secs,
+            &json!({"userIdentity": {"type": "AssumedRole", "accountId": account, "principalId": format!("AROAX:{who}"),
+                "arn": format!("arn:aws:sts::{account}:assumed-role/{who}/{who}"), "accessKeyId": format!("ASIA{n:016}")},
+                "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "recipientAccountId": ACCOUNT}),
+        )
+    }
+
+    #[test]
+    fn a_new_external_account_is_told_once_with_its_later_calls() {
+        let hour = 3600;
+        let s = store(&[
+            // Learning window: the owner, and a partner account that reads a shared bucket.
+            with(0, 0, &json!({})),
+            from_account(1, 60, "444455556666", "partner"),
+            // After the window.
+            with(2, 10 * hour, &json!({})),
+            from_account(3, 10 * hour + 60, "444455556666", "partner-other-role"),
+            from_account(4, 11 * hour, "777788889999", "stranger"),
+            from_account(5, 12 * hour, "777788889999", "stranger"),
+            // An AWS service and an anonymous caller carry no 12-digit account of their own.
+            with(
+                6,
+                12 * hour + 60,
+                &json!({"userIdentity": {"type": "AWSService", "invokedBy": "config.amazonaws.com",
+                "accountId": null, "arn": null, "principalId": null, "accessKeyId": null}}),
+            ),
+            with(
+                7,
+                12 * hour + 120,
+                &json!({"userIdentity": {"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL",
+                "principalId": null, "arn": null, "accessKeyId": null}}),
+            ),
+        ]);
+        let findings = run(&s, &BaselineOptions { learn_ms: Some(6 * 3_600_000) });
+        let new_accounts: Vec<&Finding> = findings.iter().filter(|f| f.rule.id == "ts-new-external-account").collect();
+        assert_eq!(new_accounts.len(), 1, "{findings:?}");
+        let f = new_accounts[0];
+        assert_eq!(f.group.as_deref(), Some(format!("account 777788889999 in {ACCOUNT}").as_str()));
+        let ids: Vec<&str> = f.rows.iter().map(|&r| s.event(r as usize).str(Field::EventId).unwrap()).collect();
+        assert_eq!(ids, ["evt-4", "evt-5"], "the first call and the later ones");
+
+        // With the history as its own dump, the partner is known and the stranger new.
+        let history = store(&[from_account(1, 0, "444455556666", "partner")]);
+        let evidence =
+            store(&[from_account(3, 60, "444455556666", "partner"), from_account(4, 120, "777788889999", "x")]);
+        let f: Vec<Finding> = run_with_history(&evidence, &history)
+            .into_iter()
+            .filter(|f| f.rule.id == "ts-new-external-account")
+            .collect();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].group.as_deref(), Some(format!("account 777788889999 in {ACCOUNT}").as_str()));
+    }
 }

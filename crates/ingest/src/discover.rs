@@ -71,7 +71,8 @@ pub fn discover_noting_links(
             files.push(InputFile { path: input.clone(), explicit: true, evidence_path: input_name(input) });
             continue;
         }
-        let walk = walkdir::WalkDir::new(input).follow_links(follow_links).sort_by_file_name();
+        // Not sorted while walking: the whole list is sorted below, which gives the same order.
+        let walk = walkdir::WalkDir::new(input).follow_links(follow_links);
         for entry in walk {
             let entry = entry.map_err(|e| IngestError::Walk {
                 path: e.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone()),

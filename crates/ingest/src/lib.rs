@@ -325,7 +325,8 @@ impl Worker {
         file: &InputFile,
         chunk: &mut ChunkBuilder,
     ) -> (FileOutcome, Vec<(u32, RejectReason, String)>) {
-        let path = file.path.display().to_string();
+        // The path as text once (each conversion validates it as UTF-8).
+        let path = file.path.to_string_lossy().into_owned();
         let mut outcome = FileOutcome {
             path,
             evidence_path: file.evidence_path.clone(),
@@ -410,7 +411,7 @@ impl Worker {
         }
         let first = self.buf[..len].iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{' | b'[')) {
-            if json_name || outcome.gzip && file.path.to_string_lossy().contains("CloudTrail") {
+            if json_name || outcome.gzip && outcome.path.contains("CloudTrail") {
                 let why = if len == 0 {
                     "file is empty".to_owned()
                 } else {
@@ -428,7 +429,7 @@ impl Worker {
         }
         // Digest files are small; their text is kept for integrity checks (parsing is in place).
         let head = &self.buf[..len.min(2048)];
-        let maybe_digest = file.path.to_string_lossy().contains("CloudTrail-Digest")
+        let maybe_digest = outcome.path.contains("CloudTrail-Digest")
             || memchr::memmem::find(head, b"\"digestStartTime\"").is_some()
             || memchr::memmem::find(head, b"\"digestS3Object\"").is_some();
         let text_copy =

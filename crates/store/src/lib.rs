@@ -116,6 +116,9 @@ pub struct MemoryUse {
     /// Payload blocks decompressed so far; a block let go by the cache and read again counts
     /// again (how much the cache's limit costs in decompression).
     pub payload_blocks_decompressed: u64,
+    /// The payload block cache's limit ([`Store::limit_payload_cache`]); `None` for a store
+    /// built by an ingest, whose payloads are all in memory.
+    pub payload_cache_limit: Option<usize>,
 }
 
 impl MemoryUse {
@@ -255,12 +258,15 @@ impl Store {
         let n = self.len();
         let ids: usize = self.syms.iter().map(Ids::held).sum();
         let mut columns = ids + n * (8 + self.flags.len() + std::mem::size_of::<RecordRef>());
-        let (payloads, payload_cache, payload_blocks_decompressed) = match &self.payloads {
+        let (payloads, payload_cache, payload_blocks_decompressed, payload_cache_limit) = match &self.payloads {
             Payloads::Chunks { chunks, refs } => {
                 columns += std::mem::size_of_val::<[PayloadRef]>(refs);
-                (chunks.iter().map(|p| p.len()).sum(), 0, 0)
+                (chunks.iter().map(|p| p.len()).sum(), 0, 0, None)
             }
-            Payloads::Blocks(b) => b.sizes(),
+            Payloads::Blocks(b) => {
+                let (mapped, held, decoded) = b.sizes();
+                (mapped, held, decoded, Some(b.cache_limit()))
+            }
         };
         MemoryUse {
             columns,
@@ -268,6 +274,7 @@ impl Store {
             payloads,
             payload_cache,
             payload_blocks_decompressed,
+            payload_cache_limit,
         }
     }
 }

@@ -261,6 +261,11 @@ impl Blocks {
         out
     }
 
+    /// The most decompressed bytes kept.
+    pub(crate) fn cache_limit(&self) -> usize {
+        self.cache_limit.load(Ordering::Relaxed)
+    }
+
     /// Compressed bytes (mapped), decompressed bytes held now, and blocks decompressed so far.
     pub(crate) fn sizes(&self) -> (usize, usize, u64) {
         let mapped = self.blocks.iter().map(|b| b.compressed.len()).sum();

@@ -158,6 +158,10 @@ pub enum ReasonKind {
     AwsAddressSpace,
     /// The credential's first use from an autonomous system (`--asn`) after history in others.
     NewAsnForCredential,
+    /// An EC2 instance's role session (named after the instance) calling from a public address
+    /// outside AWS's published ranges (`--aws-ranges`): the instance's credentials were copied
+    /// off it.
+    InstanceCredentialsOutsideAws,
 }
 
 /// One reason, with its weight and the evidence.
@@ -854,6 +858,18 @@ fn established(times: &[i64], rows: &[u32]) -> bool {
 /// Points for calls from EC2 address space; for the first use of an autonomous system.
 const AWS_SPACE_POINTS: i32 = 10;
 const NEW_ASN_POINTS: i32 = 10;
+/// Suspicious alone, an attacker with any corroboration: the metadata service hands instance
+/// credentials out on the instance only, but an outdated ranges file could miss a new AWS range.
+const INSTANCE_OUTSIDE_AWS_POINTS: i32 = 30;
+
+/// The instance id when `arn` is an EC2 instance profile's role session
+/// (`arn:aws:sts::<account>:assumed-role/<role>/i-<8 or 17 hex digits>`).
+pub fn instance_session(arn: &str) -> Option<&str> {
+    let (_, role_and_session) = arn.split_once(":assumed-role/")?;
+    let (_, session) = role_and_session.rsplit_once('/')?;
+    let hex = session.strip_prefix("i-")?;
+    (matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(session)
+}
 
 /// With the examiner's databases: a user's credential calling from EC2 address space new to it,
 /// and a credential's first use from an autonomous system after history in others.
@@ -871,6 +887,7 @@ fn score_enrichment(
     let times = store.times();
     let ip_col = store.column(Field::SourceIp);
     let dict = store.dict(Field::SourceIp);
+    let principals = store.dict(Field::PrincipalArn);
     let mut cache: AHashMap<Sym, Option<IpInfo>> = AHashMap::new();
     // Per cluster: its public addresses in order, with what the databases say.
     let facts: Vec<Vec<(Sym, String, IpInfo)>> = clusters
@@ -929,6 +946,19 @@ fn score_enrichment(
                 let row =
                     cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == s).unwrap_or(cl.rows[0] as usize);
                 adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
+            }
+        }
+        // Instance credentials outside AWS: whatever the history, there is no owner's reason for it.
+        let session = cl.principals.iter().filter_map(|&p| principals.resolve(p)).find_map(instance_session);
+        if let Some(session) = session.filter(|_| enricher.knows_aws_ranges()) {
+            if let Some((s, ip, _)) = facts[c].iter().find(|(_, _, i)| i.aws.is_none()) {
+                let detail = format!(
+                    "credentials of EC2 instance {session} used from {ip}, outside AWS's published address ranges: \
+                     the instance metadata service hands them out on the instance only"
+                );
+                let row =
+                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == *s).unwrap_or(cl.rows[0] as usize);
+                adds.push((c, ReasonKind::InstanceCredentialsOutsideAws, INSTANCE_OUTSIDE_AWS_POINTS, detail, row));
             }
         }
         let before: BTreeMap<u32, String> = earlier.iter().flat_map(|&o| asns(o)).collect();
@@ -1227,39 +1257,61 @@ fn score_behaviour(
         .filter(|cl| cl.tool != Some(ToolClass::AwsService) && established(times, &cl.rows))
         .map(|cl| cl.network)
         .collect();
+    // Members in order of their first event, so that what came before each is gathered once
+    // (a leaked key used from thousands of networks made this quadratic, and the reason listed
+    // every network: 25 KB per actor).
+    const NETWORKS_NAMED: usize = 5;
     for members in by_origin.values() {
         if members.len() < 2 {
             continue;
         }
-        for &c in members {
-            if clusters[c].trusted.is_some() {
-                continue;
+        let mut order: Vec<(i64, usize)> = members.iter().map(|&c| (times[clusters[c].rows[0] as usize], c)).collect();
+        order.sort_unstable();
+        // Networks (in order of first use) and tools of the members that started earlier.
+        let (mut nets, mut net_seen, mut tools) = (Vec::new(), AHashSet::new(), BTreeSet::new());
+        let mut i = 0;
+        while i < order.len() {
+            let same_start = order[i..].iter().take_while(|&&(t, _)| t == order[i].0).count();
+            let group: Vec<usize> = order[i..i + same_start].iter().map(|&(_, c)| c).collect();
+            for &c in &group {
+                if clusters[c].trusted.is_some() || nets.is_empty() {
+                    continue;
+                }
+                let first_row = clusters[c].rows[0] as usize;
+                let network = labels[clusters[c].network as usize].as_str();
+                if !net_seen.contains(network) {
+                    let at_home = home.contains(&clusters[c].network);
+                    let before = match nets.len() {
+                        n if n <= NETWORKS_NAMED => nets.join(", "),
+                        n => format!("{n} networks, first {}, ...", nets[..NETWORKS_NAMED].join(", ")),
+                    };
+                    let detail = format!(
+                        "first use of {} from {network} (used before from {before}){}",
+                        labels[clusters[c].origin as usize],
+                        if at_home { "; a network the account's established actors work from" } else { "" }
+                    );
+                    let points = if at_home { 5 } else { 15 };
+                    clusters[c].add(
+                        ReasonKind::NewNetworkForCredential,
+                        points,
+                        detail,
+                        None,
+                        vec![event_id(first_row)],
+                    );
+                }
+                if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
+                    let detail = format!("first use of {} with {}", labels[clusters[c].origin as usize], t.label());
+                    clusters[c].add(ReasonKind::NewToolForCredential, 5, detail, None, vec![event_id(first_row)]);
+                }
             }
-            let start = times[clusters[c].rows[0] as usize];
-            let earlier: Vec<usize> =
-                members.iter().copied().filter(|&o| o != c && times[clusters[o].rows[0] as usize] < start).collect();
-            if earlier.is_empty() {
-                continue;
+            for &c in &group {
+                let network = labels[clusters[c].network as usize].as_str();
+                if net_seen.insert(network) {
+                    nets.push(network);
+                }
+                tools.extend(clusters[c].tool);
             }
-            let first_row = clusters[c].rows[0] as usize;
-            let nets: BTreeSet<&str> = earlier.iter().map(|&o| labels[clusters[o].network as usize].as_str()).collect();
-            if !nets.contains(labels[clusters[c].network as usize].as_str()) {
-                let at_home = home.contains(&clusters[c].network);
-                let detail = format!(
-                    "first use of {} from {} (used before from {}){}",
-                    labels[clusters[c].origin as usize],
-                    labels[clusters[c].network as usize],
-                    nets.into_iter().collect::<Vec<_>>().join(", "),
-                    if at_home { "; a network the account's established actors work from" } else { "" }
-                );
-                let points = if at_home { 5 } else { 15 };
-                clusters[c].add(ReasonKind::NewNetworkForCredential, points, detail, None, vec![event_id(first_row)]);
-            }
-            let tools: BTreeSet<ToolClass> = earlier.iter().filter_map(|&o| clusters[o].tool).collect();
-            if let Some(t) = clusters[c].tool.filter(|t| !tools.contains(t)) {
-                let detail = format!("first use of {} with {}", labels[clusters[c].origin as usize], t.label());
-                clusters[c].add(ReasonKind::NewToolForCredential, 5, detail, None, vec![event_id(first_row)]);
-            }
+            i += same_start;
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::timeline::{action_name, principal_name, Activity, Timeline, TimelineE
 use crate::Time;
 
 /// Version of the report's JSON form (`schema_version`); see `docs/report-format.md`.
-pub const SCHEMA_VERSION: &str = "2.4";
+pub const SCHEMA_VERSION: &str = "2.5";
 
 /// Options of the report.
 #[derive(Clone, Debug)]
@@ -850,7 +850,7 @@ impl Report {
             }
         }
         review_rows.sort_unstable();
-        let suspicious_timeline = Timeline { entries: review_rows.into_iter().map(entry).collect() };
+        let suspicious_timeline = Timeline::folded_by_day(review_rows.into_iter().map(entry));
 
         let accounts = distinct(store, Field::RecipientAccount, 0..store.len());
         let regions = distinct(store, Field::AwsRegion, 0..store.len());

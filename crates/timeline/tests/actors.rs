@@ -370,6 +370,16 @@ fn a_newcomer_with_a_medium_finding_is_unknown_not_the_owner() {
     assert_eq!(a.verdict, Verdict::Unknown, "no history vouches for it: {:?}", a.reasons);
 }
 
+/// Only an ASN database (no AWS ranges): nothing can be said to lie outside AWS.
+fn asn_only_enricher(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut sources =
+        trailscope_enrich::testing::write_sources(dir, &[], &[("203.0.113.0/24", 64511, "Example Hosting")], &[]);
+    sources.aws_ranges = None;
+    sources.geoip = None;
+    std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
+}
+
 /// Stress databases: every network of these tests in EC2 address space, each /24 its own AS, so
 /// both enrichment reasons fire wherever they can.
 fn everything_in_ec2(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher> {
@@ -400,6 +410,61 @@ fn enricher(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher
         ],
     );
     std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
+}
+
+/// An instance's role credentials, used for days from the instance's EC2 address, then from an
+/// address outside AWS: copied off the instance (Stratus Red Team's ec2-steal-instance-
+/// credentials). Told only when AWS's ranges are given; the instance itself is not blamed.
+#[test]
+fn instance_credentials_outside_aws_are_told_with_the_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = |ip: &'static str, ua: &'static str| Who {
+        identity: json!({"type": "AssumedRole", "principalId": "AROAAPP:i-0123456789abcdef0", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app-server/i-0123456789abcdef0"),
+            "accessKeyId": "ASIAAPPSESSION000001",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/app-server")},
+                "ec2RoleDelivery": "2.0"}}),
+        ip,
+        ua,
+    };
+    let on_instance = session("54.210.33.5", BOTO);
+    let cli = "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64 prompt/off";
+    let copied = session("203.0.113.50", cli);
+    let mut c = Case::default();
+    for _ in 0..6 {
+        c.ok(6 * 3600, &on_instance, "s3", "ListBuckets", json!(null));
+    }
+    let first = c.ok(600, &copied, "sts", "GetCallerIdentity", json!(null));
+    c.ok(30, &copied, "ec2", "DescribeInstances", json!(null));
+
+    let outside = |r: &Report, ip: &str| {
+        let a = r.actors.iter().find(|a| a.source_ips.iter().any(|i| i == ip)).unwrap();
+        a.reasons.iter().find(|x| x.kind == ReasonKind::InstanceCredentialsOutsideAws).cloned()
+    };
+    let (_, plain) = c.report(&ReportOptions::default());
+    assert_eq!(outside(&plain, "203.0.113.50"), None, "without ranges, outside AWS is unknown");
+    let with = |enricher| ReportOptions {
+        actors: ActorOptions { enricher: Some(enricher), ..ActorOptions::default() },
+        ..ReportOptions::default()
+    };
+    let (_, asn_only) = c.report(&with(asn_only_enricher(&dir.path().join("asn"))));
+    assert_eq!(outside(&asn_only, "203.0.113.50"), None, "an ASN database does not say what is AWS");
+
+    let (_, r) = c.report(&with(enricher(dir.path())));
+    let reason = outside(&r, "203.0.113.50").expect("told");
+    assert_eq!(reason.points, 30);
+    assert_eq!(reason.event_ids, [first]);
+    assert!(
+        reason
+            .detail
+            .starts_with("credentials of EC2 instance i-0123456789abcdef0 used from 203.0.113.50, outside AWS"),
+        "{}",
+        reason.detail
+    );
+    assert_eq!(outside(&r, "54.210.33.5"), None, "the instance's own calls are not held against it");
+    let thief = r.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
+    let plain_thief = plain.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
+    assert!(thief.score >= plain_thief.score + 30 && thief.verdict <= Verdict::Suspicious, "{thief:?}");
 }
 
 /// The owner's key used from a rented EC2 server after days from the office: EC2 space and a

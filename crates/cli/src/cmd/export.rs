@@ -25,7 +25,7 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
         // Several cases go into one export, each under its own file prefix; the first one
         // checks that the directory is new.
         for (i, case) in cases.iter().enumerate() {
-            let ev = evidence::open_case(case)?;
+            let ev = evidence::open_case(case, input.case_cache)?;
             let s = if i == 0 {
                 write_first(&ev.store, dir, &format!("case{i}-"), threads)?
             } else {

@@ -104,7 +104,14 @@ pub fn run(
     let detectors = Detectors::load_for(rule_args, input)?;
     let cases = evidence::case_inputs(&input.paths)?;
     if cases.len() > 1 {
-        let how = CaseRun { quiet: input.quiet, min: severity_of(min), explain, no_fold, format };
+        let how = CaseRun {
+            quiet: input.quiet,
+            cache_bytes: input.case_cache,
+            min: severity_of(min),
+            explain,
+            no_fold,
+            format,
+        };
         return run_cases(&cases, &detectors, window, &how, enricher, out_args);
     }
     let evidence = evidence::load(input)?;
@@ -375,6 +382,7 @@ const SEVERITIES: [Severity; 5] =
 /// How a bulk hunt runs and prints.
 struct CaseRun {
     quiet: bool,
+    cache_bytes: u64,
     min: Severity,
     explain: bool,
     no_fold: bool,
@@ -389,7 +397,7 @@ fn run_cases(
     enricher: Option<Arc<Enricher>>,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
-    let CaseRun { quiet, min, explain, no_fold, format } = *how;
+    let CaseRun { quiet, cache_bytes, min, explain, no_fold, format } = *how;
     let case_dir = out_args.case();
     let mut out = Tee::new(case_dir, file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
@@ -403,7 +411,7 @@ fn run_cases(
     let mut summaries = Vec::new();
     for path in cases {
         let label = path.display().to_string();
-        let evidence = match evidence::open_case(path) {
+        let evidence = match evidence::open_case(path, cache_bytes) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("trailscope: {label}: skipped: {e:#}");

@@ -233,5 +233,8 @@ fn write_memory(out: &mut impl Write, store: &Store) -> anyhow::Result<()> {
         mem.dictionaries,
         mem.payloads
     )?;
+    if let Some(limit) = mem.payload_cache_limit {
+        writeln!(out, "Payload cache: at most {limit} bytes of decompressed payload blocks (--case-cache)")?;
+    }
     Ok(())
 }

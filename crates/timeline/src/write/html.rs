@@ -28,6 +28,18 @@ use crate::{Report, Time};
 pub const TIMELINE_LIMIT: usize = 2000;
 /// Most benign actors listed in the actors table (after every other verdict).
 pub const BENIGN_ACTORS_LIMIT: usize = 200;
+/// Attacker, suspicious and unknown actors shown (rank order; the rest are counted): a leaked
+/// key used by thousands of strangers is thousands of actors, and the page must still open.
+pub const OTHER_ACTORS_LIMIT: usize = 500;
+/// Rows of the source IP, persistence, evasion and remediation lists.
+pub const ROWS_LIMIT: usize = 1000;
+/// Actors charted in the activity section (rank order).
+pub const CHARTS_LIMIT: usize = 50;
+
+/// The note under a capped list.
+fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
+    super::more(out, total, shown, ("<p class=\"note\">", what, ": report.json has them all.</p>"))
+}
 /// Reasons listed per actor before the rest fold away (they print unfolded).
 pub const REASONS_SHOWN: usize = 8;
 
@@ -249,7 +261,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
 
     section(out, "source-ips", &format!("Source IPs ({})", r.source_ips.len()))?;
     table_head(out, "source-ips-table", &["IP", "where", "events", "first seen", "last seen", "user agents"])?;
-    for ip in &r.source_ips {
+    for ip in r.source_ips.iter().take(ROWS_LIMIT) {
         // Place, autonomous system and AWS range from the examiner's databases, when given.
         let place = r.enrichment.of(&ip.ip).map(|i| text(&i.to_string())).unwrap_or_default();
         let uas: Vec<String> = ip
@@ -269,6 +281,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         )?;
     }
     table_end(out)?;
+    more(out, r.source_ips.len(), ROWS_LIMIT, "source IPs")?;
     writeln!(out, "</section>")?;
 
     section(out, "actions", &format!("Actions Taken ({} kinds)", r.actions.len()))?;
@@ -310,7 +323,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
 
     section(out, "remediation", &format!("Remediation and Containment ({})", r.remediation.len()))?;
     writeln!(out, "<ul class=\"checklist\">")?;
-    for m in &r.remediation {
+    for m in r.remediation.iter().take(ROWS_LIMIT) {
         let mark = m.status.checkbox();
         let done = match &m.status {
             EndState::Reverted { .. } => format!(" — done: {}", text(&m.status.to_string())),
@@ -325,7 +338,9 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
             text(&m.because.to_string())
         )?;
     }
-    writeln!(out, "</ul>\n</section>")?;
+    writeln!(out, "</ul>")?;
+    more(out, r.remediation.len(), ROWS_LIMIT, "steps")?;
+    writeln!(out, "</section>")?;
 
     section(out, "coverage", &format!("Coverage ({} gaps)", r.coverage.gaps.len()))?;
     writeln!(out, "<ul>")?;
@@ -389,7 +404,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
         out,
         "timeline",
         &format!(
-            "Timeline ({} attacker events; {} of {} events to review, those with a medium+ finding)",
+            "Timeline ({} attacker events; {} of {} entries to review, those with a medium+ finding)",
             r.timeline.entries.len(),
             review_shown,
             review_total
@@ -397,7 +412,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     )?;
     writeln!(
         out,
-        "<p class=\"note\">Every attacker event, and the events of suspicious and unknown actors with a non-risk finding of medium severity or more; their other events are in timeline.csv and report.json. Click an event id for its raw record, a rule id above to filter by it.</p>"
+        "<p class=\"note\">Every attacker event, and the events of suspicious and unknown actors with a non-risk finding of medium severity or more (of one kind on one day as one row, ×N); their other events are in timeline.csv and report.json. Click an event id for its raw record, a rule id above to filter by it.</p>"
     )?;
     filter_box(out, "timeline-table")?;
     table_head(
@@ -417,7 +432,10 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
     )?;
     for e in &shown {
         let v = verdict_of(e.actor);
-        let outcome = outcome(e);
+        let mut outcome = outcome(e);
+        if let Some(last) = e.last_time.filter(|_| e.events > 1) {
+            outcome = format!("{outcome} ×{} until {last}", e.events);
+        }
         writeln!(
             out,
             "<tr class=\"{}\"><td class=\"t\">{}</td><td data-sort=\"{}\">#{} {}</td><td>{}<div class=\"small\">{}</div></td><td class=\"mono\">{}<div>{}</div></td><td data-sort=\"{}\"><span class=\"mono\">{}</span><div class=\"{}\">{}</div></td><td class=\"arn\">{}</td><td class=\"rules\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -432,7 +450,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report, raw: &dyn RawRecords) -> 
             text(e.access_key.as_deref().unwrap_or("")),
             attr(&e.action),
             text(&e.action),
-            if outcome == "ok" { "small" } else { "small warn" },
+            if outcome.starts_with("ok") { "small" } else { "small warn" },
             text(&outcome),
             text(&e.principal),
             text(&e.findings.join(" ")),
@@ -485,6 +503,13 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCov
             )?;
         }
         table_end(out)?;
+        let total = usize::try_from(c.conflicting_duplicates).unwrap_or(usize::MAX);
+        super::more(
+            out,
+            total,
+            c.conflicts.len(),
+            ("<p>... ", "conflicting duplicates", " (manifest.csv counts them per file)</p>"),
+        )?;
     }
     table_head(out, "evidence-table", &["File", "Problem", "Records", "Reason"])?;
     for p in &c.problems {
@@ -547,7 +572,7 @@ fn state(s: &EndState) -> String {
 
 fn write_changes<W: Write>(out: &mut W, id: &str, changes: &[Change], raw: &Raw) -> io::Result<()> {
     table_head(out, id, &["time", "account", "actor", "action", "target", "detail", "end state", "event"])?;
-    for c in changes {
+    for c in changes.iter().take(ROWS_LIMIT) {
         writeln!(
             out,
             "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"n\" data-sort=\"{}\">#{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"detail\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -563,6 +588,7 @@ fn write_changes<W: Write>(out: &mut W, id: &str, changes: &[Change], raw: &Raw)
         )?;
     }
     table_end(out)?;
+    more(out, changes.len(), ROWS_LIMIT, "changes")?;
     writeln!(out, "</section>")
 }
 
@@ -586,11 +612,16 @@ fn write_actors<W: Write>(out: &mut W, r: &Report, raw: &Raw) -> io::Result<()> 
         "actors-table",
         &["#", "verdict", "score", "who", "network, tool", "active", "events", "errors (denied)", "reasons"],
     )?;
-    let mut benign = 0;
+    let (mut benign, mut others) = (0, 0);
     for a in &r.actors {
         if a.verdict == Verdict::Benign {
             benign += 1;
             if benign > BENIGN_ACTORS_LIMIT {
+                continue;
+            }
+        } else {
+            others += 1;
+            if others > OTHER_ACTORS_LIMIT {
                 continue;
             }
         }
@@ -660,6 +691,7 @@ fn write_actors<W: Write>(out: &mut W, r: &Report, raw: &Raw) -> io::Result<()> 
         )?;
     }
     table_end(out)?;
+    more(out, others, OTHER_ACTORS_LIMIT, "attacker, suspicious and unknown actors")?;
     if benign > BENIGN_ACTORS_LIMIT {
         writeln!(
             out,
@@ -686,8 +718,9 @@ fn write_activity<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     let Some(from) = act.from else {
         return writeln!(out, "<p>No events.</p>\n</section>");
     };
-    for series in &act.actors {
-        let Some(a) = r.actors.iter().find(|a| a.id == series.actor) else { continue };
+    // Actors are ranked 1.. in `r.actors` order.
+    for series in act.actors.iter().take(CHARTS_LIMIT) {
+        let Some(a) = r.actors.get(series.actor.wrapping_sub(1)).filter(|a| a.id == series.actor) else { continue };
         writeln!(
             out,
             "<figure class=\"chart {}\">\n<figcaption>#{} {} — {} from {} [{}]: {} events, peak {} per {per}</figcaption>",
@@ -703,6 +736,7 @@ fn write_activity<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         write_chart(out, from, act.bucket_hours, series, &format!("actor {} events per {per}", a.id))?;
         writeln!(out, "</figure>")?;
     }
+    more(out, act.actors.len(), CHARTS_LIMIT, "actors' charts")?;
     writeln!(out, "</section>")
 }
 
@@ -1025,6 +1059,63 @@ mod tests {
         assert_eq!(&rows[1][7], format!("'{FORMULA}"), "resource: quoted, never a formula");
         assert!(rows.iter().all(|row| row.iter().all(|c| !c.starts_with(['=', '+', '-', '@']))));
         assert_eq!(&rows[0][13], format!("arn:aws:iam::111122223333:user/{SCRIPT_TAG}"));
+    }
+
+    #[test]
+    fn thousands_of_hostile_actors_keep_every_report_form_readable() {
+        // A leaked key used by thousands of strangers: thousands of attacker actors, source
+        // IPs, created users and remediation steps. Every form shows the first ones (rank or
+        // time order) and counts the rest; nothing claims to be complete when it is not.
+        let s = hostile_store();
+        let mut report = Report::build(&s, &[], &Lineage::build(&s), &ReportOptions::default());
+        let n = 3000;
+        let attacker = report.actors.iter().find(|a| a.verdict == Verdict::Attacker).expect("an attacker").clone();
+        report.actors = (1..=n).map(|id| Actor { id, ..attacker.clone() }).collect();
+        let ip = report.source_ips[0].clone();
+        report.source_ips = (0..n)
+            .map(|i| crate::report::SourceIp { ip: format!("203.0.{}.{}", i / 250, i % 250), ..ip.clone() })
+            .collect();
+        report.persistence = vec![report.persistence[0].clone(); n];
+        report.remediation = vec![report.remediation[0].clone(); n];
+        report.activity.actors = (1..=n)
+            .map(|actor| crate::timeline::ActorActivity { actor, ..report.activity.actors[0].clone() })
+            .collect();
+
+        let mut buf = Vec::new();
+        super::super::text::write_report(&mut buf, &report).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        use super::super::text::{ACTORS_IN_FULL, HOSTILE_ACTORS_LIMIT, SECTION_LIMIT};
+        assert_eq!(text.matches("      principals:").count(), ACTORS_IN_FULL, "actors in full");
+        assert!(text.contains(&format!("#{HOSTILE_ACTORS_LIMIT:<3} attacker")), "then a line each");
+        assert!(!text.contains(&format!("#{:<3} attacker", HOSTILE_ACTORS_LIMIT + 1)));
+        let events = (n - HOSTILE_ACTORS_LIMIT) * attacker.events;
+        assert!(text.contains(&format!(
+            "... {} more attacker or suspicious actors with {events} events",
+            n - HOSTILE_ACTORS_LIMIT
+        )));
+        for what in ["source IPs", "changes", "steps"] {
+            assert!(text.contains(&format!("... {} more {what} (JSON has them all)", n - SECTION_LIMIT)), "{what}");
+        }
+        assert!(text.lines().count() < 2000, "{} lines", text.lines().count());
+
+        let mut buf = Vec::new();
+        super::super::markdown::write_report(&mut buf, &report).unwrap();
+        let md = String::from_utf8(buf).unwrap();
+        assert!(md.contains(&format!("*... {} more actors: report.json has them all.*", n - HOSTILE_ACTORS_LIMIT)));
+        assert!(md.contains(&format!("*... {} more source IPs: report.json has them all.*", n - SECTION_LIMIT)));
+
+        let mut buf = Vec::new();
+        write_report(&mut buf, &report, &s).unwrap();
+        let html = String::from_utf8(buf).unwrap();
+        assert_eq!(html.matches("<tr class=\"v-attacker\"><td class=\"n\" data-sort").count(), OTHER_ACTORS_LIMIT);
+        assert!(html.contains(&format!(
+            "{} more attacker, suspicious and unknown actors: report.json",
+            n - OTHER_ACTORS_LIMIT
+        )));
+        assert!(html.contains(&format!("{} more source IPs: report.json", n - ROWS_LIMIT)));
+        assert!(html.contains(&format!("{} more steps: report.json", n - ROWS_LIMIT)));
+        assert_eq!(html.matches("<figure class=\"chart").count(), CHARTS_LIMIT);
+        assert!(html.contains(&format!("{} more actors' charts", n - CHARTS_LIMIT)));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::text::SECTION_LIMIT;
 use crate::Report;
 
 fn dash(t: Option<crate::Time>) -> String {
@@ -44,13 +45,13 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCov
                 cell(&d.fields.join(", "))
             )?;
         }
-        if c.conflicting_duplicates > c.conflicts.len() as u64 {
-            writeln!(
-                out,
-                "\n... {} more conflicting duplicates (manifest.csv counts them per file)",
-                c.conflicting_duplicates - c.conflicts.len() as u64
-            )?;
-        }
+        let total = usize::try_from(c.conflicting_duplicates).unwrap_or(usize::MAX);
+        super::more(
+            out,
+            total,
+            c.conflicts.len(),
+            ("\n... ", "conflicting duplicates", " (manifest.csv counts them per file)"),
+        )?;
         if c.problems.is_empty() && c.ignored.is_empty() {
             return Ok(());
         }
@@ -115,7 +116,8 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
 
     write_evidence_coverage(out, &r.evidence_coverage)?;
     writeln!(out, "\n## Actors\n\n| # | verdict | confidence | score | credential | network | tool | first .. last seen | events | errors | top reasons |\n|---:|---|---:|---:|---|---|---|---|---:|---:|---|")?;
-    for a in &r.actors {
+    // Attackers rank first, so a cap keeps them; the rest are counted below the table.
+    for a in r.actors.iter().take(ACTORS_LIMIT) {
         let reasons: Vec<String> =
             a.reasons.iter().take(3).map(|x| format!("{:+} {}", x.points, cell(&x.detail))).collect();
         writeln!(
@@ -135,6 +137,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             reasons.join("<br>")
         )?;
     }
+    more(out, r.actors.len(), ACTORS_LIMIT, "actors")?;
 
     writeln!(out, "\n## Compromised Credentials\n\n| access key | kind | principals | obtained | attacker events | first .. last use |\n|---|---|---|---|---:|---|")?;
     for c in &r.compromised_credentials {
@@ -154,7 +157,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         out,
         "\n## Source IPs\n\n| IP | events | first .. last seen | user agents | where |\n|---|---:|---|---|---|"
     )?;
-    for ip in &r.source_ips {
+    for ip in r.source_ips.iter().take(SECTION_LIMIT) {
         let uas: Vec<String> =
             ip.user_agents.iter().zip(&ip.user_agent_kinds).map(|(u, k)| format!("{} ({k})", cell(u))).collect();
         let place = r.enrichment.of(&ip.ip).map(|i| cell(&i.to_string())).unwrap_or_default();
@@ -168,6 +171,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             uas.join("<br>")
         )?;
     }
+    more(out, r.source_ips.len(), SECTION_LIMIT, "source IPs")?;
     writeln!(out, "\n## Actions Taken\n\n| first | action | succeeded | denied | failed |\n|---|---|---:|---:|---:|")?;
     for a in &r.actions {
         writeln!(out, "| {} | `{}` | {} | {} | {} |", a.first, cell(&a.action), a.succeeded, a.denied, a.failed)?;
@@ -184,7 +188,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             out,
             "\n## {title}\n\n| time | account | actor | action | target | detail | end state |\n|---|---|---:|---|---|---|---|"
         )?;
-        for c in changes.iter() {
+        for c in changes.iter().take(SECTION_LIMIT) {
             writeln!(
                 out,
                 "| {} | {} | #{} | `{}` | {} | {} | {} |",
@@ -197,12 +201,13 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
                 cell(&c.end_state.to_string())
             )?;
         }
+        more(out, changes.len(), SECTION_LIMIT, "changes")?;
     }
     writeln!(
         out,
         "\n## Remediation and Containment\n\n| step | target | account | because | status |\n|---|---|---|---|---|"
     )?;
-    for m in &r.remediation {
+    for m in r.remediation.iter().take(SECTION_LIMIT) {
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
@@ -213,6 +218,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             cell(&m.status.to_string())
         )?;
     }
+    more(out, r.remediation.len(), SECTION_LIMIT, "steps")?;
     writeln!(out, "\n## Coverage\n")?;
     for g in &r.coverage.gaps {
         writeln!(out, "- {}", cell(&serde_json::to_string(g).unwrap_or_default()))?;
@@ -238,7 +244,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         out,
         "\n## Attacker Timeline\n\n| time | actor | account | region | source IP | access key | action | error | principal | rules | ATT&CK | event id |\n|---|---:|---|---|---|---|---|---|---|---|---|---|"
     )?;
-    for e in &r.timeline.entries {
+    for e in r.timeline.entries.iter().take(TIMELINE_LIMIT) {
         writeln!(
             out,
             "| {} | #{} | {} | {} | {} | {} | `{}` | {} | {} | {} | {} | {} |",
@@ -256,7 +262,17 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             cell(&e.event_id)
         )?;
     }
-    Ok(())
+    more(out, r.timeline.entries.len(), TIMELINE_LIMIT, "attacker events (timeline.csv too)")
+}
+
+/// Actors in the table: attacker and suspicious ones rank first.
+pub const ACTORS_LIMIT: usize = super::text::HOSTILE_ACTORS_LIMIT;
+/// Rows of the attacker timeline.
+pub const TIMELINE_LIMIT: usize = 1000;
+
+/// The closing line of a capped table.
+fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
+    super::more(out, total, shown, ("\n*... ", what, ": report.json has them all.*"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,21 @@ pub mod text;
 pub mod timeline_csv;
 pub mod timesketch;
 
+/// The closing line of a list capped in a form meant for reading: how many entries of `what`
+/// were left out, between `before` and `after` (each form's wording and markup); nothing when
+/// none was.
+pub(crate) fn more<W: std::io::Write>(
+    out: &mut W,
+    total: usize,
+    shown: usize,
+    (before, what, after): (&str, &str, &str),
+) -> std::io::Result<()> {
+    if total > shown {
+        writeln!(out, "{before}{} more {what}{after}", total - shown)?;
+    }
+    Ok(())
+}
+
 /// Evidence text made safe for a terminal or a plain-text file: control characters (escape
 /// sequences an attacker can plant in a user agent or a name) become `?`.
 pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {

@@ -15,6 +15,20 @@ use crate::{Report, Time};
 pub const TIMELINE_LIMIT: usize = 200;
 /// Benign and unknown actors listed one per line before the rest are counted.
 pub const OTHER_ACTORS_LIMIT: usize = 12;
+/// Attacker and suspicious actors shown with their reasons; the next ones get a line each, up to
+/// [`HOSTILE_ACTORS_LIMIT`] in all (a leaked key used by thousands of strangers is thousands of
+/// actors: the report must stay readable, and the JSON has them all).
+pub const ACTORS_IN_FULL: usize = 30;
+/// Attacker and suspicious actors listed before the rest are counted.
+pub const HOSTILE_ACTORS_LIMIT: usize = 200;
+/// Entries of a list section (source IPs, persistence, evasion, remediation) before the rest are
+/// counted.
+pub const SECTION_LIMIT: usize = 100;
+
+/// The closing line of a capped section.
+fn more<W: Write>(out: &mut W, total: usize, shown: usize, what: &str) -> io::Result<()> {
+    super::more(out, total, shown, ("  ... ", what, " (JSON has them all)"))
+}
 
 fn bytes(n: u64) -> String {
     match n {
@@ -130,7 +144,7 @@ fn state(s: &EndState) -> String {
 }
 
 fn write_changes<W: Write>(out: &mut W, changes: &[Change]) -> io::Result<()> {
-    for c in changes {
+    for c in changes.iter().take(SECTION_LIMIT) {
         let detail = if c.detail.is_empty() { String::new() } else { format!(" — {}", clean(&c.detail)) };
         writeln!(
             out,
@@ -143,7 +157,7 @@ fn write_changes<W: Write>(out: &mut W, changes: &[Change]) -> io::Result<()> {
             state(&c.end_state)
         )?;
     }
-    Ok(())
+    more(out, changes.len(), SECTION_LIMIT, "changes")
 }
 
 /// Timeline rows folded: consecutive calls of one actor with the same action, outcome and
@@ -186,13 +200,13 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &EvidenceCoverage) -> io::R
     for d in &c.conflicts {
         writeln!(out, "  conflicting duplicate: {} (one of these files was altered)", clean(&d.describe()))?;
     }
-    if c.conflicting_duplicates > c.conflicts.len() as u64 {
-        writeln!(
-            out,
-            "  ... {} more conflicting duplicates (manifest.csv counts them per file)",
-            c.conflicting_duplicates - c.conflicts.len() as u64
-        )?;
-    }
+    let total = usize::try_from(c.conflicting_duplicates).unwrap_or(usize::MAX);
+    super::more(
+        out,
+        total,
+        c.conflicts.len(),
+        ("  ... ", "conflicting duplicates", " (manifest.csv counts them per file)"),
+    )?;
     Ok(())
 }
 
@@ -268,8 +282,18 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         count(Verdict::Unknown),
         count(Verdict::Benign)
     )?;
-    for a in r.actors.iter().filter(|a| matches!(a.verdict, Verdict::Attacker | Verdict::Suspicious)) {
-        write_actor(out, a, &r.enrichment)?;
+    let hostile: Vec<&Actor> =
+        r.actors.iter().filter(|a| matches!(a.verdict, Verdict::Attacker | Verdict::Suspicious)).collect();
+    for (i, a) in hostile.iter().take(HOSTILE_ACTORS_LIMIT).enumerate() {
+        if i < ACTORS_IN_FULL {
+            write_actor(out, a, &r.enrichment)?;
+        } else {
+            writeln!(out, "  {}", actor_line(a))?;
+        }
+    }
+    if hostile.len() > HOSTILE_ACTORS_LIMIT {
+        let events: usize = hostile[HOSTILE_ACTORS_LIMIT..].iter().map(|a| a.events).sum();
+        more(out, hostile.len(), HOSTILE_ACTORS_LIMIT, &format!("attacker or suspicious actors with {events} events"))?;
     }
     let others: Vec<&Actor> =
         r.actors.iter().filter(|a| matches!(a.verdict, Verdict::Unknown | Verdict::Benign)).collect();
@@ -300,7 +324,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     }
 
     writeln!(out, "\nSource IPs ({})", r.source_ips.len())?;
-    for ip in &r.source_ips {
+    for ip in r.source_ips.iter().take(SECTION_LIMIT) {
         writeln!(out, "  {:<40} {:>5} events  {} .. {}", ip.ip, ip.events, ip.first_seen, ip.last_seen)?;
         if let Some(i) = r.enrichment.of(&ip.ip) {
             writeln!(out, "      where: {}", clean(&i.to_string()))?;
@@ -309,6 +333,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             writeln!(out, "      user agent [{kind}]: {}", clean(ua))?;
         }
     }
+    more(out, r.source_ips.len(), SECTION_LIMIT, "source IPs")?;
 
     writeln!(out, "\nActions Taken ({} kinds)", r.actions.len())?;
     for a in &r.actions {
@@ -341,7 +366,7 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
     write_changes(out, &r.defense_evasion)?;
 
     writeln!(out, "\nRemediation and Containment ({})", r.remediation.len())?;
-    for m in &r.remediation {
+    for m in r.remediation.iter().take(SECTION_LIMIT) {
         let mark = m.status.checkbox();
         let done = match &m.status {
             EndState::Reverted { .. } => format!("  — done: {}", clean(&m.status.to_string())),
@@ -356,6 +381,8 @@ pub fn write_report<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
             clean(&m.because.to_string())
         )?;
     }
+
+    more(out, r.remediation.len(), SECTION_LIMIT, "steps")?;
 
     writeln!(out, "\nCoverage ({} gaps)", r.coverage.gaps.len())?;
     for g in &r.coverage.gaps {

@@ -1,7 +1,7 @@
-//! The timeline as CSV in Timeline Explorer's conventions: one row per event, `datetime` first,
-//! ISO 8601 UTC. The attacker's events (the report's `timeline`) and the events to review
-//! (`suspicious_timeline`) are written in one time order; the `actor` and `verdict` columns tell
-//! them apart.
+//! The timeline as CSV in Timeline Explorer's conventions: one row per timeline entry,
+//! `datetime` first, ISO 8601 UTC. The attacker's events (the report's `timeline`, a row each)
+//! and the events to review (`suspicious_timeline`, a row per kind of event and day: `events`
+//! counts them) are written in one time order; the `actor` and `verdict` columns tell them apart.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -13,7 +13,7 @@ use crate::actors::is_denial;
 use crate::{Report, TimelineEntry};
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 22] = [
     "datetime",
     "actor",
     "verdict",
@@ -29,6 +29,10 @@ pub const COLUMNS: [&str; 19] = [
     "region",
     "principal",
     "access_key",
+    // Events the row stands for (1 for each attacker event), and the last of them.
+    "events",
+    "last_datetime",
+    "last_event_id",
     // Enrichment of source_ip (empty without --geoip/--asn/--aws-ranges, or when unknown).
     "country",
     "asn",
@@ -46,7 +50,7 @@ pub(crate) fn outcome(e: &TimelineEntry) -> String {
 }
 
 /// One timeline entry with its actor and resource looked up: the cells of [`COLUMNS`], raw.
-pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
+pub(crate) fn rows(report: &Report) -> Vec<[String; 22]> {
     let actors: HashMap<usize, _> = report.actors.iter().map(|a| (a.id, a)).collect();
     // Only persistence and evasion calls carry a target in the model; other rows stay empty.
     let targets: HashMap<&str, &str> = report
@@ -80,6 +84,9 @@ pub(crate) fn rows(report: &Report) -> Vec<[String; 19]> {
                 e.region.clone(),
                 e.principal.clone(),
                 e.access_key.clone().unwrap_or_default(),
+                e.events.to_string(),
+                e.last_time.map(|t| t.to_string()).unwrap_or_default(),
+                e.last_event_id.clone().unwrap_or_default(),
                 known(|i| i.country_code.clone()),
                 known(|i| i.asn.map(|n| n.to_string())),
                 known(|i| i.as_org.clone()),

@@ -1,5 +1,5 @@
 //! The timeline (the attacker's and the suspicious actors' events, as in the CSV) as Timesketch
-//! JSONL: one object per event with Timesketch's required `message`, `datetime` and
+//! JSONL: one object per timeline entry with Timesketch's required `message`, `datetime` and
 //! `timestamp_desc`, then the CSV timeline's columns.
 
 use std::io::{self, Write};
@@ -21,7 +21,7 @@ pub const TIMESTAMP_DESC: &str = "Event Time";
 pub fn write_timeline<W: Write>(out: &mut W, report: &Report) -> io::Result<()> {
     for row in rows(report) {
         let cell = |name: &str| -> &str { COLUMNS.iter().position(|c| *c == name).map_or("", |i| &row[i]) };
-        let message = format!(
+        let mut message = format!(
             "actor {} ({}) {} {} by {} from {}",
             cell("actor"),
             cell("verdict"),
@@ -30,6 +30,9 @@ pub fn write_timeline<W: Write>(out: &mut W, report: &Report) -> io::Result<()> 
             cell("principal"),
             cell("source_ip")
         );
+        if cell("events") != "1" {
+            message += &format!(", {} times until {}", cell("events"), cell("last_datetime"));
+        }
         let mut obj = Map::new();
         obj.insert("message".into(), clean(&message).into_owned().into());
         obj.insert("datetime".into(), cell("datetime").into());
@@ -37,7 +40,7 @@ pub fn write_timeline<W: Write>(out: &mut W, report: &Report) -> io::Result<()> 
         for (name, value) in COLUMNS.iter().zip(&row).skip(1) {
             // The actor id is a number everywhere else in the report's JSON.
             let v = match (*name, value.parse::<u64>()) {
-                ("actor", Ok(n)) => Value::from(n),
+                ("actor" | "events", Ok(n)) => Value::from(n),
                 _ => Value::from(value.as_str()),
             };
             obj.insert((*name).into(), v);
