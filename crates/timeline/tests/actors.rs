@@ -412,6 +412,55 @@ fn enricher(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher
     std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
 }
 
+/// The owner rotates a service user's key (a new one made, the old one deactivated and deleted):
+/// owner's routine, and the clean-up after an intrusion. A newcomer doing the same, or the owner
+/// making a key for someone without retiring one, is still a new way in.
+#[test]
+fn an_established_owners_key_rotation_is_not_a_new_way_in() {
+    let cli = "aws-cli/2.15.30 Python/3.11.8 Darwin/23.3.0 exe/x86_64";
+    let owner = user("alice", "AKIAALICEKEY00000001", "198.51.100.23", cli);
+    let newcomer = user("mallory", "AKIAMALLORYKEY000001", "203.0.113.66", KALI);
+    let mut c = Case::default();
+    for _ in 0..5 {
+        c.ok(9 * 3600, &owner, "iam", "ListUsers", json!(null));
+    }
+    let rotation = c.ok(600, &owner, "iam", "CreateAccessKey", json!({"userName": "backup-svc"}));
+    c.ok(
+        300,
+        &owner,
+        "iam",
+        "UpdateAccessKey",
+        json!({"userName": "backup-svc", "accessKeyId": "AKIAOLDBACKUPKEY0001", "status": "Inactive"}),
+    );
+    c.ok(
+        300,
+        &owner,
+        "iam",
+        "DeleteAccessKey",
+        json!({"userName": "backup-svc", "accessKeyId": "AKIAOLDBACKUPKEY0001"}),
+    );
+    // A key for another user, nothing retired: a new way in even from the owner.
+    let plain = c.ok(3 * 3600, &owner, "iam", "CreateAccessKey", json!({"userName": "reporting"}));
+    // Someone new does the same rotation dance.
+    let takeover = c.ok(600, &newcomer, "iam", "CreateAccessKey", json!({"userName": "deploy"}));
+    c.ok(60, &newcomer, "iam", "DeleteAccessKey", json!({"userName": "deploy", "accessKeyId": "AKIAOLDDEPLOYKEY0001"}));
+
+    let (_, r) = c.report(&ReportOptions::default());
+    let actor = |id: &str| r.actors.iter().find(|a| a.event_ids.iter().any(|e| e == id)).unwrap();
+    let reasons_on = |id: &str| -> Vec<(ReasonKind, i32)> {
+        actor(id).reasons.iter().filter(|x| x.event_ids.iter().any(|e| e == id)).map(|x| (x.kind, x.points)).collect()
+    };
+    let on_rotation = reasons_on(&rotation);
+    assert!(on_rotation.iter().any(|&(k, p)| k == ReasonKind::KeyRotation && p == 0), "{on_rotation:?}");
+    assert!(on_rotation.iter().all(|&(k, _)| k != ReasonKind::NewCredentials), "{on_rotation:?}");
+    let on_plain = reasons_on(&plain);
+    assert!(on_plain.iter().any(|&(k, _)| k == ReasonKind::NewCredentials), "{on_plain:?}");
+    let on_takeover = reasons_on(&takeover);
+    assert!(on_takeover.iter().all(|&(k, _)| k != ReasonKind::KeyRotation), "{on_takeover:?}");
+    assert!(on_takeover.iter().any(|&(k, p)| k == ReasonKind::NewCredentials && p > 0), "{on_takeover:?}");
+    assert_eq!(actor(&rotation).id, actor(&plain).id, "one owner actor");
+}
+
 /// An instance's role credentials, used for days from the instance's EC2 address, then from an
 /// address outside AWS: copied off the instance (Stratus Red Team's ec2-steal-instance-
 /// credentials). Told only when AWS's ranges are given; the instance itself is not blamed.
