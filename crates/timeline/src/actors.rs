@@ -660,7 +660,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     score_behaviour(store, &mut clusters, &labels, &event_id, &own);
     settle(store, &mut clusters);
     if let Some(enricher) = &opts.enricher {
-        score_enrichment(store, &mut clusters, &labels, enricher, &event_id);
+        score_enrichment(store, &mut clusters, &labels, enricher, lineage, &event_id);
     }
     propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id);
 
@@ -922,9 +922,12 @@ fn established(times: &[i64], rows: &[u32]) -> bool {
 /// Points for calls from EC2 address space; for the first use of an autonomous system.
 const AWS_SPACE_POINTS: i32 = 10;
 const NEW_ASN_POINTS: i32 = 10;
-/// Suspicious alone, an attacker with any corroboration: the metadata service hands instance
-/// credentials out on the instance only, but an outdated ranges file could miss a new AWS range.
-const INSTANCE_OUTSIDE_AWS_POINTS: i32 = 30;
+/// The metadata service hands instance credentials out on the instance only, but addresses
+/// outside the published ranges can still be the owner's (an outdated ranges file, Elastic IPs
+/// from the owner's own block, egress through an on-premises proxy). A first call from outside
+/// also scores the new network (15) and usually `ts-new-source-ip` (8): together suspicious, an
+/// attacker with anything more.
+const INSTANCE_OUTSIDE_AWS_POINTS: i32 = 20;
 
 /// The instance id when `arn` is an EC2 instance profile's role session
 /// (`arn:aws:sts::<account>:assumed-role/<role>/i-<8 or 17 hex digits>`).
@@ -946,12 +949,15 @@ fn score_enrichment(
     clusters: &mut [Cluster],
     labels: &[String],
     enricher: &Enricher,
+    lineage: &Lineage,
     event_id: &dyn Fn(usize) -> String,
 ) {
     let times = store.times();
     let ip_col = store.column(Field::SourceIp);
     let dict = store.dict(Field::SourceIp);
     let principals = store.dict(Field::PrincipalArn);
+    let (principal_col, key_col, keys) =
+        (store.column(Field::PrincipalArn), store.column(Field::AccessKeyId), store.dict(Field::AccessKeyId));
     let mut cache: AHashMap<Sym, Option<IpInfo>> = AHashMap::new();
     // Per cluster: its public addresses in order, with what the databases say.
     let facts: Vec<Vec<(Sym, String, IpInfo)>> = clusters
@@ -1012,16 +1018,28 @@ fn score_enrichment(
                 adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
             }
         }
-        // Instance credentials outside AWS: whatever the history, there is no owner's reason for it.
-        let session = cl.principals.iter().filter_map(|&p| principals.resolve(p)).find_map(instance_session);
-        if let Some(session) = session.filter(|_| enricher.knows_aws_ranges()) {
-            if let Some((s, ip, _)) = facts[c].iter().find(|(_, _, i)| i.aws.is_none()) {
+        // Instance credentials outside AWS: the instance session's own calls, from a public
+        // address outside the ranges, with a key no principal's call issued (a session a user
+        // named `i-...` with AssumeRole is not an instance's).
+        let outside: AHashMap<Sym, &str> =
+            facts[c].iter().filter(|(_, _, i)| i.aws.is_none()).map(|(s, ip, _)| (*s, ip.as_str())).collect();
+        let has_session =
+            cl.principals.iter().filter_map(|&p| principals.resolve(p)).any(|p| instance_session(p).is_some());
+        if enricher.knows_aws_ranges() && has_session && !outside.is_empty() {
+            let hit = cl.rows.iter().map(|&r| r as usize).find_map(|r| {
+                let session = principals.resolve(principal_col.get(r)).and_then(instance_session)?;
+                let ip = outside.get(&ip_col.get(r))?;
+                let issued_by_a_principal = keys
+                    .resolve(key_col.get(r))
+                    .and_then(|k| lineage.issuance(k))
+                    .is_some_and(|i| i.parent_key.is_some());
+                (!issued_by_a_principal).then_some((r, session, *ip))
+            });
+            if let Some((row, session, ip)) = hit {
                 let detail = format!(
                     "credentials of EC2 instance {session} used from {ip}, outside AWS's published address ranges: \
                      the instance metadata service hands them out on the instance only"
                 );
-                let row =
-                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == *s).unwrap_or(cl.rows[0] as usize);
                 adds.push((c, ReasonKind::InstanceCredentialsOutsideAws, INSTANCE_OUTSIDE_AWS_POINTS, detail, row));
             }
         }

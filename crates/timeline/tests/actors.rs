@@ -485,6 +485,25 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
     }
     let first = c.ok(600, &copied, "sts", "GetCallerIdentity", json!(null));
     c.ok(30, &copied, "ec2", "DescribeInstances", json!(null));
+    // A user names an AssumeRole session like an instance and uses it from outside AWS: the
+    // evidence shows a principal issued it, so it is no instance's.
+    let bob = user("bob", "AKIABOBKEY0000000001", "198.51.100.77", cli);
+    c.ok(
+        600,
+        &bob,
+        "sts",
+        "AssumeRole",
+        json!({"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/ops"), "roleSessionName": "i-0fedcba9876543210"}),
+    );
+    c.records.last_mut().unwrap()["responseElements"] = json!({"credentials": {"accessKeyId": "ASIABOBSESSION000001"},
+        "assumedRoleUser": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops/i-0fedcba9876543210")}});
+    let named = Who {
+        identity: json!({"type": "AssumedRole", "principalId": "AROAOPS:i-0fedcba9876543210", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops/i-0fedcba9876543210"), "accessKeyId": "ASIABOBSESSION000001"}),
+        ip: "203.0.113.61",
+        ua: cli,
+    };
+    c.ok(60, &named, "s3", "ListBuckets", json!(null));
 
     let outside = |r: &Report, ip: &str| {
         let a = r.actors.iter().find(|a| a.source_ips.iter().any(|i| i == ip)).unwrap();
@@ -501,7 +520,7 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
 
     let (_, r) = c.report(&with(enricher(dir.path())));
     let reason = outside(&r, "203.0.113.50").expect("told");
-    assert_eq!(reason.points, 30);
+    assert_eq!(reason.points, 20);
     assert_eq!(reason.event_ids, [first]);
     assert!(
         reason
@@ -513,7 +532,8 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
     assert_eq!(outside(&r, "54.210.33.5"), None, "the instance's own calls are not held against it");
     let thief = r.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
     let plain_thief = plain.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
-    assert!(thief.score >= plain_thief.score + 30 && thief.verdict <= Verdict::Suspicious, "{thief:?}");
+    assert!(thief.score >= plain_thief.score + 20 && thief.verdict <= Verdict::Suspicious, "{thief:?}");
+    assert_eq!(outside(&r, "203.0.113.61"), None, "a user's session named like an instance");
 }
 
 /// The owner's key used from a rented EC2 server after days from the office: EC2 space and a
