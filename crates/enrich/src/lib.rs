@@ -378,14 +378,13 @@ impl Enricher {
         Enricher { geo, asn, aws, databases }
     }
 
-    /// The databases in use, in flag order (geoip, asn, aws-ranges).
     /// Whether AWS's published ranges were given: only then does "no AWS range" mean outside
     /// AWS rather than unknown.
     pub fn knows_aws_ranges(&self) -> bool {
         self.aws.is_some()
     }
 
-    /// Which databases are open, with their provenance.
+    /// The databases in use, in flag order (geoip, asn, aws-ranges).
     pub fn databases(&self) -> &[DatabaseInfo] {
         &self.databases
     }

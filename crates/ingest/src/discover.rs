@@ -71,8 +71,9 @@ pub fn discover_noting_links(
             files.push(InputFile { path: input.clone(), explicit: true, evidence_path: input_name(input) });
             continue;
         }
-        // Not sorted while walking: the whole list is sorted below, which gives the same order.
-        let walk = walkdir::WalkDir::new(input).follow_links(follow_links);
+        // Sorted while walking too, although the list is sorted whole below: the walk stops at
+        // its first error, which must be the same one on every copy of the evidence.
+        let walk = walkdir::WalkDir::new(input).follow_links(follow_links).sort_by_file_name();
         for entry in walk {
             let entry = entry.map_err(|e| IngestError::Walk {
                 path: e.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone()),

@@ -153,6 +153,9 @@ pub enum ReasonKind {
     Established,
     /// Findings on resources its own credential created earlier (set-up and tear-down).
     OwnResources,
+    /// An established actor's new access key for a user whose other key it retired within a
+    /// day: a rotation, not a new way in.
+    KeyRotation,
     /// Calls from EC2 address space (`--aws-ranges`) with a user's credential, from a network
     /// neither it nor its principals used before: a rented cloud server is typical of intruders.
     AwsAddressSpace,
@@ -657,7 +660,7 @@ pub fn attribute(store: &Store, findings: &[Finding], lineage: &Lineage, opts: &
     score_behaviour(store, &mut clusters, &labels, &event_id, &own);
     settle(store, &mut clusters);
     if let Some(enricher) = &opts.enricher {
-        score_enrichment(store, &mut clusters, &labels, enricher, &event_id);
+        score_enrichment(store, &mut clusters, &labels, enricher, lineage, &event_id);
     }
     propagate(store, lineage, &of_row, &mut clusters, &labels, &event_id);
 
@@ -778,6 +781,62 @@ struct OwnResources {
     created: AHashMap<(String, String), (u32, usize)>,
     of_row: Vec<u32>,
     origins: Vec<u32>,
+    /// `CreateAccessKey` rows whose principal deactivated or deleted another key of the same
+    /// user within a day, before or after ([`key_rotations`]).
+    rotations: AHashSet<usize>,
+}
+
+/// How far apart the new key and the retired one may be for a rotation.
+const ROTATION_WINDOW_MS: i64 = 24 * 3_600_000;
+
+/// Successful `CreateAccessKey` calls that are half of a rotation: the same principal made a
+/// key for a user and deactivated (`UpdateAccessKey` to `Inactive`) or deleted another key of
+/// that user, in the same account, within [`ROTATION_WINDOW_MS`]. Owners rotate keys, and do so
+/// when cleaning up after an intrusion; an intruder making a key for someone rarely retires
+/// theirs (the owner would notice), and only established actors get the benefit.
+fn key_rotations(store: &Store) -> AHashSet<usize> {
+    let dict = store.dict(Field::EventName);
+    let (create, update, delete) =
+        (dict.lookup("CreateAccessKey"), dict.lookup("UpdateAccessKey"), dict.lookup("DeleteAccessKey"));
+    if create.is_none() || (update.is_none() && delete.is_none()) {
+        return AHashSet::new();
+    }
+    let (names, principals, times) = (store.column(Field::EventName), store.column(Field::PrincipalArn), store.times());
+    // (account, user) -> (time, principal, new or retired key) of each call.
+    type Calls = AHashMap<(String, String), Vec<(i64, Sym, String, usize)>>;
+    let (mut made, mut retired): (Calls, Calls) = (AHashMap::new(), AHashMap::new());
+    for (row, name) in names.iter().enumerate() {
+        let kind = Some(name);
+        if (kind != create && kind != update && kind != delete) || outcome(store, row) != CallOutcome::Ok {
+            continue;
+        }
+        let e = store.event(row);
+        let f = e.fields();
+        // Without a user name the call is about the caller's own keys: not someone else's.
+        let Some(user) = f.get_str("requestParameters.userName") else { continue };
+        let target = (e.str(Field::RecipientAccount).unwrap_or("").to_owned(), user);
+        let call = |key: Option<String>| (times[row], principals.get(row), key.unwrap_or_default(), row);
+        if kind == create {
+            made.entry(target).or_default().push(call(f.get_str("responseElements.accessKey.accessKeyId")));
+        } else if kind == delete
+            || f.get_str("requestParameters.status").is_some_and(|s| s.eq_ignore_ascii_case("Inactive"))
+        {
+            retired.entry(target).or_default().push(call(f.get_str("requestParameters.accessKeyId")));
+        }
+    }
+    let mut rotations = AHashSet::new();
+    for (target, creates) in &made {
+        let Some(retires) = retired.get(target) else { continue };
+        for (t, who, key, row) in creates {
+            let rotated = retires.iter().any(|(t2, who2, old, _)| {
+                who2 == who && !who.is_null() && old != key && (t2 - t).abs() <= ROTATION_WINDOW_MS
+            });
+            if rotated {
+                rotations.insert(*row);
+            }
+        }
+    }
+    rotations
 }
 
 const CREATE_CALLS: &[&str] = &[
@@ -824,7 +883,12 @@ impl OwnResources {
                 created.entry(h).or_insert((origins[of_row[row] as usize], row));
             }
         }
-        OwnResources { created, of_row: of_row.to_vec(), origins }
+        OwnResources { created, of_row: of_row.to_vec(), origins, rotations: key_rotations(store) }
+    }
+
+    /// The call at `row` made a key that replaced another of the same user ([`key_rotations`]).
+    fn rotates(&self, row: usize) -> bool {
+        self.rotations.contains(&row)
     }
 
     fn cluster_of(&self, row: usize) -> u32 {
@@ -858,9 +922,12 @@ fn established(times: &[i64], rows: &[u32]) -> bool {
 /// Points for calls from EC2 address space; for the first use of an autonomous system.
 const AWS_SPACE_POINTS: i32 = 10;
 const NEW_ASN_POINTS: i32 = 10;
-/// Suspicious alone, an attacker with any corroboration: the metadata service hands instance
-/// credentials out on the instance only, but an outdated ranges file could miss a new AWS range.
-const INSTANCE_OUTSIDE_AWS_POINTS: i32 = 30;
+/// The metadata service hands instance credentials out on the instance only, but addresses
+/// outside the published ranges can still be the owner's (an outdated ranges file, Elastic IPs
+/// from the owner's own block, egress through an on-premises proxy). A first call from outside
+/// also scores the new network (15) and usually `ts-new-source-ip` (8): together suspicious, an
+/// attacker with anything more.
+const INSTANCE_OUTSIDE_AWS_POINTS: i32 = 20;
 
 /// The instance id when `arn` is an EC2 instance profile's role session
 /// (`arn:aws:sts::<account>:assumed-role/<role>/i-<8 or 17 hex digits>`).
@@ -882,12 +949,15 @@ fn score_enrichment(
     clusters: &mut [Cluster],
     labels: &[String],
     enricher: &Enricher,
+    lineage: &Lineage,
     event_id: &dyn Fn(usize) -> String,
 ) {
     let times = store.times();
     let ip_col = store.column(Field::SourceIp);
     let dict = store.dict(Field::SourceIp);
     let principals = store.dict(Field::PrincipalArn);
+    let (principal_col, key_col, keys) =
+        (store.column(Field::PrincipalArn), store.column(Field::AccessKeyId), store.dict(Field::AccessKeyId));
     let mut cache: AHashMap<Sym, Option<IpInfo>> = AHashMap::new();
     // Per cluster: its public addresses in order, with what the databases say.
     let facts: Vec<Vec<(Sym, String, IpInfo)>> = clusters
@@ -948,16 +1018,28 @@ fn score_enrichment(
                 adds.push((c, ReasonKind::AwsAddressSpace, AWS_SPACE_POINTS, detail, row));
             }
         }
-        // Instance credentials outside AWS: whatever the history, there is no owner's reason for it.
-        let session = cl.principals.iter().filter_map(|&p| principals.resolve(p)).find_map(instance_session);
-        if let Some(session) = session.filter(|_| enricher.knows_aws_ranges()) {
-            if let Some((s, ip, _)) = facts[c].iter().find(|(_, _, i)| i.aws.is_none()) {
+        // Instance credentials outside AWS: the instance session's own calls, from a public
+        // address outside the ranges, with a key no principal's call issued (a session a user
+        // named `i-...` with AssumeRole is not an instance's).
+        let outside: AHashMap<Sym, &str> =
+            facts[c].iter().filter(|(_, _, i)| i.aws.is_none()).map(|(s, ip, _)| (*s, ip.as_str())).collect();
+        let has_session =
+            cl.principals.iter().filter_map(|&p| principals.resolve(p)).any(|p| instance_session(p).is_some());
+        if enricher.knows_aws_ranges() && has_session && !outside.is_empty() {
+            let hit = cl.rows.iter().map(|&r| r as usize).find_map(|r| {
+                let session = principals.resolve(principal_col.get(r)).and_then(instance_session)?;
+                let ip = outside.get(&ip_col.get(r))?;
+                let issued_by_a_principal = keys
+                    .resolve(key_col.get(r))
+                    .and_then(|k| lineage.issuance(k))
+                    .is_some_and(|i| i.parent_key.is_some());
+                (!issued_by_a_principal).then_some((r, session, *ip))
+            });
+            if let Some((row, session, ip)) = hit {
                 let detail = format!(
                     "credentials of EC2 instance {session} used from {ip}, outside AWS's published address ranges: \
                      the instance metadata service hands them out on the instance only"
                 );
-                let row =
-                    cl.rows.iter().map(|&r| r as usize).find(|&r| ip_col.get(r) == *s).unwrap_or(cl.rows[0] as usize);
                 adds.push((c, ReasonKind::InstanceCredentialsOutsideAws, INSTANCE_OUTSIDE_AWS_POINTS, detail, row));
             }
         }
@@ -1090,6 +1172,15 @@ fn score_findings(
                 let code = store.event(rows[0] as usize).str(Field::ErrorCode).unwrap_or("error").to_owned();
                 (base / 10, format!(" (failed: {code})"))
             };
+            if rows.iter().all(|&r| own.rotates(r as usize)) && established(store.times(), &cl.rows) {
+                let detail = format!(
+                    "{} [{}]: a key rotation (it retired another key of the user within a day)",
+                    f.rule.title,
+                    f.rule.severity.name()
+                );
+                cl.add(ReasonKind::KeyRotation, 0, detail, Some(f.rule.id.clone()), ids);
+                continue;
+            }
             if rows.iter().all(|&r| own.acts_on_own(store, r as usize, c)) {
                 let detail = format!("{} [{}] on a resource it created itself", f.rule.title, f.rule.severity.name());
                 cl.add(ReasonKind::OwnResources, 0, detail, Some(f.rule.id.clone()), ids);
@@ -1158,6 +1249,7 @@ fn score_behaviour(
             .filter_map(|&p| store.dict(Field::PrincipalArn).resolve(p).and_then(principal_entity))
             .collect();
         let mut created_kinds: BTreeSet<&str> = BTreeSet::new();
+        let established = established(store.times(), &cl.rows);
         for i in 0..cl.rows.len() {
             let row = cl.rows[i] as usize;
             if !interesting.contains(&names.get(row)) {
@@ -1184,7 +1276,10 @@ fn score_behaviour(
                         vec![event_id(row)],
                     );
                 }
-            } else if NEW_CREDENTIAL_CALLS.contains(&name) && result == CallOutcome::Ok {
+            } else if NEW_CREDENTIAL_CALLS.contains(&name)
+                && result == CallOutcome::Ok
+                && !(established && owned.rotates(row))
+            {
                 let target = e.fields().get_str("requestParameters.userName");
                 let for_other = target.as_ref().is_some_and(|t| !own.contains(&(account.clone(), t.clone())));
                 if name == "CreateUser" || for_other {

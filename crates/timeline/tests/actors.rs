@@ -412,6 +412,55 @@ fn enricher(dir: &std::path::Path) -> std::sync::Arc<trailscope_enrich::Enricher
     std::sync::Arc::new(trailscope_enrich::Enricher::open(&sources).unwrap().unwrap())
 }
 
+/// The owner rotates a service user's key (a new one made, the old one deactivated and deleted):
+/// owner's routine, and the clean-up after an intrusion. A newcomer doing the same, or the owner
+/// making a key for someone without retiring one, is still a new way in.
+#[test]
+fn an_established_owners_key_rotation_is_not_a_new_way_in() {
+    let cli = "aws-cli/2.15.30 Python/3.11.8 Darwin/23.3.0 exe/x86_64";
+    let owner = user("alice", "AKIAALICEKEY00000001", "198.51.100.23", cli);
+    let newcomer = user("mallory", "AKIAMALLORYKEY000001", "203.0.113.66", KALI);
+    let mut c = Case::default();
+    for _ in 0..5 {
+        c.ok(9 * 3600, &owner, "iam", "ListUsers", json!(null));
+    }
+    let rotation = c.ok(600, &owner, "iam", "CreateAccessKey", json!({"userName": "backup-svc"}));
+    c.ok(
+        300,
+        &owner,
+        "iam",
+        "UpdateAccessKey",
+        json!({"userName": "backup-svc", "accessKeyId": "AKIAOLDBACKUPKEY0001", "status": "Inactive"}),
+    );
+    c.ok(
+        300,
+        &owner,
+        "iam",
+        "DeleteAccessKey",
+        json!({"userName": "backup-svc", "accessKeyId": "AKIAOLDBACKUPKEY0001"}),
+    );
+    // A key for another user, nothing retired: a new way in even from the owner.
+    let plain = c.ok(3 * 3600, &owner, "iam", "CreateAccessKey", json!({"userName": "reporting"}));
+    // Someone new does the same rotation dance.
+    let takeover = c.ok(600, &newcomer, "iam", "CreateAccessKey", json!({"userName": "deploy"}));
+    c.ok(60, &newcomer, "iam", "DeleteAccessKey", json!({"userName": "deploy", "accessKeyId": "AKIAOLDDEPLOYKEY0001"}));
+
+    let (_, r) = c.report(&ReportOptions::default());
+    let actor = |id: &str| r.actors.iter().find(|a| a.event_ids.iter().any(|e| e == id)).unwrap();
+    let reasons_on = |id: &str| -> Vec<(ReasonKind, i32)> {
+        actor(id).reasons.iter().filter(|x| x.event_ids.iter().any(|e| e == id)).map(|x| (x.kind, x.points)).collect()
+    };
+    let on_rotation = reasons_on(&rotation);
+    assert!(on_rotation.iter().any(|&(k, p)| k == ReasonKind::KeyRotation && p == 0), "{on_rotation:?}");
+    assert!(on_rotation.iter().all(|&(k, _)| k != ReasonKind::NewCredentials), "{on_rotation:?}");
+    let on_plain = reasons_on(&plain);
+    assert!(on_plain.iter().any(|&(k, _)| k == ReasonKind::NewCredentials), "{on_plain:?}");
+    let on_takeover = reasons_on(&takeover);
+    assert!(on_takeover.iter().all(|&(k, _)| k != ReasonKind::KeyRotation), "{on_takeover:?}");
+    assert!(on_takeover.iter().any(|&(k, p)| k == ReasonKind::NewCredentials && p > 0), "{on_takeover:?}");
+    assert_eq!(actor(&rotation).id, actor(&plain).id, "one owner actor");
+}
+
 /// An instance's role credentials, used for days from the instance's EC2 address, then from an
 /// address outside AWS: copied off the instance (Stratus Red Team's ec2-steal-instance-
 /// credentials). Told only when AWS's ranges are given; the instance itself is not blamed.
@@ -436,6 +485,25 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
     }
     let first = c.ok(600, &copied, "sts", "GetCallerIdentity", json!(null));
     c.ok(30, &copied, "ec2", "DescribeInstances", json!(null));
+    // A user names an AssumeRole session like an instance and uses it from outside AWS: the
+    // evidence shows a principal issued it, so it is no instance's.
+    let bob = user("bob", "AKIABOBKEY0000000001", "198.51.100.77", cli);
+    c.ok(
+        600,
+        &bob,
+        "sts",
+        "AssumeRole",
+        json!({"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/ops"), "roleSessionName": "i-0fedcba9876543210"}),
+    );
+    c.records.last_mut().unwrap()["responseElements"] = json!({"credentials": {"accessKeyId": "ASIABOBSESSION000001"},
+        "assumedRoleUser": {"arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops/i-0fedcba9876543210")}});
+    let named = Who {
+        identity: json!({"type": "AssumedRole", "principalId": "AROAOPS:i-0fedcba9876543210", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/ops/i-0fedcba9876543210"), "accessKeyId": "ASIABOBSESSION000001"}),
+        ip: "203.0.113.61",
+        ua: cli,
+    };
+    c.ok(60, &named, "s3", "ListBuckets", json!(null));
 
     let outside = |r: &Report, ip: &str| {
         let a = r.actors.iter().find(|a| a.source_ips.iter().any(|i| i == ip)).unwrap();
@@ -452,7 +520,7 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
 
     let (_, r) = c.report(&with(enricher(dir.path())));
     let reason = outside(&r, "203.0.113.50").expect("told");
-    assert_eq!(reason.points, 30);
+    assert_eq!(reason.points, 20);
     assert_eq!(reason.event_ids, [first]);
     assert!(
         reason
@@ -464,7 +532,8 @@ fn instance_credentials_outside_aws_are_told_with_the_ranges() {
     assert_eq!(outside(&r, "54.210.33.5"), None, "the instance's own calls are not held against it");
     let thief = r.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
     let plain_thief = plain.actors.iter().find(|a| a.source_ips == ["203.0.113.50"]).unwrap();
-    assert!(thief.score >= plain_thief.score + 30 && thief.verdict <= Verdict::Suspicious, "{thief:?}");
+    assert!(thief.score >= plain_thief.score + 20 && thief.verdict <= Verdict::Suspicious, "{thief:?}");
+    assert_eq!(outside(&r, "203.0.113.61"), None, "a user's session named like an instance");
 }
 
 /// The owner's key used from a rented EC2 server after days from the office: EC2 space and a

@@ -719,6 +719,7 @@ fn write_activity<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         return writeln!(out, "<p>No events.</p>\n</section>");
     };
     // Actors are ranked 1.. in `r.actors` order.
+    let mut drawn = 0;
     for series in act.actors.iter().take(CHARTS_LIMIT) {
         let Some(a) = r.actors.get(series.actor.wrapping_sub(1)).filter(|a| a.id == series.actor) else { continue };
         writeln!(
@@ -735,8 +736,9 @@ fn write_activity<W: Write>(out: &mut W, r: &Report) -> io::Result<()> {
         )?;
         write_chart(out, from, act.bucket_hours, series, &format!("actor {} events per {per}", a.id))?;
         writeln!(out, "</figure>")?;
+        drawn += 1;
     }
-    more(out, act.actors.len(), CHARTS_LIMIT, "actors' charts")?;
+    more(out, act.actors.len(), drawn, "actors' charts")?;
     writeln!(out, "</section>")
 }
 
