@@ -26,6 +26,7 @@ pub fn run(input: &InputArgs, dir: &Path) -> anyhow::Result<crate::Outcome> {
         // checks that the directory is new.
         for (i, case) in cases.iter().enumerate() {
             let ev = evidence::open_case(case, input.case_cache)?;
+            evidence::conflict_notes(&ev.manifest, Some(&case.display().to_string()), input.quiet, input.verbose);
             let s = if i == 0 {
                 write_first(&ev.store, dir, &format!("case{i}-"), threads)?
             } else {
