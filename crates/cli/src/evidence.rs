@@ -363,25 +363,35 @@ pub fn conflict_lines(total: u64, listed: &[ManifestConflict], case: Option<&str
     if total == 0 {
         return;
     }
-    let case = case.map(|c| format!("{c}: ")).unwrap_or_default();
+    // Event ids, accounts and paths come from the altered evidence itself: cleaned of control
+    // characters before they reach a terminal.
+    let clean = trailscope_timeline::write::clean;
+    let case = case.map(|c| format!("{}: ", clean(c))).unwrap_or_default();
+    let (what, them) = if total == 1 {
+        ("conflicting duplicate: two different records", "the file holding one of them")
+    } else {
+        ("conflicting duplicates: two different records", "a file holding one of each pair")
+    };
     eprintln!(
-        "trailscope: warning: {case}{total} conflicting duplicates: two different records under one event id, so one of \
-         these files was altered (the first copy in file order is the one examined; the report's evidence coverage \
-         names both files)"
+        "trailscope: warning: {case}{total} {what} under one event id, so {them} was altered (the first copy in file \
+         order is the one examined)"
     );
     if quiet {
         return;
     }
-    for c in listed.iter().take(if verbose { usize::MAX } else { 5 }) {
-        eprintln!("trailscope:   {c}");
-    }
     let shown = if verbose { listed.len() } else { listed.len().min(5) };
-    if total > shown as u64 {
+    for c in &listed[..shown] {
+        eprintln!("trailscope:   {}", clean(&c.to_string()));
+    }
+    let more = total - shown as u64;
+    if more > 0 && shown < listed.len() {
         eprintln!(
-            "trailscope:   ... {} more (--verbose lists the first {}; manifest.json keeps them)",
-            total - shown as u64,
+            "trailscope:   ... {more} more (-v lists the first {}; the evidence manifest and the report's evidence \
+             coverage keep them)",
             listed.len()
         );
+    } else if more > 0 {
+        eprintln!("trailscope:   ... {more} more, counted but not listed (the first {} are kept)", listed.len());
     }
 }
 

@@ -301,8 +301,7 @@ fn name_conflicts(
     found: &trailscope_store::Conflicts,
     list: &mut Vec<ManifestConflict>,
 ) -> io::Result<()> {
-    let room = trailscope_store::MAX_CONFLICTS.saturating_sub(list.len());
-    let found = &found.listed[..found.listed.len().min(room)];
+    let found = &found.listed[..];
     let mut wanted: BTreeMap<u32, String> = BTreeMap::new();
     for c in found {
         for r in [c.kept, c.other] {
@@ -327,8 +326,16 @@ fn name_conflicts(
         other_record: c.other.index,
         fields: c.fields.clone(),
     }));
-    ManifestConflict::sort(list);
+    keep_first_conflicts(list);
     Ok(())
+}
+
+/// Keep the first [`trailscope_store::MAX_CONFLICTS`] conflicts in evidence order, sorted as
+/// the manifest lists them: each batch and the segment merge keep their own first ones, so the
+/// first of their union are the ones one ingest of all the evidence keeps.
+fn keep_first_conflicts(list: &mut Vec<ManifestConflict>) {
+    ManifestConflict::sort(list);
+    list.truncate(trailscope_store::MAX_CONFLICTS);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -403,8 +410,8 @@ fn run(
             tally.add(f);
         }
         report.threads = part.threads;
-        let room = trailscope_store::MAX_CONFLICTS.saturating_sub(conflicts.len());
-        conflicts.extend(part.conflicts.iter().take(room).map(ManifestConflict::from));
+        conflicts.extend(part.conflicts.iter().map(ManifestConflict::from));
+        keep_first_conflicts(&mut conflicts);
         for (reason, n) in part.rejects_by_reason {
             *report.rejects_by_reason.entry(reason).or_default() += n;
         }

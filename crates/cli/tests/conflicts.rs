@@ -156,3 +156,35 @@ fn the_generators_tampered_re_deliveries_are_each_reported() {
         assert_ne!(files[0], files[1], "a file of its own");
     }
 }
+
+/// More conflicts than the manifest lists (500): one ingest and a save in segments (one file a
+/// batch) keep the same first ones, so the manifest, and its hash, do not depend on
+/// `--max-memory`. Files whose names only a component-wise order sorts as they were read
+/// (`part/` before `part-2/`) are among them.
+#[test]
+fn over_the_listed_conflicts_a_save_in_segments_keeps_the_same_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("evidence");
+    let originals: Vec<Value> = (0..400).map(|n| record(n, n as i64)).collect();
+    write(&ev, "part/a.json", &s3_body(&originals));
+    // Three later files each re-deliver every event with another source address.
+    for (i, name) in ["part-2/b.json", "part/c.json", "part/d.json"].iter().enumerate() {
+        let altered: Vec<Value> =
+            (0..400).map(|n| with(n, n as i64, &json!({"sourceIPAddress": format!("203.0.113.{}", i + 1)}))).collect();
+        write(&ev, name, &s3_body(&altered));
+    }
+    let manifest = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let case = dir.path().join(format!("{}.tscase", out.display()));
+        let args = [&["ingest", "-q"][..], extra].concat();
+        let o = run_on(&args, &[Path::new("--out"), &out, Path::new("--save"), &case, &ev]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::read(out.join("manifest.json")).unwrap()
+    };
+    let (once, parts) = (manifest(&[], "once"), manifest(&["--max-memory", "1K"], "parts"));
+    let m: Value = serde_json::from_slice(&once).unwrap();
+    assert_eq!(m["conflicting_duplicates"].as_array().unwrap().len(), 500);
+    let conflicts: u64 = m["files"].as_array().unwrap().iter().map(|f| f["conflicts"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(conflicts, 1200);
+    assert!(once == parts, "the manifests differ between one ingest and a save in segments");
+}

@@ -98,11 +98,15 @@ impl ManifestConflict {
     /// ingest at once and one in segments meet conflicts in different orders; sorted, their
     /// lists are the same.
     pub fn sort(list: &mut [ManifestConflict]) {
+        // Paths compared component by component, as the files were read (`export/` before
+        // `export-2/`): the order is then the evidence order in which the merge keeps the first
+        // conflicts, in one ingest and in a save in segments alike.
+        use std::path::Path;
         list.sort_by(|a, b| {
-            (&a.other_file, a.other_record, &a.kept_file, a.kept_record, &a.event_id).cmp(&(
-                &b.other_file,
+            (Path::new(&a.other_file), a.other_record, Path::new(&a.kept_file), a.kept_record, &a.event_id).cmp(&(
+                Path::new(&b.other_file),
                 b.other_record,
-                &b.kept_file,
+                Path::new(&b.kept_file),
                 b.kept_record,
                 &b.event_id,
             ))
@@ -136,7 +140,8 @@ pub struct Manifest {
     /// Files, sorted by path.
     pub files: Vec<ManifestEntry>,
     /// The first conflicting duplicates (at most 500; the rows' `conflicts` count them all),
-    /// in the order the merge met them. Absent when there are none.
+    /// the first in evidence order (the other copy's file and record), listed in that order.
+    /// Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_duplicates: Vec<ManifestConflict>,
 }

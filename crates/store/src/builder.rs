@@ -786,11 +786,12 @@ impl StoreBuilder {
             if conflict::settle(&mut fields) {
                 stats.conflicts += 1;
                 let (id, acct) = (dup[id_col], dup[acct_col]);
-                conflicts.note(|| Conflict {
+                let other = RecordRef { source, index: chunk.indexes[r] };
+                conflicts.note(other, refs[g], || Conflict {
                     event_id: dicts[id_col].get(id).to_owned(),
                     account: (!acct.is_null()).then(|| dicts[acct_col].get(acct).to_owned()),
                     kept: refs[g],
-                    other: RecordRef { source, index: chunk.indexes[r] },
+                    other,
                     fields,
                 });
             }

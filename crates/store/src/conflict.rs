@@ -22,6 +22,10 @@ use crate::provenance::RecordRef;
 /// How many conflicting duplicates are kept in a list (all are counted).
 pub const MAX_CONFLICTS: usize = 500;
 
+/// Stands for the fields of a conflict found by digest, not field by field (a segment merge over
+/// more than 256 MiB of events in one second keeps digests beyond that).
+pub const NOT_NAMED: &str = "(content: fields not named, over 256 MiB of events in one second)";
+
 /// The member CloudTrail adds to a record delivered late or after an outage; a copy differing
 /// only by it is not a conflict.
 pub const ADDENDUM: &str = "addendum";
@@ -42,21 +46,44 @@ pub struct Conflict {
     pub fields: Vec<String>,
 }
 
-/// The conflicting duplicates of a merge: every one counted, the first [`MAX_CONFLICTS`] kept.
+/// The conflicting duplicates of a merge: every one counted, [`MAX_CONFLICTS`] kept: the first
+/// in evidence order of the other copy, then of the kept one ([`Conflict::order`]), whatever
+/// order the merge meets them in, so that one ingest and a save in segments keep the same ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Conflicts {
     /// How many were found.
     pub total: u64,
-    /// The first ones found, in merge order.
+    /// The first ones in evidence order (not sorted).
     pub listed: Vec<Conflict>,
 }
 
+impl Conflict {
+    /// Evidence order: the other copy's file and record, then the kept copy's.
+    pub fn order(other: RecordRef, kept: RecordRef) -> (u32, u32, u32, u32) {
+        (other.source.0, other.index, kept.source.0, kept.index)
+    }
+}
+
 impl Conflicts {
-    /// Count one; keep it while the list has room (`make` is called only then).
-    pub fn note(&mut self, make: impl FnOnce() -> Conflict) {
+    /// Count one; keep it when it is among the first [`MAX_CONFLICTS`] in evidence order
+    /// (`make` is called only then). One ingest meets them in that order (an append); a segment
+    /// merge meets them by time and may replace a later one.
+    pub fn note(&mut self, other: RecordRef, kept: RecordRef, make: impl FnOnce() -> Conflict) {
         self.total += 1;
         if self.listed.len() < MAX_CONFLICTS {
             self.listed.push(make());
+            return;
+        }
+        let order = Conflict::order(other, kept);
+        let (last, last_order) = self
+            .listed
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, Conflict::order(c.other, c.kept)))
+            .max_by_key(|&(_, o)| o)
+            .expect("a full list");
+        if order < last_order {
+            self.listed[last] = make();
         }
     }
 }

@@ -123,6 +123,11 @@ impl Store {
     }
 }
 
+/// Bytes of full copies of one second's first deliveries kept for comparison in a segment
+/// merge; past it, digests ([`Row::digest`]).
+/// (A few rows in unit tests, so that they reach the digests.)
+const KEPT_BYTES_PER_SECOND: usize = if cfg!(test) { 512 } else { 256 << 20 };
+
 /// One row read back from a segment, ids already global.
 #[derive(Default)]
 struct Row {
@@ -151,6 +156,34 @@ impl Row {
             }
         }
         self.payload.clone_from(&other.payload);
+    }
+
+    /// What a copy costs to keep: its strings and payload.
+    fn held_bytes(&self) -> usize {
+        self.payload.len() + self.cold.iter().flatten().map(String::len).sum::<usize>()
+    }
+
+    /// A 128-bit digest of everything compared ([`Row::differences`]), for rows of a time run
+    /// past [`KEPT_BYTES_PER_SECOND`].
+    fn digest(&self) -> u128 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&self.time.to_le_bytes());
+        h.update(&self.flags);
+        for s in &self.hot {
+            h.update(&s.0.to_le_bytes());
+        }
+        for c in &self.cold {
+            match c {
+                Some(c) => {
+                    h.update(&[1]);
+                    h.update(&(c.len() as u64).to_le_bytes());
+                    h.update(c.as_bytes());
+                }
+                None => h.update(&[0]),
+            }
+        }
+        h.update(&self.payload);
+        h.digest128()
     }
 
     /// The top-level fields in which `other` (a re-delivery of the same event at the same time)
@@ -573,10 +606,15 @@ fn merge_into(
         }
     }
     // Deliveries of the current `eventTime`: (eventID, recipientAccountId id) → the row kept,
-    // a copy in `kept` (whose buffers are reused from one time to the next).
+    // a copy in `kept` (whose buffers are reused from one time to the next). Past
+    // KEPT_BYTES_PER_SECOND of copies in one run (hostile evidence can put millions of events in
+    // one second), a row is kept as its digest and position only (`digests`): memory stays
+    // bounded, and a differing re-delivery is still reported, without the fields named.
     let mut run_time = i64::MIN;
     let mut run: AHashMap<(String, Sym), usize> = AHashMap::new();
     let mut kept: Vec<Row> = Vec::new();
+    let mut digests: Vec<Option<(u128, u32, u32)>> = Vec::new();
+    let mut kept_bytes = 0usize;
     let (event_id, account) =
         (COLD.iter().position(|f| *f == Field::EventId).expect("eventID is cold"), Field::RecipientAccount.index());
     while let Some(std::cmp::Reverse((time, _, _, k))) = heap.pop() {
@@ -584,6 +622,7 @@ fn merge_into(
         if time != run_time {
             run_time = time;
             run.clear();
+            kept_bytes = 0;
         }
         let duplicate = match &row.cold[event_id] {
             Some(id) => {
@@ -594,8 +633,15 @@ fn merge_into(
                         e.insert(next);
                         if kept.len() <= next {
                             kept.push(Row::default());
+                            digests.push(None);
                         }
-                        kept[next].copy_from(row);
+                        if kept_bytes + row.held_bytes() <= KEPT_BYTES_PER_SECOND {
+                            kept_bytes += row.held_bytes();
+                            kept[next].copy_from(row);
+                            digests[next] = None;
+                        } else {
+                            digests[next] = Some((row.digest(), row.source, row.index));
+                        }
                         None
                     }
                 }
@@ -605,16 +651,23 @@ fn merge_into(
         if let Some(at) = duplicate {
             summary.duplicates[row.source as usize] += 1;
             // Only a re-delivery is compared with the copy kept: the cost follows the duplicates.
-            let first = &kept[at];
-            let mut fields = first.differences(row);
+            let (mut fields, first) = match digests[at] {
+                None => (kept[at].differences(row), (kept[at].source, kept[at].index)),
+                Some((digest, source, index)) => {
+                    let fields = if row.digest() == digest { Vec::new() } else { vec![conflict::NOT_NAMED.to_owned()] };
+                    (fields, (source, index))
+                }
+            };
             if conflict::settle(&mut fields) {
                 summary.conflicts[row.source as usize] += 1;
                 let acct = row.hot[account];
-                summary.conflict_list.note(|| Conflict {
+                let kept = RecordRef { source: SourceId(first.0), index: first.1 };
+                let other = RecordRef { source: SourceId(row.source), index: row.index };
+                summary.conflict_list.note(other, kept, || Conflict {
                     event_id: row.cold[event_id].clone().unwrap_or_default(),
                     account: (!acct.is_null()).then(|| dicts[account].get(acct).to_owned()),
-                    kept: RecordRef { source: SourceId(first.source), index: first.index },
-                    other: RecordRef { source: SourceId(row.source), index: row.index },
+                    kept,
+                    other,
                     fields,
                 });
             }
@@ -918,6 +971,44 @@ mod tests {
             c.push(&r).unwrap();
         }
         c
+    }
+
+    #[test]
+    fn past_the_copies_of_one_second_re_deliveries_are_compared_by_digest() {
+        let ids: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+        let first: Vec<(&str, i64, &str)> = ids.iter().map(|id| (id.as_str(), 0, "198.51.100.10")).collect();
+        let mut second = first.clone();
+        // One altered copy among the rows copied whole, one among those kept as digests.
+        second[5].2 = "203.0.113.66";
+        second[35].2 = "203.0.113.66";
+        let dir = tempfile::tempdir().unwrap();
+        let segments: Vec<PathBuf> = [&first, &second]
+            .into_iter()
+            .enumerate()
+            .map(|(f, records)| {
+                let mut b = StoreBuilder::new();
+                let s = b.add_source(source(f as u32));
+                b.add_chunk(s, deliveries(records));
+                let p = dir.path().join(format!("seg-{f}"));
+                b.finish().write_segment(&p).unwrap();
+                p
+            })
+            .collect();
+        let summary = merge_segments(&segments, &dir.path().join("c.tscase"), |_| b"{}".to_vec()).unwrap();
+        assert_eq!(
+            (summary.rows, summary.duplicates.as_slice(), summary.conflicts.as_slice()),
+            (40, &[0, 40][..], &[0, 2][..])
+        );
+        let mut found: Vec<(String, Vec<String>, RecordRef)> =
+            summary.conflict_list.listed.into_iter().map(|c| (c.event_id, c.fields, c.kept)).collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("e35".into(), vec![conflict::NOT_NAMED.to_owned()], RecordRef { source: SourceId(0), index: 35 }),
+                ("e5".into(), vec!["sourceIPAddress".to_owned()], RecordRef { source: SourceId(0), index: 5 }),
+            ]
+        );
     }
 
     #[test]

@@ -632,10 +632,11 @@ impl EvidenceCoverage {
             self.rejected_records
         ));
         if self.conflicting_duplicates > 0 {
-            s.push_str(&format!(
-                "; {} conflicting duplicates (two different records under one event id: one of the files was altered)",
-                self.conflicting_duplicates
-            ));
+            let (n, what) = match self.conflicting_duplicates {
+                1 => (1, "conflicting duplicate (two different records under one event id: a file holding one was altered)"),
+                n => (n, "conflicting duplicates (two different records under one event id: a file holding one of each pair was altered)"),
+            };
+            s.push_str(&format!("; {n} {what}"));
         }
         if self.complete() {
             s.push_str(" (complete)");

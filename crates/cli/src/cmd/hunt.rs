@@ -106,6 +106,7 @@ pub fn run(
     if cases.len() > 1 {
         let how = CaseRun {
             quiet: input.quiet,
+            verbose: input.verbose,
             cache_bytes: input.case_cache,
             min: severity_of(min),
             explain,
@@ -382,6 +383,7 @@ const SEVERITIES: [Severity; 5] =
 /// How a bulk hunt runs and prints.
 struct CaseRun {
     quiet: bool,
+    verbose: bool,
     cache_bytes: u64,
     min: Severity,
     explain: bool,
@@ -397,7 +399,7 @@ fn run_cases(
     enricher: Option<Arc<Enricher>>,
     out_args: &OutArgs,
 ) -> anyhow::Result<Outcome> {
-    let CaseRun { quiet, cache_bytes, min, explain, no_fold, format } = *how;
+    let CaseRun { quiet, verbose, cache_bytes, min, explain, no_fold, format } = *how;
     let case_dir = out_args.case();
     let mut out = Tee::new(case_dir, file_name(format))?;
     let inputs = enrichment::audit_inputs(enricher.as_deref());
@@ -428,7 +430,7 @@ fn run_cases(
                 continue;
             }
         };
-        evidence::conflict_notes(&evidence.manifest, Some(&label), quiet, false);
+        evidence::conflict_notes(&evidence.manifest, Some(&label), quiet, verbose);
         let store = &evidence.store;
         if explain {
             for line in detectors.rules.explain(store) {

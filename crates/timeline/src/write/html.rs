@@ -481,12 +481,18 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCov
     if c.problems.is_empty() && c.ignored.is_empty() && c.conflicts.is_empty() {
         return Ok(());
     }
-    section(out, "evidence", &format!("Evidence coverage ({} files not fully read)", c.problems.len()))?;
+    let title = match (c.problems.len(), c.conflicting_duplicates) {
+        (files, 0) => format!("Evidence coverage ({files} files not fully read)"),
+        (0, _) => "Evidence coverage (every file read whole; conflicting duplicates)".to_owned(),
+        (files, _) => format!("Evidence coverage ({files} files not fully read; conflicting duplicates)"),
+    };
+    section(out, "evidence", &title)?;
     if !c.conflicts.is_empty() {
         writeln!(
             out,
-            "<p class=\"warn\">{} conflicting duplicates: two different records under one event id, so one of these files was altered. The report rests on the kept copy.</p>",
-            c.conflicting_duplicates
+            "<p class=\"warn\">{} conflicting duplicate{}: two different records under one event id, so a file holding one of them was altered. The report rests on the kept copy.</p>",
+            c.conflicting_duplicates,
+            if c.conflicting_duplicates == 1 { "" } else { "s" }
         )?;
         table_head(out, "conflict-table", &["eventID", "Account", "Kept copy", "Other copy", "Fields that differ"])?;
         for d in &c.conflicts {
@@ -510,6 +516,9 @@ fn write_evidence_coverage<W: Write>(out: &mut W, c: &crate::report::EvidenceCov
             c.conflicts.len(),
             ("<p>... ", "conflicting duplicates", " (manifest.csv counts them per file)</p>"),
         )?;
+    }
+    if c.problems.is_empty() && c.ignored.is_empty() {
+        return writeln!(out, "</section>");
     }
     table_head(out, "evidence-table", &["File", "Problem", "Records", "Reason"])?;
     for p in &c.problems {
