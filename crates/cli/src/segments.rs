@@ -410,7 +410,7 @@ fn run(
             tally.add(f);
         }
         report.threads = part.threads;
-        conflicts.extend(part.conflicts.iter().map(ManifestConflict::from));
+        conflicts.extend(part.conflicts.iter().cloned());
         keep_first_conflicts(&mut conflicts);
         for (reason, n) in part.rejects_by_reason {
             *report.rejects_by_reason.entry(reason).or_default() += n;

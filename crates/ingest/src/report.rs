@@ -163,12 +163,13 @@ pub struct FileOutcome {
 
 /// Two different records delivered under one `eventID` and `recipientAccountId`: CloudTrail
 /// re-delivers a record unchanged, so one of the two files was altered. The store keeps the first
-/// copy in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// copy in file order. The evidence manifest lists these as they are (serialised).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConflictingDuplicate {
     /// The shared `eventID`.
     pub event_id: String,
     /// The shared `recipientAccountId` (`None` when the records have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// The file holding the copy kept, as the manifest names it ([`FileOutcome::evidence_path`]).
     pub kept_file: String,
@@ -180,6 +181,25 @@ pub struct ConflictingDuplicate {
     pub other_record: u32,
     /// Top-level fields whose values differ, sorted (`requestParameters`, `sourceIPAddress`, ...).
     pub fields: Vec<String>,
+}
+
+impl ConflictingDuplicate {
+    /// The manifest's order: by the other copy's file and record, then the kept copy's, paths
+    /// compared component by component as the files were read (`export/` before `export-2/`).
+    /// It is the evidence order in which a merge keeps the first conflicts, so an ingest at once
+    /// and one in segments list the same ones.
+    pub fn sort(list: &mut [ConflictingDuplicate]) {
+        use std::path::Path;
+        list.sort_by(|a, b| {
+            (Path::new(&a.other_file), a.other_record, Path::new(&a.kept_file), a.kept_record, &a.event_id).cmp(&(
+                Path::new(&b.other_file),
+                b.other_record,
+                Path::new(&b.kept_file),
+                b.kept_record,
+                &b.event_id,
+            ))
+        });
+    }
 }
 
 impl std::fmt::Display for ConflictingDuplicate {

@@ -58,79 +58,9 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Two different records delivered under one event id (`eventID` and `recipientAccountId`):
-/// one of the two files was altered. The files are named as in the manifest's rows.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ManifestConflict {
-    /// The shared `eventID`.
-    pub event_id: String,
-    /// The shared `recipientAccountId`, when the records have one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// The file holding the copy the events were taken from (the first delivery in file order).
-    pub kept_file: String,
-    /// That copy's record index in its file.
-    pub kept_record: u32,
-    /// The file holding the other copy.
-    pub other_file: String,
-    /// That copy's record index in its file.
-    pub other_record: u32,
-    /// Top-level fields whose values differ.
-    pub fields: Vec<String>,
-}
-
-impl From<&ConflictingDuplicate> for ManifestConflict {
-    fn from(c: &ConflictingDuplicate) -> Self {
-        ManifestConflict {
-            event_id: c.event_id.clone(),
-            account: c.account.clone(),
-            kept_file: c.kept_file.clone(),
-            kept_record: c.kept_record,
-            other_file: c.other_file.clone(),
-            other_record: c.other_record,
-            fields: c.fields.clone(),
-        }
-    }
-}
-
-impl ManifestConflict {
-    /// The manifest's order: by the other copy's file and record, then the kept copy's. An
-    /// ingest at once and one in segments meet conflicts in different orders; sorted, their
-    /// lists are the same.
-    pub fn sort(list: &mut [ManifestConflict]) {
-        // Paths compared component by component, as the files were read (`export/` before
-        // `export-2/`): the order is then the evidence order in which the merge keeps the first
-        // conflicts, in one ingest and in a save in segments alike.
-        use std::path::Path;
-        list.sort_by(|a, b| {
-            (Path::new(&a.other_file), a.other_record, Path::new(&a.kept_file), a.kept_record, &a.event_id).cmp(&(
-                Path::new(&b.other_file),
-                b.other_record,
-                Path::new(&b.kept_file),
-                b.kept_record,
-                &b.event_id,
-            ))
-        });
-    }
-}
-
-impl std::fmt::Display for ManifestConflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "eventID {}", self.event_id)?;
-        if let Some(a) = &self.account {
-            write!(f, " (account {a})")?;
-        }
-        write!(
-            f,
-            ": kept {} record {}, other copy {} record {}, differing in {}",
-            self.kept_file,
-            self.kept_record,
-            self.other_file,
-            self.other_record,
-            self.fields.join(", ")
-        )
-    }
-}
+/// Two different records delivered under one event id, as the manifest lists them (files named
+/// as in its rows): the ingest's own record of them.
+pub type ManifestConflict = ConflictingDuplicate;
 
 /// The manifest.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -151,7 +81,7 @@ impl Manifest {
     pub fn from_report(r: &IngestReport) -> Self {
         let files: Vec<ManifestEntry> = r.files.iter().map(ManifestEntry::from).collect();
         let mut m = Manifest::from_entries(files);
-        m.conflicting_duplicates = r.conflicts.iter().map(ManifestConflict::from).collect();
+        m.conflicting_duplicates = r.conflicts.clone();
         ManifestConflict::sort(&mut m.conflicting_duplicates);
         m
     }
