@@ -973,17 +973,11 @@ mod tests {
         c
     }
 
-    #[test]
-    fn past_the_copies_of_one_second_re_deliveries_are_compared_by_digest() {
-        let ids: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
-        let first: Vec<(&str, i64, &str)> = ids.iter().map(|id| (id.as_str(), 0, "198.51.100.10")).collect();
-        let mut second = first.clone();
-        // One altered copy among the rows copied whole, one among those kept as digests.
-        second[5].2 = "203.0.113.66";
-        second[35].2 = "203.0.113.66";
+    /// Each file's deliveries sealed as a segment of its own, then merged.
+    fn merged_one_file_a_segment(files: &[&[(&str, i64, &str)]]) -> MergeSummary {
         let dir = tempfile::tempdir().unwrap();
-        let segments: Vec<PathBuf> = [&first, &second]
-            .into_iter()
+        let segments: Vec<PathBuf> = files
+            .iter()
             .enumerate()
             .map(|(f, records)| {
                 let mut b = StoreBuilder::new();
@@ -994,7 +988,18 @@ mod tests {
                 p
             })
             .collect();
-        let summary = merge_segments(&segments, &dir.path().join("c.tscase"), |_| b"{}".to_vec()).unwrap();
+        merge_segments(&segments, &dir.path().join("c.tscase"), |_| b"{}".to_vec()).unwrap()
+    }
+
+    #[test]
+    fn past_the_copies_of_one_second_re_deliveries_are_compared_by_digest() {
+        let ids: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+        let first: Vec<(&str, i64, &str)> = ids.iter().map(|id| (id.as_str(), 0, "198.51.100.10")).collect();
+        let mut second = first.clone();
+        // One altered copy among the rows copied whole, one among those kept as digests.
+        second[5].2 = "203.0.113.66";
+        second[35].2 = "203.0.113.66";
+        let summary = merged_one_file_a_segment(&[&first, &second]);
         assert_eq!(
             (summary.rows, summary.duplicates.as_slice(), summary.conflicts.as_slice()),
             (40, &[0, 40][..], &[0, 2][..])
@@ -1029,20 +1034,7 @@ mod tests {
         assert_eq!(at_once, [("e2".into(), vec!["sourceIPAddress".into()]), ("e3".into(), vec!["eventTime".into()])]);
         // In segments, one file each: only rows of one eventTime are compared, so the copy of e3
         // moved to another second is kept as an event of its own.
-        let dir = tempfile::tempdir().unwrap();
-        let segments: Vec<PathBuf> = [first, second]
-            .into_iter()
-            .enumerate()
-            .map(|(f, records)| {
-                let mut b = StoreBuilder::new();
-                let s = b.add_source(source(f as u32));
-                b.add_chunk(s, deliveries(records));
-                let p = dir.path().join(format!("seg-{f}"));
-                b.finish().write_segment(&p).unwrap();
-                p
-            })
-            .collect();
-        let summary = merge_segments(&segments, &dir.path().join("c.tscase"), |_| b"{}".to_vec()).unwrap();
+        let summary = merged_one_file_a_segment(&[first, second]);
         assert_eq!(
             (summary.rows, summary.duplicates.as_slice(), summary.conflicts.as_slice()),
             (4, &[0, 2][..], &[0, 1][..])
