@@ -293,8 +293,8 @@ fn read_spill<'a>(
 }
 
 /// The conflicting duplicates the merge found across segments, named by the files' evidence
-/// paths (read back from the spill: only the rows they name are kept), added to `list` (up to
-/// the store's bound) and sorted as the manifest lists them.
+/// paths (read back from the spill: only the rows they name are kept), added to `list`, which
+/// keeps the first in evidence order ([`keep_first_conflicts`]).
 fn name_conflicts(
     spill: &Path,
     source_rows: &[u32],
@@ -317,15 +317,7 @@ fn name_conflicts(
         }
     }
     let path = |r: trailscope_store::RecordRef| wanted[&source_rows[r.source.0 as usize]].clone();
-    list.extend(found.iter().map(|c| ManifestConflict {
-        event_id: c.event_id.clone(),
-        account: c.account.clone(),
-        kept_file: path(c.kept),
-        kept_record: c.kept.index,
-        other_file: path(c.other),
-        other_record: c.other.index,
-        fields: c.fields.clone(),
-    }));
+    list.extend(found.iter().cloned().map(|c| ManifestConflict::named(c, path)));
     keep_first_conflicts(list);
     Ok(())
 }

@@ -212,15 +212,7 @@ pub fn ingest_files(
         .take_conflicts()
         .listed
         .into_iter()
-        .map(|c| ConflictingDuplicate {
-            event_id: c.event_id,
-            account: c.account,
-            kept_file: source_paths[c.kept.source.0 as usize].clone(),
-            kept_record: c.kept.index,
-            other_file: source_paths[c.other.source.0 as usize].clone(),
-            other_record: c.other.index,
-            fields: c.fields,
-        })
+        .map(|c| ConflictingDuplicate::named(c, |r| source_paths[r.source.0 as usize].clone()))
         .collect();
     drop(workers); // their dictionaries and buffers, before finish's copies
     let store = pool.install(|| builder.finish());

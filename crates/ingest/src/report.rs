@@ -184,6 +184,20 @@ pub struct ConflictingDuplicate {
 }
 
 impl ConflictingDuplicate {
+    /// A store's [`Conflict`](trailscope_store::Conflict) with its two files named by `file`
+    /// (from the copy's source id to the path the manifest uses).
+    pub fn named(c: trailscope_store::Conflict, file: impl Fn(trailscope_store::RecordRef) -> String) -> Self {
+        ConflictingDuplicate {
+            kept_file: file(c.kept),
+            kept_record: c.kept.index,
+            other_file: file(c.other),
+            other_record: c.other.index,
+            event_id: c.event_id,
+            account: c.account,
+            fields: c.fields,
+        }
+    }
+
     /// The manifest's order: by the other copy's file and record, then the kept copy's, paths
     /// compared component by component as the files were read (`export/` before `export-2/`).
     /// It is the evidence order in which a merge keeps the first conflicts, so an ingest at once

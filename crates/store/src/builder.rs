@@ -800,12 +800,6 @@ impl StoreBuilder {
         stats
     }
 
-    /// The conflicting duplicates found so far: deliveries of an event already delivered whose
-    /// content differs from the copy kept ([`Conflict`]).
-    pub fn conflicts(&self) -> &Conflicts {
-        &self.conflicts
-    }
-
     /// Take the conflicting duplicates found so far (before [`StoreBuilder::finish`]).
     pub fn take_conflicts(&mut self) -> Conflicts {
         std::mem::take(&mut self.conflicts)
@@ -1076,7 +1070,7 @@ mod tests {
         b.add_chunk(src, c);
         let stats = deliveries(&mut b, "b.json", &[("e1", "203.0.113.66", "r1", ALICE)]);
         assert_eq!(stats, MergeStats { stored: 0, duplicates: 1, conflicts: 0 });
-        assert_eq!(b.conflicts().total, 0);
+        assert_eq!(b.take_conflicts().total, 0);
     }
 
     #[test]
